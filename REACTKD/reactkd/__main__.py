@@ -1,0 +1,5 @@
+import sys
+
+from reactkd.cli import main
+
+sys.exit(main())

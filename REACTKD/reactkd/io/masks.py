@@ -1,0 +1,195 @@
+"""Read liver / tumour masks from label maps, Slicer ``.seg.nrrd`` files and DICOM SEG objects.
+
+A mask is given as ``PATH`` or ``PATH:LABEL``. ``LABEL`` is an integer label value (multi-label maps,
+e.g. TotalSegmentator's liver = 5) or a segment name (``.seg.nrrd`` and DICOM SEG, case-insensitive).
+Without ``LABEL``, segments are chosen by the role's names (liver: "liver"; tumour: "tumor", "tumour",
+"lesion", "hcc", …), and a plain label map must hold a single non-zero label.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+
+from reactkd.io.geometry import overlap_fraction, resample_to
+from reactkd.io.images import is_dicom_seg, read_image
+
+__all__ = ["MaskSpec", "parse_mask_spec", "read_mask", "TUMOR_NAMES", "LIVER_NAMES"]
+
+TUMOR_NAMES = ("tumor", "tumour", "lesion", "hcc", "cancer", "neoplasm", "mass")
+LIVER_NAMES = ("liver",)
+# Below this share of the CT's box covered, a mask or PET almost surely belongs to another scan.
+MIN_OVERLAP = 0.05
+
+
+@dataclass(frozen=True)
+class MaskSpec:
+    """A mask source: ``path`` plus an optional ``label`` (int label value or segment name)."""
+
+    path: Path
+    label: int | str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.label}" if self.label is not None else str(self.path)
+
+
+def parse_mask_spec(spec: str | os.PathLike | MaskSpec) -> MaskSpec:
+    """Split ``PATH[:LABEL]``. A colon belongs to the path when what follows it looks like a path
+    (contains a separator) or when it is a Windows drive letter (``C:\\...``)."""
+    if isinstance(spec, MaskSpec):
+        return spec
+    text = os.fspath(spec)
+    head, sep, tail = text.rpartition(":")
+    if not sep or not head or "/" in tail or "\\" in tail or (len(head) == 1 and head.isalpha()):
+        return MaskSpec(Path(text))
+    if Path(text).exists() and not Path(head).exists():
+        return MaskSpec(Path(text))  # a file whose name really contains a colon
+    label: int | str = int(tail) if re.fullmatch(r"[+-]?\d+", tail) else tail
+    return MaskSpec(Path(head), label)
+
+
+def _role_names(role: str) -> tuple[str, ...]:
+    return TUMOR_NAMES if role.lower().startswith(("tum", "les")) else LIVER_NAMES
+
+
+def _choose_segments(names: list[str], spec: MaskSpec, role: str) -> list[int]:
+    """Indices of the segments to merge into the mask, by explicit name or by the role's names."""
+    lowered = [n.strip().lower() for n in names]
+    if isinstance(spec.label, str):
+        hits = [i for i, n in enumerate(lowered) if n == spec.label.strip().lower()]
+        if not hits:
+            raise ValueError(f"{role} mask {spec}: no segment named {spec.label!r}; segments are {names}.")
+        return hits
+    is_tumor = [any(t in n for t in TUMOR_NAMES) for n in lowered]
+    if _role_names(role) == TUMOR_NAMES:
+        hits = [i for i, t in enumerate(is_tumor) if t]
+    else:
+        hits = [i for i, n in enumerate(lowered) if "liver" in n and not is_tumor[i]]
+    if not hits:
+        raise ValueError(
+            f"{role} mask {spec.path}: no segment name matches {list(_role_names(role))}; segments are {names}. "
+            f"Choose one with PATH:NAME."
+        )
+    return hits
+
+
+def _image_from_ijk(mask_ijk: np.ndarray, ijk_to_lps: np.ndarray) -> sitk.Image:
+    m = np.asarray(ijk_to_lps, dtype=float)
+    spacing = np.linalg.norm(m[:3, :3], axis=0)
+    image = sitk.GetImageFromArray(np.ascontiguousarray(mask_ijk.transpose(2, 1, 0)).astype(np.uint8))
+    image.SetSpacing(spacing.tolist())
+    image.SetDirection((m[:3, :3] / spacing).flatten().tolist())
+    image.SetOrigin(m[:3, 3].tolist())
+    return image
+
+
+def _read_seg_nrrd(spec: MaskSpec, role: str) -> sitk.Image:
+    import slicerio
+
+    seg = slicerio.read_segmentation(str(spec.path))
+    segments = seg.get("segments", [])
+    names = [s.get("name", s.get("id", "")) for s in segments]
+    if isinstance(spec.label, int):
+        chosen = [s for s in segments if int(s.get("labelValue", -1)) == spec.label]
+        if not chosen:
+            values = [s.get("labelValue") for s in segments]
+            raise ValueError(f"{role} mask {spec}: no segment with label value {spec.label}; values are {values}.")
+    else:
+        chosen = [segments[i] for i in _choose_segments(names, spec, role)]
+    mask = np.zeros(seg["voxels"].shape[-3:], dtype=bool)
+    for s in chosen:
+        mask |= slicerio.segment_mask(seg, s)
+    return _image_from_ijk(mask, seg["ijkToLPS"])
+
+
+def _read_dicom_seg(spec: MaskSpec, role: str) -> sitk.Image:
+    import highdicom as hd
+
+    seg = hd.seg.segread(str(spec.path))
+    numbers = list(seg.segment_numbers)
+    names = [seg.get_segment_description(n).segment_label for n in numbers]
+    if isinstance(spec.label, int):
+        if spec.label not in numbers:
+            raise ValueError(f"{role} mask {spec}: no segment number {spec.label}; numbers are {numbers}.")
+        chosen = [spec.label]
+    else:
+        chosen = [numbers[i] for i in _choose_segments(names, spec, role)]
+    volume = seg.get_volume(segment_numbers=chosen, combine_segments=True, relabel=True)
+    binary = volume.with_array((np.asarray(volume.array) > 0).astype(np.uint8))
+    return binary.to_simpleitk()
+
+
+def _has_segment_metadata(path: Path) -> bool:
+    if not path.name.lower().endswith(".nrrd"):
+        return False
+    with open(path, "rb") as f:
+        header = f.read(65536).split(b"\n\n", 1)[0]
+    return b"Segment0_" in header
+
+
+def _select_label(image: sitk.Image, spec: MaskSpec, role: str) -> sitk.Image:
+    array = sitk.GetArrayViewFromImage(image)
+    if isinstance(spec.label, str):
+        raise ValueError(
+            f"{role} mask {spec}: a plain label map has no segment names; give an integer label value (PATH:5)."
+        )
+    if spec.label is None:
+        values = np.unique(array)
+        nonzero = values[values != 0]
+        if len(nonzero) > 1:
+            shown = nonzero[:12].tolist()
+            raise ValueError(
+                f"{role} mask {spec.path} is a multi-label map with labels {shown}"
+                f"{' …' if len(nonzero) > 12 else ''}; choose one with PATH:LABEL."
+            )
+        selected = array != 0
+    else:
+        selected = array == spec.label
+    out = sitk.GetImageFromArray(selected.astype(np.uint8))
+    out.CopyInformation(image)
+    return out
+
+
+def read_mask(
+    spec: str | os.PathLike | MaskSpec,
+    role: str = "liver",
+    reference: sitk.Image | None = None,
+) -> sitk.Image:
+    """Read a binary mask (uint8 0/1) and, if given, bring it onto ``reference``'s grid.
+
+    Args:
+        spec: ``PATH`` or ``PATH:LABEL`` (see the module docstring); ``PATH`` may be a NIfTI/NRRD/MHA
+            label map, a Slicer ``.seg.nrrd``, a DICOM SEG file or a DICOM series folder.
+        role: ``"liver"`` or ``"tumor"``: picks default segment names and names the mask in errors.
+        reference: the CT; a mask on another grid is resampled onto it in world space with nearest
+            neighbour interpolation.
+
+    Returns:
+        A uint8 image with values 0/1 (may be all zero: emptiness is judged by the caller).
+
+    Raises:
+        FileNotFoundError: if the file is missing.
+        ValueError: unknown segment name or label, an ambiguous multi-label map, a non-3-D image, or a
+            mask that does not overlap ``reference`` in world space.
+    """
+    spec = parse_mask_spec(spec)
+    if not spec.path.exists():
+        raise FileNotFoundError(f"{role} mask: file not found: {spec.path}")
+    if spec.path.is_file() and is_dicom_seg(spec.path):
+        mask = _read_dicom_seg(spec, role)
+    elif spec.path.is_file() and _has_segment_metadata(spec.path):
+        mask = _read_seg_nrrd(spec, role)
+    else:
+        mask = _select_label(read_image(spec.path, role=f"{role} mask"), spec, role)
+    if reference is not None:
+        if overlap_fraction(mask, reference) < MIN_OVERLAP:
+            raise ValueError(
+                f"{role} mask {spec}: its world extent does not overlap the CT (another scan or frame of reference?)."
+            )
+        mask = resample_to(mask, reference, sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
+    return mask

@@ -1,0 +1,58 @@
+"""Shared fixtures: synthetic images with world geometry, and the real scans beside the project."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+ROOT = Path(__file__).resolve().parents[1]
+REAL = ROOT.parent / "shared" / "data" / "real"
+
+
+def make_image(array: np.ndarray, spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0), direction=None) -> sitk.Image:
+    """A SimpleITK image from a ``(Z, Y, X)`` array with the given geometry (ITK x, y, z order)."""
+    image = sitk.GetImageFromArray(array)
+    image.SetSpacing([float(s) for s in spacing])
+    image.SetOrigin([float(o) for o in origin])
+    if direction is not None:
+        image.SetDirection([float(d) for d in np.asarray(direction).ravel()])
+    return image
+
+
+def ball(shape, center_zyx, radius) -> np.ndarray:
+    z, y, x = np.ogrid[: shape[0], : shape[1], : shape[2]]
+    cz, cy, cx = center_zyx
+    return (z - cz) ** 2 + (y - cy) ** 2 + (x - cx) ** 2 <= radius**2
+
+
+@pytest.fixture
+def real_dir() -> Path:
+    if not REAL.is_dir():
+        pytest.skip(f"real scans not found at {REAL} (they live beside the project, not in it)")
+    return REAL
+
+
+@pytest.fixture
+def toy_case_images():
+    """A 40×48×56 CT (HU) with a liver ball and two tumour balls, spacing (1.5, 1.5, 2.0) mm, origin off zero."""
+    shape = (40, 48, 56)
+    rng = np.random.default_rng(0)
+    ct = np.full(shape, -1000.0, np.float32)
+    ct[5:35, 4:44, 4:52] = 40
+    liver = ball(shape, (20, 22, 22), 12)
+    t1 = ball(shape, (18, 20, 18), 4)
+    t2 = ball(shape, (24, 26, 30), 2)
+    ct[liver] = 60
+    ct[t1 | t2] = 25
+    ct += rng.normal(0, 5, shape).astype(np.float32)
+    geo = dict(spacing=(1.5, 1.5, 2.0), origin=(-120.0, 30.0, -55.0))
+    return {
+        "ct": make_image(ct.astype(np.int16), **geo),
+        "liver": make_image(liver.astype(np.uint8), **geo),
+        "tumor": make_image((t1 | t2).astype(np.uint8), **geo),
+        "geo": geo,
+        "shape": shape,
+    }

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Install (reusing .venv) and run the test suite. Extra args go to pytest.
+source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
+cd "$ROOT"
+set +e
+"$VENV/bin/python" -m pytest "$@"
+rc=$?
+if [ "$rc" -eq 5 ]; then
+  echo "pytest collected no tests: treated as a failure" >&2
+  exit 1
+fi
+exit "$rc"
