@@ -1,0 +1,13 @@
+"""Evaluation building blocks: pure functions over per-fold prediction tables, independent of any model.
+
+- :mod:`~reactkd.evaluate.predictions` — the per-fold ``predictions.csv`` contract (read, write, validate).
+- :mod:`~reactkd.evaluate.metrics` — accuracy, precision, recall, F1, one-vs-rest AUC; mean ± std over folds.
+- :mod:`~reactkd.evaluate.roc` — one-vs-rest ROC curves per grade and their macro average.
+- :mod:`~reactkd.evaluate.dca` — decision curve analysis (net benefit) for binary questions on the grades.
+- :mod:`~reactkd.evaluate.tsne` — deterministic t-SNE of logits or embeddings.
+- :mod:`~reactkd.evaluate.tables` — markdown / CSV tables in the paper's "0.812 ± 0.034" layout.
+- :mod:`~reactkd.evaluate.figures` — PNG figures (ROC, DCA, t-SNE, loss curves); needs matplotlib.
+
+Grades are 1, 2, 3 everywhere in this package (files, tables, figures); probability and logit columns are
+ordered by grade, so column ``k`` belongs to grade ``k + 1``.
+"""

@@ -1,0 +1,84 @@
+"""Checkpoints that cannot run code: tensors + JSON metadata, written atomically, loaded with
+``torch.load(weights_only=True)``.
+
+A checkpoint is ``{"format": FORMAT, "metadata": <JSON text>, "state": {name: state_dict, …}}``. The
+metadata carries what inference needs to reproduce training (package version, resolved config, class
+names, preprocessing parameters, input modalities, fold, metrics). ``weights_only=True`` restricts the
+unpickler to tensors and plain containers, so a file crafted to execute code on load is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from reactkd import __version__
+
+__all__ = ["save_checkpoint", "load_checkpoint", "FORMAT", "UnsafeCheckpointError"]
+
+FORMAT = "reactkd-checkpoint-1"
+
+
+class UnsafeCheckpointError(ValueError):
+    """The file holds pickled objects beyond tensors and plain containers (it could run code)."""
+
+
+def save_checkpoint(path: str | os.PathLike, state: dict[str, Any], metadata: dict[str, Any]) -> Path:
+    """Write ``state`` (e.g. ``{"model": model.state_dict(), "optimizer": …}``) and ``metadata``.
+
+    Written to a temporary file in the same folder, then renamed, so a crash never leaves a torn file.
+
+    Raises:
+        TypeError: if ``metadata`` is not JSON-serialisable.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"reactkd_version": __version__, **metadata}
+    try:
+        text = json.dumps(meta, allow_nan=True)
+    except TypeError as err:
+        raise TypeError(f"checkpoint `metadata` must be JSON-serialisable: {err}") from err
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save({"format": FORMAT, "metadata": text, "state": state}, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> tuple[dict, dict]:
+    """Read a checkpoint safely.
+
+    Returns:
+        ``(state, metadata)``.
+
+    Raises:
+        FileNotFoundError: the file is missing (the path is in the message).
+        UnsafeCheckpointError: the file needs arbitrary unpickling (possible code execution): refused.
+        ValueError: not a REACTKD checkpoint.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        blob = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        culprit = next((ln.strip() for ln in str(err).splitlines() if "Unsupported global" in ln), "")
+        raise UnsafeCheckpointError(
+            f"refusing to load {path}: it contains pickled Python objects other than tensors and plain "
+            f"containers, which could run code on load. {culprit}".strip()
+        ) from err
+    except RuntimeError as err:
+        raise ValueError(f"{path} is not a readable torch checkpoint: {str(err).splitlines()[0]}") from err
+    if not isinstance(blob, dict) or blob.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a REACTKD checkpoint (expected format {FORMAT!r}).")
+    return blob["state"], json.loads(blob["metadata"])

@@ -1,0 +1,74 @@
+"""Tables in the paper's layout: "0.812 ± 0.034" cells, markdown and CSV."""
+
+from __future__ import annotations
+
+import csv
+import math
+
+import pytest
+
+from reactkd.evaluate.metrics import METRIC_NAMES, MeanStd, aggregate_folds
+from reactkd.evaluate.tables import (
+    METRIC_LABELS,
+    Table,
+    fold_table,
+    format_mean_std,
+    per_class_table,
+    summary_table,
+)
+
+FOLDS = [{"accuracy": 0.8, "precision": 0.7, "recall": 0.6, "f1": 0.65, "auc": 0.9},
+         {"accuracy": 0.9, "precision": 0.8, "recall": 0.7, "f1": 0.75, "auc": 0.8},
+         {"accuracy": 0.7, "precision": 0.6, "recall": 0.5, "f1": 0.55, "auc": 0.85}]
+
+
+def test_format_mean_std():
+    assert format_mean_std(0.8123, 0.0341) == "0.812 ± 0.034"
+    assert format_mean_std(0.8125, 0.0, digits=2) == "0.81 ± 0.00"
+    assert format_mean_std(0.8123, math.nan) == "0.812"
+    assert format_mean_std(math.nan, 0.1) == "n/a"
+    with pytest.raises(ValueError, match=r"`digits` must be an integer in \[0, 12\], got -1"):
+        format_mean_std(0.5, 0.1, digits=-1)
+
+
+def test_summary_table_markdown_and_csv(tmp_path):
+    s = aggregate_folds(FOLDS)
+    table = summary_table({"REACT-KD": s, "KD | T=4": {k: MeanStd(0.5, math.nan, 1) for k in s}})
+    assert table.to_markdown() == (
+        "| Method | Accuracy | Precision | Recall | F1 | AUC |\n"
+        "|:---|---:|---:|---:|---:|---:|\n"
+        "| REACT-KD | 0.800 ± 0.100 | 0.700 ± 0.100 | 0.600 ± 0.100 | 0.650 ± 0.100 | 0.850 ± 0.050 |\n"
+        "| KD \\| T=4 | 0.500 | 0.500 | 0.500 | 0.500 | 0.500 |\n")
+    path = table.to_csv(tmp_path / "sub" / "summary.csv")
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == list(table.header) and rows[1][5] == "0.850 ± 0.050" and rows[2][0] == "KD | T=4"
+    assert (tmp_path / "sub" / "t.md") == table.write_markdown(tmp_path / "sub" / "t.md")
+
+
+def test_numeric_summary_keeps_full_precision():
+    s = aggregate_folds(FOLDS)
+    t = summary_table({"m": s}, metrics=("auc",), numeric=True)
+    assert t.header == ("Method", "auc_mean", "auc_std", "auc_n")
+    assert float(t.rows[0][1]) == s["auc"].mean and float(t.rows[0][2]) == s["auc"].std and t.rows[0][3] == "3"
+
+
+def test_fold_and_per_class_tables():
+    t = fold_table(FOLDS, aggregate_folds(FOLDS), metrics=("accuracy", "auc"))
+    assert t.header == ("Fold", "Accuracy", "AUC")
+    assert t.rows == (("fold 0", "0.800", "0.900"), ("fold 1", "0.900", "0.800"), ("fold 2", "0.700", "0.850"),
+                      ("mean ± std", "0.800 ± 0.100", "0.850 ± 0.050"))
+    pc = per_class_table({1: {"precision": 0.5, "recall": 1.0, "f1": 2 / 3, "auc": math.nan, "support": 4}})
+    assert pc.rows == (("grade 1", "0.500", "1.000", "0.667", "n/a", "4"),)
+
+
+def test_errors():
+    with pytest.raises(ValueError, match=r"`metrics` must be a non-empty subset of .*got \['kappa'\]"):
+        summary_table({"m": aggregate_folds(FOLDS)}, metrics=("kappa",))
+    with pytest.raises(ValueError, match=r"method 'm' lacks metrics \['balanced_accuracy'\]"):
+        summary_table({"m": aggregate_folds(FOLDS)}, metrics=("balanced_accuracy",))
+    with pytest.raises(ValueError, match="`fold_names` has 1 names for 3 folds"):
+        fold_table(FOLDS, fold_names=["a"])
+    with pytest.raises(ValueError, match=r"`rows` \[0\] do not have 2 cells"):
+        Table(("a", "b"), (("x",),))
+    assert set(METRIC_NAMES) <= set(METRIC_LABELS)  # every metric has a column title
