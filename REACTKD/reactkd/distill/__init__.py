@@ -1,0 +1,32 @@
+"""Distillers behind one interface (``DISTILLERS`` registry): REACT-KD and the baselines it is compared with.
+
+Importing this package registers: ``reactkd``, ``kd``, ``at``, ``cirkd``, ``mskd``, ``mtcmkd``, ``awmtkd``,
+``ms_sard``, ``ms_ca``.
+"""
+
+from .base import Distiller, TaskLoss, matched_level_pairs, resolve_level_pairs
+from .feature import AT, CIRKD, MSKD
+from .logit import KD
+from .multi_teacher import AWMTKD, MTCMKD, MultiTeacherDistiller
+from .reactkd import REACTKD
+from .reco import MSCA, MSSARD
+from .registry import DISTILLERS, build_distiller
+
+__all__ = [
+    "AT",
+    "AWMTKD",
+    "CIRKD",
+    "DISTILLERS",
+    "Distiller",
+    "KD",
+    "MSCA",
+    "MSKD",
+    "MSSARD",
+    "MTCMKD",
+    "MultiTeacherDistiller",
+    "REACTKD",
+    "TaskLoss",
+    "build_distiller",
+    "matched_level_pairs",
+    "resolve_level_pairs",
+]

@@ -1,0 +1,38 @@
+"""Losses (model-agnostic, on tensors): focal, logit KD, region-graph distillation, baseline feature losses."""
+
+from .attention import attention_map, attention_transfer_loss
+from .focal import DEFAULT_GRADE_ALPHA, FocalLoss, softmax_focal_loss
+from .gromov import graph_cost, gromov_wasserstein_discrepancy, gw_graph_loss
+from .kd import KDLoss, kd_loss, multi_teacher_kd_loss
+from .region_graph import (
+    cosine_adjacency,
+    edge_alignment_loss,
+    node_alignment_loss,
+    region_nodes,
+    uniform_patch_masks,
+)
+from .region_weighted import region_weight_map, region_weighted_feature_loss
+from .relational import affinity_alignment_loss, cross_image_relation_loss
+
+__all__ = [
+    "DEFAULT_GRADE_ALPHA",
+    "FocalLoss",
+    "KDLoss",
+    "affinity_alignment_loss",
+    "attention_map",
+    "attention_transfer_loss",
+    "cosine_adjacency",
+    "cross_image_relation_loss",
+    "edge_alignment_loss",
+    "graph_cost",
+    "gromov_wasserstein_discrepancy",
+    "gw_graph_loss",
+    "kd_loss",
+    "multi_teacher_kd_loss",
+    "node_alignment_loss",
+    "region_nodes",
+    "region_weight_map",
+    "region_weighted_feature_loss",
+    "softmax_focal_loss",
+    "uniform_patch_masks",
+]

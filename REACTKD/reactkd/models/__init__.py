@@ -1,0 +1,30 @@
+"""Models: CBAM3D, the dual-branch Swin teacher, the SegResNet student, modality dropout, factories."""
+
+from .cbam import CBAM3D
+from .encoders import SegResNetEncoder, SwinEncoder
+from .factory import MODELS, build_model, build_student, build_teacher
+from .heads import ClassificationHead, FeatureProjection, ModelFeatures
+from .modality import ModalityDropout, check_modality_mask, default_modality_mask
+from .registry import Registry
+from .student import Student
+from .teacher import Teacher, TeacherBranch
+
+__all__ = [
+    "CBAM3D",
+    "ClassificationHead",
+    "FeatureProjection",
+    "MODELS",
+    "ModalityDropout",
+    "ModelFeatures",
+    "Registry",
+    "SegResNetEncoder",
+    "Student",
+    "SwinEncoder",
+    "Teacher",
+    "TeacherBranch",
+    "build_model",
+    "build_student",
+    "build_teacher",
+    "check_modality_mask",
+    "default_modality_mask",
+]

@@ -1,0 +1,86 @@
+"""CBAM3D: shapes, gates, validation, and real sharing between teacher and student."""
+
+import pytest
+import torch
+
+from reactkd.models import CBAM3D, build_student, build_teacher
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    # On the shared 2-core test machine OpenMP spin-waiting made 2 threads ~5x slower than 1.
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.mark.parametrize("channels,reduction,kernel,size", [(16, 8, 7, 4), (1, 8, 3, 5), (24, 4, 1, 2)])
+def test_shapes_and_gate_ranges(channels, reduction, kernel, size):
+    torch.manual_seed(0)
+    cbam = CBAM3D(channels, reduction, kernel)
+    x = torch.randn(2, channels, size, size, size)  # (B, C, D, H, W)
+    assert cbam(x).shape == x.shape
+    cg, sg = cbam.channel_gate(x), cbam.spatial_gate(x)
+    assert cg.shape == (2, channels, 1, 1, 1) and sg.shape == (2, 1, size, size, size)
+    assert bool(((cg > 0) & (cg < 1)).all()) and bool(((sg > 0) & (sg < 1)).all())
+    assert cbam.mlp[0].out_features == max(1, channels // reduction)
+
+
+def test_matches_hand_computation():
+    torch.manual_seed(0)
+    cbam = CBAM3D(4, reduction=2, spatial_kernel=3)
+    x = torch.randn(1, 4, 3, 3, 3)
+    mlp = cbam.mlp
+    xc = x * torch.sigmoid(mlp(x.mean((2, 3, 4))) + mlp(x.amax((2, 3, 4))))[..., None, None, None]
+    desc = torch.cat([xc.mean(1, keepdim=True), xc.amax(1, keepdim=True)], 1)
+    expected = xc * torch.sigmoid(cbam.spatial(desc))
+    torch.testing.assert_close(cbam(x), expected)
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [({"channels": 0}, "`channels`"), ({"channels": 8, "reduction": 0}, "`reduction`"),
+     ({"channels": 8, "spatial_kernel": 4}, "odd")],
+)
+def test_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        CBAM3D(**kwargs)
+
+
+def test_wrong_input_width():
+    with pytest.raises(ValueError, match=r"\(B, 8, D, H, W\)"):
+        CBAM3D(8)(torch.zeros(1, 4, 2, 2, 2))
+
+
+def _tiny_teacher():
+    return build_teacher(feature_size=12, fusion_channels=16, depths=(1, 1, 1, 1), window_size=4)
+
+
+def test_student_shares_the_teachers_instance_frozen_by_default():
+    torch.manual_seed(0)
+    teacher = _tiny_teacher()
+    student = build_student(teacher, init_filters=8)
+    assert student.cbam is teacher.cbam and student.cbam_shared
+    assert not student.cbam_trainable
+    assert not any(p.requires_grad for p in student.cbam.parameters())
+    # one set of weights: a change seen from the teacher is seen by the student
+    with torch.no_grad():
+        teacher.cbam.spatial.bias.add_(1.0)
+    torch.testing.assert_close(student.cbam.spatial.bias, teacher.cbam.spatial.bias)
+
+
+def test_shared_cbam_can_be_trained():
+    torch.manual_seed(0)
+    shared = CBAM3D(16)  # stands in for teacher.cbam: build_student passes exactly this argument
+    student = build_student(None, cbam=shared, fusion_channels=16, cbam_trainable=True, blocks_down=(1, 1, 1, 1))
+    assert student.cbam is shared and all(p.requires_grad for p in shared.parameters())
+    student(torch.randn(1, 1, 16, 16, 16)).sum().backward()
+    assert shared.spatial.weight.grad is not None
+
+
+def test_own_cbam_is_trainable_and_width_mismatch_rejected():
+    student = build_student(None, init_filters=8, fusion_channels=16)
+    assert not student.cbam_shared and student.cbam_trainable
+    with pytest.raises(ValueError, match="fusion_channels"):
+        build_student(_tiny_teacher(), init_filters=8, fusion_channels=32)

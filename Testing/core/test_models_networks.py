@@ -1,0 +1,110 @@
+"""Teacher and student: output shapes at tiny sizes, branch ablations, feature maps, validation, factories."""
+
+import pytest
+import torch
+
+from reactkd.models import MODELS, SegResNetEncoder, Student, SwinEncoder, Teacher, build_model, build_student
+
+TINY_SWIN = {"feature_size": 12, "depths": (1, 1, 1, 1), "window_size": 4}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    # On the shared 2-core test machine OpenMP spin-waiting made 2 threads ~5x slower than 1.
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.mark.parametrize("branches,in_channels", [(("pet_ct", "dose"), 4), (("pet_ct",), 3), ("dose", 1)])
+def test_teacher_shapes_every_branch_set(branches, in_channels):
+    torch.manual_seed(0)
+    t = Teacher(branches=branches, fusion_channels=16, **TINY_SWIN).eval()
+    assert t.in_channels == in_channels
+    x = torch.randn(1, in_channels, 32, 32, 32)  # (B, C, D, H, W)
+    with torch.no_grad():
+        f = t.forward_features(x)
+    n = len(t.branches)
+    assert f.logits.shape == (1, 3)
+    assert [tuple(m.shape) for m in f.levels] == [(1, 12 * 2**i * n, 16 >> i, 16 >> i, 16 >> i) for i in range(5)]
+    assert f.fused.shape == (1, 16, 1, 1, 1) and f.embedding.shape == (1, 16)
+    assert t.out_channels == [12 * 2**i * n for i in range(5)] and t.strides == [2, 4, 8, 16, 32]
+
+
+def test_teacher_forward_is_the_logits_of_forward_features():
+    torch.manual_seed(0)
+    t = Teacher(branches=["dose"], fusion_channels=16, **TINY_SWIN).eval()
+    x = torch.randn(1, 1, 32, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(t(x), t.forward_features(x).logits)
+
+
+def test_teacher_batch_inputs_orders_channels():
+    t = Teacher(fusion_channels=16, **TINY_SWIN)
+    batch = {"ct": torch.zeros(1, 1, 32, 32, 32), "pet": torch.ones(1, 2, 32, 32, 32),
+             "ct_lowdose": torch.full((1, 1, 32, 32, 32), 2.0)}
+    x = t.batch_inputs(batch)
+    assert x.shape == (1, 4, 32, 32, 32) and x[0, :, 0, 0, 0].tolist() == [0.0, 1.0, 1.0, 2.0]
+    with pytest.raises(ValueError, match="ct_lowdose"):
+        t.batch_inputs({"ct": batch["ct"], "pet": batch["pet"]})
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [({"branches": []}, "at least one"), ({"branches": ["mri"]}, "subset"), ({"feature_size": 10}, "multiple of 12"),
+     ({"fusion_level": 5}, "fusion_level"), ({"pet_channels": 0}, "pet_channels")],
+)
+def test_teacher_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        Teacher(**{**TINY_SWIN, **kwargs})
+
+
+def test_swin_encoder_rejects_sides_not_divisible_by_32():
+    with pytest.raises(ValueError, match="divisible by 32"):
+        SwinEncoder(1, **TINY_SWIN)(torch.zeros(1, 1, 16, 32, 32))
+
+
+@pytest.mark.parametrize("init_filters", [8, 16])
+def test_student_ct_only_shapes(init_filters):
+    torch.manual_seed(0)
+    s = Student(init_filters=init_filters, fusion_channels=16, blocks_down=(1, 1, 1, 1)).eval()
+    x = torch.randn(2, 1, 16, 16, 16)
+    with torch.no_grad():
+        f = s.forward_features(x)
+    assert s(x).shape == (2, 3)
+    assert [tuple(m.shape) for m in f.levels] == [(2, init_filters * 2**i, 16 >> i, 16 >> i, 16 >> i) for i in range(4)]
+    assert f.fused.shape == (2, 16, 2, 2, 2) and s.strides == [1, 2, 4, 8]
+
+
+def test_student_with_pet_needs_and_uses_the_explicit_mask():
+    torch.manual_seed(0)
+    s = Student(pet_channels=2, fusion_channels=16, blocks_down=(1, 1, 1, 1)).eval()
+    x = torch.randn(2, 3, 16, 16, 16)
+    with pytest.raises(ValueError, match="modality_mask"):
+        s(x)
+    no_pet = torch.tensor([[True, False], [True, False]])
+    # declared-absent PET is ignored whatever its voxels hold
+    x2 = x.clone()
+    x2[:, 1:] = torch.randn(2, 2, 16, 16, 16)
+    torch.testing.assert_close(s(x, no_pet), s(x2, no_pet))
+    assert not torch.allclose(s(x, no_pet), s(x, torch.ones(2, 2, dtype=torch.bool)))
+    with pytest.raises(ValueError, match="no modality"):
+        s(x, torch.tensor([[False, False], [True, True]]))
+
+
+def test_segresnet_encoder_validation():
+    with pytest.raises(ValueError, match="norm_groups"):
+        SegResNetEncoder(1, init_filters=4)
+    with pytest.raises(ValueError, match="divisible by 8"):
+        SegResNetEncoder(1)(torch.zeros(1, 1, 12, 16, 16))
+
+
+def test_model_registry_builds_from_kwargs():
+    assert MODELS.keys() == ["student", "teacher"]
+    s = build_model("student", init_filters=8, fusion_channels=16)
+    assert isinstance(s, Student)
+    with pytest.raises(ValueError, match=r"available: \['student', 'teacher'\].*Did you mean 'teacher'"):
+        build_model("teachr")
+    with pytest.raises(ValueError, match="not both"):
+        build_student(Teacher(fusion_channels=16, **TINY_SWIN), cbam=s.cbam)
