@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,12 @@ import pytest
 import SimpleITK as sitk
 
 ROOT = Path(__file__).resolve().parents[1]
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # One BLAS/OpenMP thread per xdist worker: on 2 cores, 2 workers × 2 threads oversubscribe ~5× slower.
+    import torch
+
+    torch.set_num_threads(1)
 REAL = ROOT.parent / "shared" / "data" / "real"
 
 

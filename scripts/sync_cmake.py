@@ -18,6 +18,7 @@ def listing(module_dir: Path) -> dict[str, list[str]]:
     lib = sorted(p.relative_to(module_dir).as_posix() for p in module_dir.glob(f"{module_dir.name}Lib/*.py"))
     resources = sorted(p.relative_to(module_dir).as_posix() for p in (module_dir / "Resources").rglob("*")
                        if p.is_file() and p.name != ".gitkeep")
+    resources += sorted(p.relative_to(module_dir).as_posix() for p in (module_dir / "reactkd").rglob("*.yaml"))
     return {"MODULE_PYTHON_SCRIPTS": [f"{module_dir.name}.py", *lib, *core], "MODULE_PYTHON_RESOURCES": resources}
 
 

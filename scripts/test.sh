@@ -3,7 +3,8 @@
 source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
 cd "$ROOT"
 set +e
-"$VENV/bin/python" -m pytest "$@"
+# Two xdist workers (one torch thread each, see Testing/conftest.py) halve the suite's time on 2 cores.
+"$VENV/bin/python" -m pytest -n "${REACTKD_TEST_WORKERS:-2}" "$@"
 rc=$?
 if [ "$rc" -eq 5 ]; then
   echo "pytest collected no tests: treated as a failure" >&2

@@ -1,8 +1,6 @@
-"""``reactkd demo``: the main job on the embedded phantom cohort.
-
-Until the training issue lands this builds (or reuses) the cohort, preprocesses every case through the
-cache, writes the patient-level folds and prints the cohort's region-graph summary.
-"""
+"""``reactkd demo``: the main job — embedded phantom cohort → stage 1 (teachers) → stage 2 (student) →
+evaluation (all inputs, and CT only with PET declared missing) → report, with the shipped ``demo-cpu``
+config. Re-running resumes; ``--set`` overrides config values (e.g. ``--set stage1.epochs=2``)."""
 
 from __future__ import annotations
 
@@ -13,45 +11,30 @@ DEFAULT_OUT = Path("runs/demo")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("demo", help="run the main job on the embedded phantom cohort",
+    p = subparsers.add_parser("demo", help="the main job on the embedded phantom cohort",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"run folder (default: {DEFAULT_OUT})")
-    p.add_argument("--patients", type=int, default=None, help="phantom patients (default: the cohort's default)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--folds", type=int, default=3)
+    p.add_argument("--config", default="demo-cpu", help="experiment config (default: the shipped demo-cpu)")
+    p.add_argument("--set", dest="overrides", action="append", metavar="KEY=VALUE", default=[])
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    import warnings
-    from collections import Counter
+    import time
 
-    from tqdm import tqdm
+    from reactkd.config import load_config
+    from reactkd.config.shipped import resolve_config_path
+    from reactkd.evaluate.report import write_report
+    from reactkd.evaluate.run_eval import evaluate_run
+    from reactkd.train.experiment import run_experiment
 
-    from reactkd.cohort import PreprocessCache, patient_folds, read_manifest, write_folds
-    from reactkd.cohort.phantom import generate_cohort
-
-    kwargs = {} if args.patients is None else {"n_patients": args.patients}
-    manifest = generate_cohort(args.out / "cohort", seed=args.seed, **kwargs)
-    records = read_manifest(manifest)
-    cache = PreprocessCache(args.out / "cache", in_memory=False)
-    nodes, tumours, dropped = [], Counter(), 0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # dropped components are counted below
-        for r in tqdm(records, desc="preprocess", unit="case"):
-            mi = cache.get(r)
-            nodes.append(mi.num_nodes)
-            tumours[r.grade] += mi.num_nodes - 1
-            dropped += len(mi.dropped)
-    folds = patient_folds(records, args.folds, args.seed)
-    write_folds(folds, args.out / "folds.json")
-    grades = Counter(r.grade for r in records)
-    print(f"cohort: {manifest} — {len({r.patient_id for r in records})} patients, {len(records)} cases, "
-          f"grades {dict(sorted(grades.items()))}")
-    print(f"region graphs: {sum(nodes)} nodes, {min(nodes)}–{max(nodes)} per case (liver + tumours); "
-          f"mean tumours per case by grade: "
-          + ", ".join(f"G{g} {tumours[g] / grades[g]:.2f}" for g in sorted(grades))
-          + f"; {dropped} tiny component(s) dropped")
-    print(f"folds: {[len(f) for f in folds]} cases → {args.out / 'folds.json'}")
-    print("training lands with the training issue; this job currently prepares the data only.")
+    t0 = time.perf_counter()
+    config = load_config(resolve_config_path(args.config), args.overrides)
+    run_experiment(config, args.out)
+    ct_only = evaluate_run(args.out, withhold="pet")
+    section = ["## Robustness: CT only (PET declared missing)", "", (ct_only / "summary.md").read_text(), ""]
+    index = write_report(args.out, title=f"REACT-KD demo ({config.name})", extra_sections=section)
+    print((args.out / "report" / "summary.csv").read_text())
+    print((ct_only / "summary.md").read_text())
+    print(f"report: {index}  ({time.perf_counter() - t0:.0f} s)")
     return 0

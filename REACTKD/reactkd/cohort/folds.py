@@ -42,6 +42,14 @@ def patient_folds(records: list[CaseRecord], n_folds: int = N_FOLDS, seed: int =
     ordered = sorted(records, key=lambda r: r.case_id)  # the split must not depend on manifest row order
     y = np.array([r.grade for r in ordered])
     groups = np.array([patients.index(r.patient_id) for r in ordered])
+    if n_folds > np.bincount(y).max():
+        # Stratification is impossible (every grade rarer than the fold count): patients are shuffled
+        # and dealt round-robin instead, still never splitting a patient.
+        warnings.warn(f"every grade has fewer than {n_folds} cases: folds are grouped by patient but not "
+                      "stratified.", stacklevel=2)
+        order = np.random.default_rng(seed).permutation(len(patients))
+        fold_of = {patients[p]: i % n_folds for i, p in enumerate(order)}
+        return [sorted(r.case_id for r in ordered if fold_of[r.patient_id] == k) for k in range(n_folds)]
     splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)

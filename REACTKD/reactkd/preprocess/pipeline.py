@@ -79,8 +79,10 @@ def _lesion_crop(ct: sitk.Image, tumor: np.ndarray, liver: np.ndarray, config: P
     return sitk.GetArrayFromImage(hu)[None], valid
 
 
-def preprocess_case(case: Case, config: PreprocessConfig = PreprocessConfig()) -> ModelInput:
+def preprocess_case(case: Case, config: PreprocessConfig = PreprocessConfig(), graph: RegionGraph | None = None) -> ModelInput:
     """Preprocess one case for the models.
+
+    ``graph`` may pass the case's :func:`region_graph` (same config) when the caller already built it.
 
     Returns:
         A :class:`ModelInput`; arrays are ``(C, D, H, W)`` float32 on ``config.grid_size``³.
@@ -88,7 +90,7 @@ def preprocess_case(case: Case, config: PreprocessConfig = PreprocessConfig()) -
     Raises:
         ValueError: if the liver mask is empty after refinement (names the case).
     """
-    graph = region_graph(case, config)
+    graph = region_graph(case, config) if graph is None else graph
     grid = ModelGrid.around_mask(graph.liver, case.ct, config.grid_size, config.margin_mm)
     ct_crop = sitk.Cast(_crop_ct(case.ct, grid), sitk.sitkFloat32)
     ct_hu = grid.sample(ct_crop, sitk.sitkLinear, -1000.0)

@@ -1,0 +1,29 @@
+"""``reactkd evaluate``: re-evaluate a trained run (report, missing modality, dose level, external cohort)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("evaluate", help="evaluate a trained run", description=__doc__)
+    p.add_argument("--run", required=True, type=Path, help="run folder written by `reactkd train`")
+    p.add_argument("--manifest", help="evaluate on another cohort (every fold's student predicts every case)")
+    p.add_argument("--dose", help="native, mild, severe, mixed or a dose fraction in (0, 1]")
+    p.add_argument("--withhold", choices=["pet", "ct"], help="declare a modality missing")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not (args.manifest or args.dose or args.withhold):
+        from reactkd.evaluate.report import write_report
+
+        print(f"report: {write_report(args.run)}")
+        return 0
+    from reactkd.evaluate.run_eval import evaluate_run
+
+    out = evaluate_run(args.run, args.manifest, args.dose, args.withhold)
+    print((out / "summary.md").read_text())
+    print(f"→ {out}")
+    return 0

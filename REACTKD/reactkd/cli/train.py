@@ -1,0 +1,37 @@
+"""``reactkd train``: stage 1 (teachers) and stage 2 (student) over patient-level folds, then the report."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_config_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", required=True, help="experiment YAML, or a shipped config name (demo-cpu, paper)")
+    p.add_argument("--set", dest="overrides", action="append", metavar="KEY=VALUE", default=[],
+                   help="override a config value, e.g. --set stage1.epochs=2 (repeatable)")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("train", help="train teachers and the distilled student over CV folds",
+                              description=__doc__)
+    add_config_arguments(p)
+    p.add_argument("--out", required=True, type=Path, help="run folder (re-running resumes it)")
+    p.add_argument("--no-report", action="store_true", help="skip the report at the end")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from reactkd.config import load_config
+    from reactkd.config.shipped import resolve_config_path
+    from reactkd.train.experiment import run_experiment
+
+    config = load_config(resolve_config_path(args.config), args.overrides)
+    run_dir = run_experiment(config, args.out)
+    import os
+
+    if not args.no_report and int(os.environ.get("RANK", 0)) == 0:  # under torchrun only rank 0 reports
+        from reactkd.evaluate.report import write_report
+
+        print(f"report: {write_report(run_dir, title=config.name)}")
+    return 0

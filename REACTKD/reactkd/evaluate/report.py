@@ -1,0 +1,94 @@
+"""The run report: tables in the paper's layout and figures, linked from ``RUN/report/index.md``."""
+
+from __future__ import annotations
+
+import csv
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from reactkd.evaluate.dca import GradeQuestion, grade_decision_curve
+from reactkd.evaluate.figures import plot_dca, plot_loss_curves, plot_roc, plot_tsne
+from reactkd.evaluate.metrics import evaluate_folds
+from reactkd.evaluate.predictions import concat_predictions, read_run_predictions
+from reactkd.evaluate.roc import ovr_roc_curves
+from reactkd.evaluate.tables import fold_table, summary_table
+from reactkd.evaluate.tsne import tsne_embedding
+
+__all__ = ["write_report", "MODELS"]
+
+MODELS = {"student": "fold*/predictions.csv", "teacher": "fold*/teacher_predictions.csv"}
+
+
+def _training_log(run: Path, out: Path) -> Path | None:
+    """All stages' per-epoch metrics in one CSV with ``stage`` and ``fold`` columns."""
+    rows = []
+    for path in sorted(run.glob("fold*/*/metrics.csv")):
+        with open(path, newline="") as f:
+            for r in csv.DictReader(f):
+                rows.append({"stage": path.parent.name, "fold": path.parent.parent.name[4:], **r})
+    if not rows:
+        return None
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    target = out / "training_log.csv"
+    with open(target, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=columns)
+        w.writeheader()
+        w.writerows(rows)
+    return target
+
+
+def write_report(run: str | Path, title: str | None = None, extra_sections: list[str] | None = None) -> Path:
+    """Write ``RUN/report/`` (tables as markdown + CSV, PNG figures, ``index.md``); returns ``index.md``.
+
+    Raises:
+        FileNotFoundError: the run has no prediction files yet.
+    """
+    run = Path(run)
+    out = run / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    summaries, lines, pooled = {}, [f"# {title or run.name}", ""], {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # small folds may miss a grade; the tables say n per metric
+        for name, pattern in MODELS.items():
+            tables = read_run_predictions(run, pattern)
+            if not tables:
+                continue
+            per_fold, summary = evaluate_folds(tables)
+            summaries[name] = summary
+            ft = fold_table(per_fold, summary)
+            ft.to_csv(out / f"folds_{name}.csv")
+            ft.write_markdown(out / f"folds_{name}.md")
+            pooled[name] = concat_predictions(tables)
+    if not summaries:
+        raise FileNotFoundError(f"{run} has no fold predictions yet (fold*/predictions.csv).")
+    table = summary_table(summaries)
+    table.to_csv(out / "summary.csv")
+    summary_table(summaries, numeric=True).to_csv(out / "summary_numeric.csv")
+    lines += ["## Cross-validated performance (mean ± std over folds)", "", table.to_markdown(), ""]
+    lines += [f"Per fold: " + ", ".join(f"[{m}](folds_{m}.md)" for m in summaries), ""]
+    figures = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name, t in pooled.items():
+            plot_roc(ovr_roc_curves(t.grade, t.probs), out / f"roc_{name}.png", title=f"ROC — {name} (pooled folds)")
+            figures.append(f"roc_{name}.png")
+        for q in GradeQuestion:
+            curves = [grade_decision_curve(t.grade, t.probs, q, label=name) for name, t in pooled.items()]
+            plot_dca(curves, out / f"dca_{q.value}.png", title=q.title)
+            figures.append(f"dca_{q.value}.png")
+        student = pooled.get("student")
+        if student is not None and len(student.grade) >= 5:
+            emb = tsne_embedding(student.logits, seed=0)
+            plot_tsne(emb, student.grade, out / "tsne_student.png", title="t-SNE of student logits")
+            figures.append("tsne_student.png")
+    log = _training_log(run, out)
+    if log is not None:
+        plot_loss_curves(log, out / "training.png", group_by=("stage", "fold"))
+        figures.append("training.png")
+    lines += ["## Figures", ""] + [f"![{f}]({f})" for f in figures] + [""]
+    lines += extra_sections or []
+    index = out / "index.md"
+    index.write_text("\n".join(lines) + "\n")
+    return index

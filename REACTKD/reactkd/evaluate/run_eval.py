@@ -1,0 +1,95 @@
+"""Evaluate a trained run again: with a modality withheld, at a simulated dose level, or on another
+manifest (external evaluation). Each fold's best student predicts; results go to ``RUN/eval/<tag>/``.
+
+- ``withhold="pet"``: PET declared missing (the CT-only use case); ``"ct"``: CT declared missing.
+- ``dose``: ``native``, ``mild``, ``severe``, a fraction, or ``mixed`` (a documented share of cases degraded,
+  split between mild and severe, see :func:`reactkd.dose.assign_mixed_cohort`); the student's CT input is
+  the dose-degraded CT, simulated on the model grid.
+- ``manifest``: every case of another cohort is predicted by every fold's student; without it, each fold's
+  student predicts its own held-out fold.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from reactkd.cohort import PreprocessCache, read_folds, read_manifest
+from reactkd.config import config_from_mapping
+from reactkd.evaluate.metrics import evaluate_folds
+from reactkd.evaluate.predictions import read_run_predictions
+from reactkd.evaluate.tables import fold_table, summary_table
+
+__all__ = ["evaluate_run", "eval_tag"]
+
+
+def eval_tag(manifest: str | None, dose: str | None, withhold: str | None) -> str:
+    parts = [Path(manifest).stem if manifest else "cv", f"dose-{dose}" if dose else "native",
+             f"no-{withhold}" if withhold else "all-inputs"]
+    return "_".join(parts)
+
+
+def evaluate_run(run: str | Path, manifest: str | None = None, dose: str | None = None,
+                 withhold: str | None = None) -> Path:
+    """Predict with each fold's student under the given condition; returns the folder with the tables."""
+    import warnings
+
+    import numpy as np
+    import torch
+
+    from reactkd.dose import assign_mixed_cohort, resolve_dose
+    from reactkd.preprocess import PreprocessConfig
+    from reactkd.train.data import LowDose, load_records, make_loader
+    from reactkd.train.experiment import write_fold_predictions
+    from reactkd.train.inference import load_student
+    from reactkd.train.predict import predict_loader
+    from reactkd.train.runtime import Runtime
+
+    run = Path(run)
+    if not (run / "config.yaml").is_file():
+        raise FileNotFoundError(f"{run} is not a REACTKD run folder (no config.yaml).")
+    if withhold not in (None, "pet", "ct"):
+        raise ValueError(f"`withhold` must be 'pet' or 'ct', got {withhold!r}.")
+    if dose is not None and dose != "mixed":
+        resolve_dose(dose)  # validates the level or fraction
+    config = config_from_mapping(yaml.safe_load((run / "config.yaml").read_text()))
+    runtime = Runtime.create("cpu")
+    external = read_manifest(manifest) if manifest else None
+    records = external or load_records(config, run)
+    by_id = {r.case_id: r for r in records}
+    folds = read_folds(run / "folds.json")
+    out = run / "eval" / eval_tag(manifest, dose, withhold)
+    pcfg = PreprocessConfig.from_dict(config.data.preprocess)
+    cache = PreprocessCache(run / "cache", pcfg)
+    levels = {}
+    if dose == "mixed":
+        levels = {c: lv.value for c, lv in assign_mixed_cohort(sorted(by_id), config.seed).items()}
+    lowdose = {lv: LowDose(run / "dose-cache", lv, config.seed) for lv in set(levels.values()) | ({dose} - {None, "mixed"})}
+
+    def degrade(item: dict) -> dict:
+        level = levels.get(item["case_id"], dose) if dose else None
+        if level and resolve_dose(level) < 1.0:
+            from reactkd.preprocess.intensity import normalize_ct
+
+            mi = cache.get(by_id[item["case_id"]])
+            item["ct"] = torch.from_numpy(normalize_ct(lowdose[level](mi), pcfg.hu_window)[None])
+        return item
+
+    for k, test_ids in enumerate(folds):
+        ckpt = run / f"fold{k}" / "student" / "best.pt"
+        if not ckpt.is_file():
+            raise FileNotFoundError(f"{ckpt} is missing: train the run first (reactkd train --out {run}).")
+        student, _ = load_student(ckpt)
+        cases = records if external else [by_id[c] for c in test_ids]
+        loader = make_loader(cases, cache, None, 4, runtime, False, transform=degrade if dose else None)
+        write_fold_predictions(predict_loader(student, loader, runtime, withhold), k, out / f"fold{k}" / "predictions.csv")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        per_fold, summary = evaluate_folds(read_run_predictions(out))
+    fold_table(per_fold, summary).write_markdown(out / "folds.md")
+    table = summary_table({out.name: summary})
+    table.to_csv(out / "summary.csv")
+    table.write_markdown(out / "summary.md")
+    np.savetxt(out / "n_cases.txt", [len(records)], fmt="%d")
+    return out

@@ -1,0 +1,1 @@
+"""Training: two-stage REACT-KD (teachers, then the distilled student) over patient-level folds."""

@@ -1,0 +1,138 @@
+"""A whole experiment: for each patient-level fold, stage 1 (teacher, focal loss) then stage 2 (student
+under modality dropout with the configured distiller), then predictions on the held-out fold.
+
+Run folder::
+
+    RUN/config.yaml                 resolved config (a re-run with another config is refused)
+    RUN/folds.json                  test case ids per fold
+    RUN/cohort/, cache/, dose-cache/
+    RUN/fold{k}/teacher/            best.pt, last.pt, metrics.csv, done.json
+    RUN/fold{k}/student/            same, for the student
+    RUN/fold{k}/predictions.csv     student on the test fold (CT + PET as available)
+    RUN/fold{k}/teacher_predictions.csv
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+from reactkd import GRADES
+from reactkd.cohort import PreprocessCache, patient_folds, read_folds, write_folds
+from reactkd.config import ConfigError, ExperimentConfig, dump_config, to_dict
+from reactkd.preprocess import PreprocessConfig
+from reactkd.train.augment import build_augmentation
+from reactkd.train.checkpoint import load_checkpoint
+from reactkd.train.data import LowDose, inner_split, load_records, make_loader
+from reactkd.train.loop import fit
+from reactkd.train.predict import predict_loader
+from reactkd.train.runtime import Runtime, seed_everything
+from reactkd.train.supervised import SupervisedModel
+
+__all__ = ["run_experiment", "prepare_run_dir", "write_fold_predictions", "build_models"]
+
+
+def prepare_run_dir(config: ExperimentConfig, run_dir: Path) -> None:
+    """Create the run folder, or accept it when it holds this same experiment (resume); refuse otherwise."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    saved = run_dir / "config.yaml"
+    if saved.is_file():
+        if yaml.safe_load(saved.read_text()) != to_dict(config):
+            raise ConfigError(f"{run_dir} holds a run of a different config; choose another --out "
+                              f"(nothing in it was changed).")
+        return
+    if any(run_dir.iterdir()):
+        raise ConfigError(f"{run_dir} is not empty and is not a REACTKD run; choose another --out.")
+    dump_config(config, saved)
+
+
+def build_models(config: ExperimentConfig):
+    from reactkd.models import build_student, build_teacher
+
+    teacher = build_teacher(**config.teacher)
+    student_kwargs = {"modality_dropout": config.modality_dropout, **config.student}
+    student = build_student(teacher=teacher, **student_kwargs)
+    return teacher, student
+
+
+def write_fold_predictions(pred: dict, fold: int, path: Path) -> None:
+    from reactkd.evaluate.predictions import PredictionTable, write_predictions
+
+    n = len(pred["case_id"])
+    table = PredictionTable.from_logits(pred["case_id"], pred["patient_id"], np.full(n, fold),
+                                        pred["label"] + 1, pred["logits"])
+    write_predictions(table, path)
+
+
+def _metadata(config: ExperimentConfig, fold: int, kind: str, model_kwargs: dict, pcfg: PreprocessConfig) -> dict:
+    return {"kind": kind, "fold": fold, "grades": list(GRADES), "class_names": [f"grade {g}" for g in GRADES],
+            "model_kwargs": model_kwargs, "preprocess": pcfg.to_dict(), "config": to_dict(config),
+            "inputs": {"ct": True, "pet_tracers": ["fdg", "acetate"], "dose_level": config.data.dose_level}}
+
+
+def run_experiment(config: ExperimentConfig, run_dir: str | Path, log=print) -> Path:
+    """Train and predict every fold; returns ``run_dir``. Re-running resumes where it stopped."""
+    run_dir = Path(run_dir)
+    runtime = Runtime.create(config.device, config.precision)
+    if runtime.is_main:
+        prepare_run_dir(config, run_dir)
+    runtime.barrier()
+    seed_everything(config.seed)
+    records = load_records(config, run_dir)
+    pcfg = PreprocessConfig.from_dict(config.data.preprocess)
+    cache = PreprocessCache(run_dir / "cache", pcfg)
+    lowdose = LowDose(run_dir / "dose-cache", config.data.dose_level, config.seed)
+    folds_path = run_dir / "folds.json"
+    if folds_path.is_file():
+        folds = read_folds(folds_path)
+    else:
+        folds = patient_folds(records, config.data.folds, config.seed)
+        if runtime.is_main:
+            write_folds(folds, folds_path)
+    by_id = {r.case_id: r for r in records}
+    for k, test_ids in enumerate(folds):
+        fold_dir = run_dir / f"fold{k}"
+        if (fold_dir / "predictions.csv").is_file():
+            log(f"fold {k}: done, skipped")
+            continue
+        seed_everything(config.seed + k)
+        test = [by_id[c] for c in test_ids]
+        train, val = inner_split([r for r in records if r.case_id not in set(test_ids)], config.seed + k)
+        augment = build_augmentation(seed=config.seed + k) if config.data.augment else None
+
+        def loaders(stage):
+            return (make_loader(train, cache, lowdose, stage.batch_size, runtime, True, augment, stage.num_workers,
+                                config.seed + k),
+                    make_loader(val, cache, lowdose, stage.batch_size, runtime, False))
+
+        teacher, student = build_models(config)
+        tl, vl = loaders(config.stage1)
+        r1 = fit(SupervisedModel(teacher), lambda: teacher, tl, vl, config.stage1, runtime, fold_dir / "teacher",
+                 _metadata(config, k, "teacher", config.teacher, pcfg), desc=f"fold {k} teacher")
+        log(f"fold {k}: teacher best epoch {r1.best_epoch + 1}, val {config.stage1.select_metric.value} {r1.best_metric:.3f}")
+        teacher.load_state_dict(load_checkpoint(r1.best_path, runtime.device)[0]["model"])
+        teacher.requires_grad_(False).eval()
+
+        from reactkd.distill import build_distiller
+
+        distiller = build_distiller(config.distiller["name"], student, teacher, **config.distiller.get("kwargs", {}))
+        tl, vl = loaders(config.stage2)
+        from reactkd.train.inference import standalone_student_kwargs
+
+        student_kwargs = standalone_student_kwargs({"modality_dropout": config.modality_dropout, **config.student},
+                                                   config.teacher, teacher.cbam.channels)
+        r2 = fit(distiller, lambda: student, tl, vl, config.stage2, runtime, fold_dir / "student",
+                 _metadata(config, k, "student", student_kwargs, pcfg), desc=f"fold {k} student")
+        log(f"fold {k}: student best epoch {r2.best_epoch + 1}, val {config.stage2.select_metric.value} {r2.best_metric:.3f}")
+        student.load_state_dict(load_checkpoint(r2.best_path, runtime.device)[0]["model"])
+        if runtime.is_main:
+            test_loader = make_loader(test, cache, lowdose, config.stage2.batch_size, runtime, False)
+            write_fold_predictions(predict_loader(teacher, test_loader, runtime), k, fold_dir / "teacher_predictions.csv")
+            write_fold_predictions(predict_loader(student, test_loader, runtime), k, fold_dir / "predictions.csv")
+        runtime.barrier()
+        del teacher, student, distiller
+        torch.cuda.empty_cache() if torch.cuda.is_available() else None
+    return run_dir
