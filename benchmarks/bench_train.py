@@ -1,0 +1,65 @@
+"""Inference and main-job figures: predict time and memory per case, and the demo's wall time."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ON_REQUEST = {"demo_wall_s"}
+
+_PREDICT = r'''
+import json, resource, sys, time
+import torch
+from reactkd.config import load_config
+from reactkd.config.shipped import resolve_config_path
+from reactkd.cohort import read_manifest
+from reactkd.predict import predict_case
+from reactkd.train.experiment import build_models
+from reactkd.train.inference import standalone_student_kwargs
+from reactkd.models import Student
+from reactkd.preprocess import PreprocessConfig
+config = load_config(resolve_config_path("demo-cpu"))
+teacher, _ = build_models(config)
+kw = standalone_student_kwargs({"modality_dropout": 0.3, **config.student}, config.teacher, teacher.cbam.channels)
+student = Student(**kw).eval()
+meta = {"preprocess": PreprocessConfig.from_dict(config.data.preprocess).to_dict()}
+records = read_manifest(sys.argv[1])
+case = records[0].load()
+predict_case(student, meta, case)  # warm-up: imports, allocator
+times = []
+for r in records[1:4]:
+    c = r.load()
+    t0 = time.perf_counter(); predict_case(student, meta, c); times.append(time.perf_counter() - t0)
+print(json.dumps({"predict_s": min(times), "predict_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+'''
+
+
+def _cohort(tmp: Path) -> Path:
+    from reactkd.cohort.phantom import generate_cohort
+
+    return generate_cohort(tmp / "cohort", n_patients=4, seed=11)
+
+
+def predict_figures() -> dict:
+    """One phantom case (96×96×64 CT + 2 PETs) through preprocessing, the demo student and the topology
+    map, in a fresh process (so the peak RSS is predict's own); model loading and imports excluded."""
+    with tempfile.TemporaryDirectory() as tmp:
+        manifest = _cohort(Path(tmp))
+        out = subprocess.run([sys.executable, "-c", _PREDICT, str(manifest)], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def demo_wall_s() -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "reactkd", "demo", "--out", str(Path(tmp) / "demo")], check=True,
+                       capture_output=True)
+        return time.perf_counter() - t0
+
+
+def figures() -> dict:
+    return {"predict_s,predict_peak_rss_mb": predict_figures, "demo_wall_s": demo_wall_s}
