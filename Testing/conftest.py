@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 import SimpleITK as sitk
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 
-if os.environ.get("PYTEST_XDIST_WORKER"):
-    # One BLAS/OpenMP thread per xdist worker: on 2 cores, 2 workers × 2 threads oversubscribe ~5× slower.
-    import torch
-
-    torch.set_num_threads(1)
+# One BLAS/OpenMP thread: the tests use tiny tensors, and on the 2-core machine 2 xdist workers × 2
+# threads (or another process beside pytest) made OpenMP spin-waiting ~5× slower than 1 thread.
+torch.set_num_threads(1)
 REAL = ROOT.parent / "shared" / "data" / "real"
 
 

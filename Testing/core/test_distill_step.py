@@ -11,13 +11,6 @@ TINY_SWIN = {"feature_size": 12, "depths": (1, 1, 1, 1), "window_size": 4, "fusi
 MULTI = {"mtcmkd", "awmtkd"}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # On the shared 2-core test machine OpenMP spin-waiting made 2 threads ~5x slower than 1.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def make_batch(seed=0):

@@ -6,13 +6,6 @@ import torch
 from reactkd.models import CBAM3D, build_student, build_teacher
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # On the shared 2-core test machine OpenMP spin-waiting made 2 threads ~5x slower than 1.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.mark.parametrize("channels,reduction,kernel,size", [(16, 8, 7, 4), (1, 8, 3, 5), (24, 4, 1, 2)])

@@ -8,13 +8,6 @@ from reactkd.models import MODELS, SegResNetEncoder, Student, SwinEncoder, Teach
 TINY_SWIN = {"feature_size": 12, "depths": (1, 1, 1, 1), "window_size": 4}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # On the shared 2-core test machine OpenMP spin-waiting made 2 threads ~5x slower than 1.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.mark.parametrize("branches,in_channels", [(("pet_ct", "dose"), 4), (("pet_ct",), 3), ("dose", 1)])

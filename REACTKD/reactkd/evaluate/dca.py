@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from reactkd.utils.enums import parse_enum
+
 from reactkd import GRADES
 
 __all__ = [
@@ -86,11 +88,7 @@ class DecisionCurve:
 
 
 def _question(question: GradeQuestion | str) -> GradeQuestion:
-    try:
-        return GradeQuestion(question)
-    except ValueError:
-        allowed = [q.value for q in GradeQuestion]
-        raise ValueError(f"`question` must be one of {allowed}, got {question!r}.") from None
+    return parse_enum(GradeQuestion, question, "question")
 
 
 def binary_outcome(grade: np.ndarray, probs: np.ndarray,

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from reactkd import GRADES
+from reactkd.utils.enums import parse_enum
 
 if TYPE_CHECKING:
     from reactkd.evaluate.predictions import PredictionTable
@@ -131,11 +132,7 @@ def _macro_auc(g: np.ndarray, p: np.ndarray, policy: MissingGrade, stacklevel: i
 
 
 def _policy(missing_grade: MissingGrade | str) -> MissingGrade:
-    try:
-        return MissingGrade(missing_grade)
-    except ValueError:
-        allowed = [m.value for m in MissingGrade]
-        raise ValueError(f"`missing_grade` must be one of {allowed}, got {missing_grade!r}.") from None
+    return parse_enum(MissingGrade, missing_grade, "missing_grade")
 
 
 def fold_metrics(grade: np.ndarray, probs: np.ndarray, *,
