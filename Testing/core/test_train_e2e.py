@@ -67,6 +67,8 @@ def test_report_and_evaluations(trained_run, capsys):
     for name in ("index.md", "summary.csv", "roc_student.png", "dca_high_grade.png", "training.png"):
         assert (report / name).is_file() and (report / name).stat().st_size > 100
     assert "| student |" in (report / "index.md").read_text()
+    topology = list(report.glob("topology_*.png"))  # CT slice with the node-attention map over it
+    assert topology and topology[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert main(["evaluate", "--run", str(trained_run), "--withhold", "pet"]) == 0
     assert main(["evaluate", "--run", str(trained_run), "--dose", "severe"]) == 0
     assert (trained_run / "eval" / "cv_dose-severe_all-inputs" / "summary.csv").is_file()

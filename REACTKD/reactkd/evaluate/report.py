@@ -83,6 +83,9 @@ def write_report(run: str | Path, title: str | None = None, extra_sections: list
             emb = tsne_embedding(student.logits, seed=0)
             plot_tsne(emb, student.grade, out / "tsne_student.png", title="t-SNE of student logits")
             figures.append("tsne_student.png")
+    from reactkd.evaluate.topology_figure import topology_figures
+
+    figures += topology_figures(run, out)
     log = _training_log(run, out)
     if log is not None:
         plot_loss_curves(log, out / "training.png", group_by=("stage", "fold"))

@@ -1,0 +1,55 @@
+"""Topology-map figures: an axial CT slice through the largest tumour with the node-attention map over it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+
+from reactkd.evaluate.figures import _figure, _save
+
+__all__ = ["plot_topology_slice", "topology_figures"]
+
+
+def plot_topology_slice(ct: sitk.Image, attention: sitk.Image, result: dict, path: str | os.PathLike,
+                        window: tuple[float, float] = (-160.0, 240.0), dpi: int = 120) -> Path:
+    """CT (soft-tissue window) with the attention map (inferno, transparent where 0) on the axial slice
+    holding the most attended node's centroid; the title gives the grade probabilities."""
+    node = max(result["nodes"], key=lambda n: n["attention"])
+    k = int(round(ct.TransformPhysicalPointToContinuousIndex(node["centroid_lps_mm"])[2]))
+    k = min(max(k, 0), ct.GetSize()[2] - 1)
+    image = np.clip(sitk.GetArrayViewFromImage(ct)[k].astype(np.float32), *window)
+    att = sitk.GetArrayViewFromImage(attention)[k].astype(np.float32)
+    fig, (ax,) = _figure(1, (5.0, 5.0))
+    ax.imshow(image, cmap="gray", vmin=window[0], vmax=window[1])
+    shown = ax.imshow(np.ma.masked_where(att <= 0, att), cmap="inferno", vmin=0.0, vmax=1.0, alpha=0.6)
+    fig.colorbar(shown, ax=ax, fraction=0.046, label="node attention")
+    probs = ", ".join(f"G{g} {p:.2f}" for g, p in result["probabilities"].items())
+    ax.set_title(f"{result['case_id']}: grade {result['grade']} ({probs})", fontsize=9)
+    ax.set_axis_off()
+    return _save(fig, path, dpi)
+
+
+def topology_figures(run: Path, out: Path, n_cases: int = 2) -> list[str]:
+    """Predict a few held-out cases of fold 0 with its student and draw their topology maps."""
+    from reactkd.cohort import read_folds, read_manifest
+    from reactkd.predict import predict_case
+    from reactkd.train.inference import load_student
+
+    ckpt = run / "fold0" / "student" / "best.pt"
+    if not ckpt.is_file():
+        return []
+    student, meta = load_student(ckpt)
+    manifest = meta["config"]["data"]["manifest"] or str(run / "cohort" / "manifest.csv")
+    by_id = {r.case_id: r for r in read_manifest(manifest)}
+    test = [by_id[c] for c in read_folds(run / "folds.json")[0] if c in by_id and by_id[c].tumor_mask][:n_cases]
+    names = []
+    for record in test:
+        case = record.load()
+        result, attention = predict_case(student, meta, case)
+        name = f"topology_{record.case_id}.png"
+        plot_topology_slice(case.ct, attention, result, out / name)
+        names.append(name)
+    return names
