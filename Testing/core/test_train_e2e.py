@@ -61,7 +61,7 @@ def test_run_writes_every_artefact(trained_run):
     assert {"train_loss_kd", "train_loss_node", "train_loss_edge", "train_loss_gw", "val_auc"} <= set(student_log[0])
 
 
-def test_report_and_evaluations(trained_run, capsys):
+def test_report_and_evaluations(trained_run, cohort, capsys):
     assert main(["evaluate", "--run", str(trained_run)]) == 0
     report = trained_run / "report"
     for name in ("index.md", "summary.csv", "roc_student.png", "dca_high_grade.png", "training.png"):
@@ -72,6 +72,11 @@ def test_report_and_evaluations(trained_run, capsys):
     assert main(["evaluate", "--run", str(trained_run), "--withhold", "pet"]) == 0
     assert main(["evaluate", "--run", str(trained_run), "--dose", "severe"]) == 0
     assert (trained_run / "eval" / "cv_dose-severe_all-inputs" / "summary.csv").is_file()
+    # external evaluation: every fold's student predicts every case of another manifest, mixed dose
+    assert main(["evaluate", "--run", str(trained_run), "--manifest", str(cohort), "--dose", "mixed"]) == 0
+    ext = trained_run / "eval" / "manifest_dose-mixed_all-inputs"
+    n_cases = len(open(cohort).read().strip().splitlines()) - 1
+    assert all(len(open(ext / f"fold{k}" / "predictions.csv").read().strip().splitlines()) == n_cases + 1 for k in (0, 1))
     assert main(["evaluate", "--run", str(trained_run), "--dose", "extreme"]) == 2
     assert "`dose` must be one of" in capsys.readouterr().err
 
