@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from reactkd.losses.focal import DEFAULT_GRADE_ALPHA, FocalLoss
 from reactkd.losses.kd import kd_loss
+from reactkd.models.batch import features_from_batch
 from reactkd.models.heads import ModelFeatures
 
 __all__ = ["TaskLoss", "Distiller", "matched_level_pairs", "resolve_level_pairs"]
@@ -126,15 +127,11 @@ class Distiller(nn.Module):
 
     # --- forward passes -------------------------------------------------------------------------
     def student_features(self, batch: Batch) -> ModelFeatures:
-        if hasattr(self.student, "batch_inputs"):
-            x, mask = self.student.batch_inputs(batch)
-            return self.student.forward_features(x, mask) if mask is not None else self.student.forward_features(x)
-        return self.student.forward_features(batch["ct"])
+        return features_from_batch(self.student, batch)
 
     @torch.no_grad()
     def teacher_features(self, batch: Batch, index: int = 0) -> ModelFeatures:
-        t = self.teachers[index]
-        return t.forward_features(t.batch_inputs(batch) if hasattr(t, "batch_inputs") else batch["ct"])
+        return features_from_batch(self.teachers[index], batch)
 
     def task_term(self, logits: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
         if self.focal is not None:

@@ -4,7 +4,9 @@ from .cbam import CBAM3D
 from .encoders import SegResNetEncoder, SwinEncoder
 from .factory import MODELS, build_model, build_student, build_teacher
 from .heads import ClassificationHead, FeatureProjection, ModelFeatures
+from .batch import features_from_batch
 from .modality import ModalityDropout, check_modality_mask, default_modality_mask
+from .region_head import HeadKind, RegionHead
 from .registry import Registry
 from .student import Student
 from .teacher import Teacher, TeacherBranch
@@ -13,6 +15,9 @@ __all__ = [
     "CBAM3D",
     "ClassificationHead",
     "FeatureProjection",
+    "HeadKind",
+    "RegionHead",
+    "features_from_batch",
     "MODELS",
     "ModalityDropout",
     "ModelFeatures",

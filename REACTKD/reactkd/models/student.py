@@ -9,8 +9,11 @@ import torch.nn as nn
 
 from .cbam import CBAM3D
 from .encoders import SegResNetEncoder
-from .heads import ClassificationHead, FeatureProjection, ModelFeatures
+from .heads import FeatureProjection, ModelFeatures
 from .modality import ModalityDropout, check_modality_mask
+from reactkd.utils.enums import parse_enum
+
+from .region_head import HeadKind, build_head
 
 __all__ = ["Student"]
 
@@ -48,6 +51,8 @@ class Student(nn.Module):
         modality_dropout: probability ``p`` of :class:`ModalityDropout` used by :meth:`batch_inputs` in
             training mode (PET students only). Default 0.3.
         dropout: head dropout. Default 0.
+        head: ``"gap"`` (global average pooling, default) or ``"region"`` (:class:`RegionHead`: pooled over
+            the tumours and the liver; forward then needs ``roi_masks``).
 
     Raises:
         ValueError: if ``cbam.channels`` differs from ``fusion_channels``, or ``pet_channels`` < 0.
@@ -72,6 +77,7 @@ class Student(nn.Module):
         modality_indicators: bool | None = None,
         modality_dropout: float = 0.3,
         dropout: float = 0.0,
+        head: HeadKind | str = HeadKind.GAP,
     ) -> None:
         super().__init__()
         if pet_channels < 0:
@@ -94,7 +100,8 @@ class Student(nn.Module):
         self.cbam = cbam if cbam is not None else CBAM3D(fusion_channels, cbam_reduction, cbam_kernel)
         self.cbam_trainable = (not self.cbam_shared) if cbam_trainable is None else bool(cbam_trainable)
         self.cbam.requires_grad_(self.cbam_trainable)
-        self.head = ClassificationHead(fusion_channels, num_classes, dropout)
+        self.head_kind = parse_enum(HeadKind, head, "head")
+        self.head = build_head(self.head_kind, fusion_channels, num_classes, dropout)
         self.modality_dropout = ModalityDropout(modality_dropout)
 
     def batch_inputs(self, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -131,7 +138,8 @@ class Student(nn.Module):
         x = x * gate[..., None, None, None]
         return torch.cat([x, mask[..., None, None, None].expand(-1, -1, *x.shape[2:])], dim=1)
 
-    def forward_features(self, x: torch.Tensor, modality_mask: torch.Tensor | None = None) -> ModelFeatures:
+    def forward_features(self, x: torch.Tensor, modality_mask: torch.Tensor | None = None,
+                         roi_masks: torch.Tensor | None = None) -> ModelFeatures:
         """Encode ``x`` ``(B, 1 + pet_channels, D, H, W)`` (sides divisible by 8 with 4 stages).
 
         Returns:
@@ -142,9 +150,15 @@ class Student(nn.Module):
         """
         levels = self.encoder(self._encoder_input(x, modality_mask))
         fused = self.cbam(self.project(levels[-1]))
-        embedding, logits = self.head(fused)
+        embedding, logits = self.head(fused, roi_masks) if self.head_kind is HeadKind.REGION else self.head(fused)
         return ModelFeatures(levels=levels, fused=fused, embedding=embedding, logits=logits)
 
-    def forward(self, x: torch.Tensor, modality_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, modality_mask: torch.Tensor | None = None,
+                roi_masks: torch.Tensor | None = None) -> torch.Tensor:
         """``(B, 1 + pet_channels, D, H, W)`` → logits ``(B, num_classes)``."""
-        return self.forward_features(x, modality_mask).logits
+        return self.forward_features(x, modality_mask, roi_masks).logits
+
+    def features_from_batch(self, batch: Mapping[str, torch.Tensor]) -> ModelFeatures:
+        """:meth:`batch_inputs` then :meth:`forward_features` (with ``roi_masks`` for a region head)."""
+        x, mask = self.batch_inputs(batch)
+        return self.forward_features(x, mask, batch.get("roi_masks") if self.head_kind is HeadKind.REGION else None)

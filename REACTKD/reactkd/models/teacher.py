@@ -10,7 +10,10 @@ import torch.nn as nn
 
 from .cbam import CBAM3D
 from .encoders import SwinEncoder
-from .heads import ClassificationHead, FeatureProjection, ModelFeatures
+from .heads import FeatureProjection, ModelFeatures
+from reactkd.utils.enums import parse_enum
+
+from .region_head import HeadKind, build_head
 
 __all__ = ["TeacherBranch", "Teacher"]
 
@@ -44,6 +47,7 @@ class Teacher(nn.Module):
         cbam_reduction: CBAM3D MLP reduction. Default 8 (see :class:`CBAM3D`).
         cbam_kernel: CBAM3D spatial kernel. Default 7.
         dropout: head dropout. Default 0.
+        head: ``"gap"`` (default) or ``"region"`` (see :class:`~reactkd.models.region_head.RegionHead`).
         **swin_kwargs: passed to :class:`SwinEncoder` (``depths``, ``num_heads``, ``use_checkpoint`` ...).
 
     Raises:
@@ -67,6 +71,7 @@ class Teacher(nn.Module):
         cbam_reduction: int = 8,
         cbam_kernel: int = 7,
         dropout: float = 0.0,
+        head: HeadKind | str = HeadKind.GAP,
         **swin_kwargs,
     ) -> None:
         super().__init__()
@@ -97,7 +102,8 @@ class Teacher(nn.Module):
         self.strides = self.encoders[self.branches[0].value].strides
         self.project = FeatureProjection(self.out_channels[fusion_level], fusion_channels)
         self.cbam = CBAM3D(fusion_channels, cbam_reduction, cbam_kernel)
-        self.head = ClassificationHead(fusion_channels, num_classes, dropout)
+        self.head_kind = parse_enum(HeadKind, head, "head")
+        self.head = build_head(self.head_kind, fusion_channels, num_classes, dropout)
 
     def batch_inputs(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Build the ``(B, in_channels, D, H, W)`` input from a batch with ``ct``, ``pet``, ``ct_lowdose``.
@@ -118,7 +124,7 @@ class Teacher(nn.Module):
             parts.extend(batch[k] for k in keys)
         return torch.cat(parts, dim=1)
 
-    def forward_features(self, x: torch.Tensor) -> ModelFeatures:
+    def forward_features(self, x: torch.Tensor, roi_masks: torch.Tensor | None = None) -> ModelFeatures:
         """Encode ``x`` ``(B, in_channels, D, H, W)`` (sides divisible by 32).
 
         Returns:
@@ -137,9 +143,14 @@ class Teacher(nn.Module):
             start += width
         levels = [torch.cat(maps, dim=1) if len(maps) > 1 else maps[0] for maps in zip(*per_branch)]
         fused = self.cbam(self.project(levels[self.fusion_level]))
-        embedding, logits = self.head(fused)
+        embedding, logits = self.head(fused, roi_masks) if self.head_kind is HeadKind.REGION else self.head(fused)
         return ModelFeatures(levels=levels, fused=fused, embedding=embedding, logits=logits)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, roi_masks: torch.Tensor | None = None) -> torch.Tensor:
         """``(B, in_channels, D, H, W)`` → logits ``(B, num_classes)``."""
-        return self.forward_features(x).logits
+        return self.forward_features(x, roi_masks).logits
+
+    def features_from_batch(self, batch: Mapping[str, torch.Tensor]) -> ModelFeatures:
+        """:meth:`batch_inputs` then :meth:`forward_features` (with ``roi_masks`` for a region head)."""
+        roi = batch.get("roi_masks") if self.head_kind is HeadKind.REGION else None
+        return self.forward_features(self.batch_inputs(batch), roi)

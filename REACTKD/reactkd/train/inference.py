@@ -77,7 +77,7 @@ def node_attention(student, x: torch.Tensor, modality_mask: torch.Tensor | None,
     """
     student.eval()
     with torch.enable_grad():
-        feats = student.forward_features(x, modality_mask) if modality_mask is not None else student.forward_features(x)
+        feats = student.forward_features(x, modality_mask, roi_masks)
         fused = feats.fused
         fused.retain_grad()
         logits = feats.logits

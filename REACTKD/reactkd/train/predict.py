@@ -9,6 +9,7 @@ import torch
 import torch.nn as nn
 from torch.utils.data import DataLoader
 
+from reactkd.models.batch import features_from_batch
 from reactkd.train.runtime import Runtime
 
 __all__ = ["predict_loader", "withhold"]
@@ -45,12 +46,7 @@ def predict_loader(model: nn.Module, loader: DataLoader, runtime: Runtime,
     for batch in loader:
         batch = runtime.to_device(withhold(batch, withhold_modality))
         with runtime.autocast():
-            inputs = model.batch_inputs(batch)
-            if isinstance(inputs, tuple):
-                x, mask = inputs
-                feats = model.forward_features(x, mask) if mask is not None else model.forward_features(x)
-            else:
-                feats = model.forward_features(inputs)
+            feats = features_from_batch(model, batch)
         out["logits"].append(feats.logits.float().cpu().numpy())
         out["embedding"].append(feats.embedding.float().cpu().numpy())
         out["label"].append(batch["label"].cpu().numpy())

@@ -8,6 +8,7 @@ import torch
 import torch.nn as nn
 
 from reactkd.losses.focal import DEFAULT_GRADE_ALPHA, FocalLoss
+from reactkd.models.batch import features_from_batch
 
 __all__ = ["SupervisedModel"]
 
@@ -30,11 +31,7 @@ class SupervisedModel(nn.Module):
         return [p for p in self.model.parameters() if p.requires_grad]
 
     def features(self, batch: Mapping[str, Any]):
-        inputs = self.model.batch_inputs(batch)
-        if isinstance(inputs, tuple):
-            x, mask = inputs
-            return self.model.forward_features(x, mask) if mask is not None else self.model.forward_features(x)
-        return self.model.forward_features(inputs)
+        return features_from_batch(self.model, batch)
 
     def forward(self, batch: Mapping[str, Any]):
         logits = self.features(batch).logits

@@ -1,0 +1,54 @@
+"""The region-aware head: pooled over tumours and liver, needs ROI masks, usable by every caller."""
+
+import pytest
+import torch
+
+from reactkd.distill import build_distiller
+from reactkd.models import RegionHead, Student, build_student, build_teacher, features_from_batch
+
+
+def _masks(b=2, r=3, s=16):
+    m = torch.zeros(b, r, s, s, s)
+    m[:, 0, 2:14, 2:14, 2:14] = 1  # liver
+    m[0, 1, 4:8, 4:8, 4:8] = 1  # a tumour in case 0 only; case 1 is liver-only (zero padding)
+    return m
+
+
+def test_region_head_embedding_is_tumour_and_contrast():
+    head = RegionHead(4)
+    fused = torch.zeros(2, 4, 4, 4, 4)
+    fused[:, :, 1, 1, 1] = 2.0  # the tumour's feature-map voxel (mask voxels 4..7 → index 1 at 4³)
+    masks = _masks()
+    emb, logits = head(fused, masks)
+    assert emb.shape == (2, 8) and logits.shape == (2, 3)
+    assert torch.allclose(emb[0, :4], torch.full((4,), 2.0))  # tumour pooled
+    assert torch.all(emb[0, 4:] > 0)  # tumour brighter than its liver
+    assert torch.allclose(emb[1, 4:], torch.zeros(4))  # no tumour: the contrast term is 0
+    with pytest.raises(ValueError, match="pass `roi_masks`"):
+        head(fused, None)
+    with pytest.raises(ValueError, match=r"`roi_masks` must be \(B=2"):
+        head(fused, masks[:1])
+
+
+def test_student_and_teacher_with_region_heads_train_through_a_distiller():
+    torch.manual_seed(0)
+    teacher = build_teacher(feature_size=12, fusion_channels=16, window_size=4, depths=(1, 1, 1, 1), head="region")
+    student = build_student(teacher=teacher, init_filters=8, pet_channels=2, head="region", blocks_down=(1, 1, 1, 1))
+    s = 32
+    batch = {"ct": torch.randn(2, 1, s, s, s), "pet": torch.randn(2, 2, s, s, s), "ct_lowdose": torch.randn(2, 1, s, s, s),
+             "pet_present": torch.ones(2, 2, dtype=torch.bool), "roi_masks": _masks(s=s),
+             "roi_valid": torch.tensor([[True, True, False], [True, False, False]]), "label": torch.tensor([0, 2])}
+    teacher.requires_grad_(False).eval()
+    assert features_from_batch(teacher, batch).embedding.shape == (2, 32)
+    distiller = build_distiller("reactkd", student, teacher)
+    distiller.train()
+    _, losses = distiller(batch)
+    sum(losses.values()).backward()
+    assert student.head.fc.weight.grad is not None and student.head.fc.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="pass `roi_masks`"):
+        student(torch.randn(1, 3, s, s, s), torch.ones(1, 2, dtype=torch.bool))
+
+
+def test_unknown_head_is_refused():
+    with pytest.raises(ValueError, match=r"`head` must be one of \['gap', 'region'\], got 'mlp'"):
+        Student(head="mlp")
