@@ -9,6 +9,7 @@ import SimpleITK as sitk
 import torch
 
 from reactkd import GRADES
+from reactkd.cohort.dataset import collate_cases, item_from_input
 from reactkd.io.case import Case
 from reactkd.preprocess import PreprocessConfig, preprocess_case, region_graph
 from reactkd.train.inference import node_attention
@@ -27,14 +28,10 @@ def predict_case(student, metadata: dict, case: Case, device: str | torch.device
     config = PreprocessConfig.from_dict(metadata["preprocess"])
     graph = region_graph(case, config)
     mi = preprocess_case(case, config, graph)
-    ct = torch.from_numpy(mi.ct)[None].to(device)
-    has_pet = bool(mi.pet_present.any())
-    if student.pet_channels:
-        x = torch.cat([ct, torch.from_numpy(mi.pet)[None].to(device)], 1)
-        mask = torch.tensor([[True, has_pet]], device=device)
-    else:
-        x, mask = ct, None
-    probs, attention = node_attention(student, x, mask, torch.from_numpy(mi.roi_masks)[None].to(device))
+    batch = collate_cases([item_from_input(mi)])
+    batch["modality_mask"] = torch.tensor([[True, bool(mi.pet_present.any())]])  # declared, never guessed
+    batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+    probs, attention = node_attention(student.eval(), batch)
     labels = np.zeros(graph.liver.shape, np.float32)
     labels[graph.liver] = attention[0]
     for k, node in enumerate(graph.nodes[1:], start=1):

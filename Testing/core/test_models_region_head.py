@@ -52,3 +52,23 @@ def test_student_and_teacher_with_region_heads_train_through_a_distiller():
 def test_unknown_head_is_refused():
     with pytest.raises(ValueError, match=r"`head` must be one of \['gap', 'region'\], got 'mlp'"):
         Student(head="mlp")
+
+
+def test_roi_input_channels_are_appended_and_never_gated():
+    torch.manual_seed(0)
+    s = 16
+    student = Student(pet_channels=2, init_filters=8, fusion_channels=16, roi_channels=True)
+    assert student.in_channels == 5
+    batch = {"ct": torch.randn(2, 1, s, s, s), "pet": torch.randn(2, 2, s, s, s), "roi_masks": _masks(s=s),
+             "pet_present": torch.ones(2, 2, dtype=torch.bool),
+             "modality_mask": torch.tensor([[True, False], [True, True]])}
+    student.eval()
+    x, mask = student.batch_inputs(batch)
+    assert x.shape == (2, 5, s, s, s)
+    assert torch.equal(x[:, 3], batch["roi_masks"][:, 0]) and torch.equal(x[0, 4], batch["roi_masks"][0, 1])
+    gated = student._encoder_input(x, mask)
+    assert torch.all(gated[0, 1:3] == 0) and torch.equal(gated[0, 3:5], x[0, 3:5])  # PET blanked, ROIs kept
+    teacher = build_teacher(feature_size=12, fusion_channels=16, window_size=4, depths=(1, 1, 1, 1), roi_channels=True)
+    tb = {**batch, "ct": torch.randn(2, 1, 32, 32, 32), "pet": torch.randn(2, 2, 32, 32, 32),
+          "ct_lowdose": torch.randn(2, 1, 32, 32, 32), "roi_masks": _masks(s=32)}
+    assert teacher.batch_inputs(tb).shape[1] == teacher.in_channels == 3 + 2 + 1 + 2

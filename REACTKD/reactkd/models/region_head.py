@@ -9,7 +9,17 @@ import torch.nn as nn
 
 from reactkd.graph.pooling import area_resize, masked_average_pool
 
-__all__ = ["HeadKind", "RegionHead", "build_head"]
+__all__ = ["HeadKind", "RegionHead", "build_head", "roi_input_channels"]
+
+
+def roi_input_channels(roi_masks: torch.Tensor) -> torch.Tensor:
+    """``(B, R, D, H, W)`` ROI fractions → ``(B, 2, D, H, W)`` input channels ``[liver, all tumours]``
+    (the paper's intensity-masked representation, given to the network as masks)."""
+    if roi_masks.ndim != 5:
+        raise ValueError(f"`roi_masks` must be (B, R, D, H, W), got {tuple(roi_masks.shape)}.")
+    liver = roi_masks[:, :1]
+    tumour = roi_masks[:, 1:].sum(1, keepdim=True).clamp(max=1.0) if roi_masks.shape[1] > 1 else torch.zeros_like(liver)
+    return torch.cat([liver, tumour], 1)
 
 
 class HeadKind(str, enum.Enum):

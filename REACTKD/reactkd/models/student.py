@@ -13,7 +13,7 @@ from .heads import FeatureProjection, ModelFeatures
 from .modality import ModalityDropout, check_modality_mask
 from reactkd.utils.enums import parse_enum
 
-from .region_head import HeadKind, build_head
+from .region_head import HeadKind, build_head, roi_input_channels
 
 __all__ = ["Student"]
 
@@ -51,6 +51,8 @@ class Student(nn.Module):
         modality_dropout: probability ``p`` of :class:`ModalityDropout` used by :meth:`batch_inputs` in
             training mode (PET students only). Default 0.3.
         dropout: head dropout. Default 0.
+        roi_channels: append ``[liver, tumours]`` ROI fractions from ``batch["roi_masks"]`` as two more input
+            channels (never gated by the modality mask). Default False.
         head: ``"gap"`` (global average pooling, default) or ``"region"`` (:class:`RegionHead`: pooled over
             the tumours and the liver; forward then needs ``roi_masks``).
 
@@ -78,6 +80,7 @@ class Student(nn.Module):
         modality_dropout: float = 0.3,
         dropout: float = 0.0,
         head: HeadKind | str = HeadKind.GAP,
+        roi_channels: bool = False,
     ) -> None:
         super().__init__()
         if pet_channels < 0:
@@ -89,7 +92,8 @@ class Student(nn.Module):
             )
         self.pet_channels = pet_channels
         self.modality_indicators = pet_channels > 0 if modality_indicators is None else bool(modality_indicators)
-        self.in_channels = 1 + pet_channels
+        self.roi_channels = 2 if roi_channels else 0
+        self.in_channels = 1 + pet_channels + self.roi_channels
         self.encoder = SegResNetEncoder(
             self.in_channels + 2 * self.modality_indicators, init_filters, blocks_down=blocks_down
         )
@@ -114,14 +118,15 @@ class Student(nn.Module):
             ValueError: if ``pet`` is missing or has the wrong channel count for a PET student.
         """
         ct = batch["ct"]
+        roi = [roi_input_channels(batch["roi_masks"])] if self.roi_channels else []
         if self.pet_channels == 0:
-            return ct, None
+            return torch.cat([ct, *roi], dim=1), None
         pet = batch.get("pet")
         if pet is None or pet.shape[1] != self.pet_channels:
             got = None if pet is None else tuple(pet.shape)
             raise ValueError(f"this student needs `pet` with {self.pet_channels} channels, got {got}.")
         ct, pet, mask = self.modality_dropout(ct, pet, batch.get("pet_present"), batch.get("modality_mask"))
-        return torch.cat([ct, pet], dim=1), mask
+        return torch.cat([ct, pet, *roi], dim=1), mask
 
     def _encoder_input(self, x: torch.Tensor, modality_mask: torch.Tensor | None) -> torch.Tensor:
         if x.ndim != 5 or x.shape[1] != self.in_channels:
@@ -134,7 +139,8 @@ class Student(nn.Module):
                 "missing modalities are declared, not guessed from zeros."
             )
         mask = check_modality_mask(modality_mask.to(x.device), x.shape[0]).to(x.dtype)
-        gate = torch.cat([mask[:, :1], mask[:, 1:].expand(-1, self.pet_channels)], dim=1)
+        gate = torch.cat([mask[:, :1], mask[:, 1:].expand(-1, self.pet_channels),
+                          mask.new_ones(mask.shape[0], self.roi_channels)], dim=1)
         x = x * gate[..., None, None, None]
         return torch.cat([x, mask[..., None, None, None].expand(-1, -1, *x.shape[2:])], dim=1)
 

@@ -13,7 +13,7 @@ from .encoders import SwinEncoder
 from .heads import FeatureProjection, ModelFeatures
 from reactkd.utils.enums import parse_enum
 
-from .region_head import HeadKind, build_head
+from .region_head import HeadKind, build_head, roi_input_channels
 
 __all__ = ["TeacherBranch", "Teacher"]
 
@@ -47,6 +47,7 @@ class Teacher(nn.Module):
         cbam_reduction: CBAM3D MLP reduction. Default 8 (see :class:`CBAM3D`).
         cbam_kernel: CBAM3D spatial kernel. Default 7.
         dropout: head dropout. Default 0.
+        roi_channels: append ``[liver, tumours]`` ROI fractions as two more channels of every branch. Default False.
         head: ``"gap"`` (default) or ``"region"`` (see :class:`~reactkd.models.region_head.RegionHead`).
         **swin_kwargs: passed to :class:`SwinEncoder` (``depths``, ``num_heads``, ``use_checkpoint`` ...).
 
@@ -72,6 +73,7 @@ class Teacher(nn.Module):
         cbam_kernel: int = 7,
         dropout: float = 0.0,
         head: HeadKind | str = HeadKind.GAP,
+        roi_channels: bool = False,
         **swin_kwargs,
     ) -> None:
         super().__init__()
@@ -92,7 +94,9 @@ class Teacher(nn.Module):
             raise ValueError(f"`fusion_level` must be in 0..4, got {fusion_level!r}.")
         self.pet_channels = pet_channels
         self.fusion_level = fusion_level
-        self.branch_channels = {TeacherBranch.PET_CT: 1 + pet_channels, TeacherBranch.DOSE: 1}
+        self.roi_channels = 2 if roi_channels else 0
+        self.branch_channels = {TeacherBranch.PET_CT: 1 + pet_channels + self.roi_channels,
+                                TeacherBranch.DOSE: 1 + self.roi_channels}
         self.encoders = nn.ModuleDict(
             {b.value: SwinEncoder(self.branch_channels[b], feature_size, **swin_kwargs) for b in self.branches}
         )
@@ -122,6 +126,8 @@ class Teacher(nn.Module):
                     f"`pet` must have {self.pet_channels} channels, got shape {tuple(batch['pet'].shape)}."
                 )
             parts.extend(batch[k] for k in keys)
+            if self.roi_channels:
+                parts.append(roi_input_channels(batch["roi_masks"]))
         return torch.cat(parts, dim=1)
 
     def forward_features(self, x: torch.Tensor, roi_masks: torch.Tensor | None = None) -> ModelFeatures:

@@ -65,19 +65,20 @@ def load_student(model: str | Path, device: str | torch.device = "cpu"):
     return student.to(device).eval(), meta
 
 
-def node_attention(student, x: torch.Tensor, modality_mask: torch.Tensor | None, roi_masks: torch.Tensor):
+def node_attention(student, batch: dict):
     """Predict one case and attribute the predicted grade to its ROI nodes.
 
     Args:
-        x: ``(1, C, D, H, W)`` student input; ``modality_mask`` ``(1, 2)`` bool or None (CT-only student).
-        roi_masks: ``(1, R, D, H, W)`` area-weighted ROI masks on the model grid.
+        batch: a one-case batch (:func:`reactkd.cohort.collate_cases`) with ``roi_masks`` ``(1, R, D, H, W)``
+            and, for a PET student, the declared ``modality_mask`` ``(1, 2)``.
 
     Returns:
         ``(probabilities (3,), attention (R,))`` numpy arrays; attention sums to 1 (uniform if all zero).
     """
     student.eval()
     with torch.enable_grad():
-        feats = student.forward_features(x, modality_mask, roi_masks)
+        x, mask = student.batch_inputs(batch)
+        feats = student.forward_features(x, mask, batch["roi_masks"])
         fused = feats.fused
         fused.retain_grad()
         logits = feats.logits
@@ -85,7 +86,7 @@ def node_attention(student, x: torch.Tensor, modality_mask: torch.Tensor | None,
         logits[0, grade].backward()
     weights = fused.grad.mean(dim=(2, 3, 4), keepdim=True)
     cam = torch.relu((weights * fused).sum(1, keepdim=True)).detach()  # (1, 1, d, h, w)
-    masks = area_resize(roi_masks.float(), cam.shape[-3:])  # (1, R, d, h, w)
+    masks = area_resize(batch["roi_masks"].float(), cam.shape[-3:])  # (1, R, d, h, w)
     per_node = (masks * cam).flatten(2).sum(-1)[0] / masks.flatten(2).sum(-1)[0].clamp_min(1e-6)
     total = float(per_node.sum())
     attention = per_node / total if total > 0 else torch.full_like(per_node, 1.0 / len(per_node))
