@@ -29,11 +29,15 @@ from pathlib import Path
 from reactkd.io.case import PET_TRACERS, Case, load_case
 from reactkd.io.masks import parse_mask_spec
 
-__all__ = ["CaseRecord", "ManifestError", "read_manifest", "write_manifest", "REQUIRED_COLUMNS", "CLINICAL_COLUMNS"]
+__all__ = ["CaseRecord", "ManifestError", "read_manifest", "write_manifest", "REQUIRED_COLUMNS", "CLINICAL_COLUMNS",
+           "MANIFEST_COLUMNS"]
 
 REQUIRED_COLUMNS = ("patient_id", "case_id", "grade", "ct", "liver_mask")
 CLINICAL_COLUMNS = ("age", "sex", "hepatitis", "afp")
 OPTIONAL_COLUMNS = ("tumor_mask", "cohort") + CLINICAL_COLUMNS + tuple(f"pet_{t}" for t in PET_TRACERS)
+MANIFEST_COLUMNS = ("patient_id", "case_id", "grade", "ct", *(f"pet_{t}" for t in PET_TRACERS), "liver_mask",
+                    "tumor_mask", *CLINICAL_COLUMNS, "cohort")
+"""Column order of the manifests this package writes."""
 
 
 class ManifestError(ValueError):
@@ -163,10 +167,8 @@ def write_manifest(records: list[CaseRecord], path: str | os.PathLike) -> Path:
             text = str(spec.path)
         return f"{text}:{spec.label}" if spec.label is not None else text
 
-    columns = list(REQUIRED_COLUMNS[:3]) + ["ct"] + [f"pet_{t}" for t in PET_TRACERS] + ["liver_mask", "tumor_mask",
-                                                                                          *CLINICAL_COLUMNS, "cohort"]
     with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=columns)
+        w = csv.DictWriter(f, fieldnames=MANIFEST_COLUMNS)
         w.writeheader()
         for r in records:
             row = {"patient_id": r.patient_id, "case_id": r.case_id, "grade": r.grade or "", "ct": rel(r.ct),

@@ -18,13 +18,12 @@ import SimpleITK as sitk
 from scipy import ndimage
 
 from reactkd import __version__
+from reactkd.cohort.manifest import MANIFEST_COLUMNS
 from reactkd.cohort.phantom_anatomy import FOV_MM, Anatomy, Grid, draw_anatomy, place_lesions, render_case
 from reactkd.cohort.phantom_rules import RULES, allocate_grades, draw_patient, rules_markdown
 
 __all__ = ["CASE_FILES", "MANIFEST_COLUMNS", "write_cohort"]
 
-MANIFEST_COLUMNS = ("patient_id", "case_id", "grade", "ct", "pet_fdg", "pet_acetate", "liver_mask",
-                    "tumor_mask", "age", "sex", "hepatitis", "afp", "cohort")
 CASE_FILES = {"ct": "ct.nii.gz", "pet_fdg": "pet_fdg.nii.gz", "pet_acetate": "pet_acetate.nii.gz",
               "liver_mask": "liver.nii.gz", "tumor_mask": "tumor.nii.gz"}
 _IMAGE_KEYS = {"ct": "ct", "pet_fdg": "pet_fdg", "pet_acetate": "pet_acetate", "liver_mask": "liver",

@@ -35,7 +35,6 @@ def evaluate_run(run: str | Path, manifest: str | None = None, dose: str | None 
     """Predict with each fold's student under the given condition; returns the folder with the tables."""
     import warnings
 
-    import numpy as np
     import torch
 
     from reactkd.dose import assign_mixed_cohort, resolve_dose
@@ -91,5 +90,4 @@ def evaluate_run(run: str | Path, manifest: str | None = None, dose: str | None 
     table = summary_table({out.name: summary})
     table.to_csv(out / "summary.csv")
     table.write_markdown(out / "summary.md")
-    np.savetxt(out / "n_cases.txt", [len(records)], fmt="%d")
     return out

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import SimpleITK as sitk
 
-from reactkd.io.geometry import overlap_fraction
-from reactkd.io.images import read_image
+from reactkd.io.geometry import overlap_fraction, resample_to
+from reactkd.io.images import read_image, validate_image
 from reactkd.io.masks import MIN_OVERLAP, MaskSpec, read_mask
 
 __all__ = ["Case", "load_case", "PET_TRACERS"]
@@ -63,14 +63,10 @@ def load_case(
         raise ValueError(f"case {case_id}: `grade` must be 1, 2 or 3, got {grade!r}.")
     ct_image = ct if isinstance(ct, sitk.Image) else read_image(ct, role=f"case {case_id}: CT")
     if isinstance(ct, sitk.Image):
-        from reactkd.io.images import validate_image
-
         validate_image(ct_image, role=f"case {case_id}: CT")
 
     def mask(source, role: str) -> sitk.Image:
         if isinstance(source, sitk.Image):
-            from reactkd.io.geometry import resample_to
-
             binary = sitk.Cast(sitk.NotEqual(source, 0), sitk.sitkUInt8)
             return resample_to(binary, ct_image, sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
         return read_mask(source, role=f"case {case_id}: {role}", reference=ct_image)

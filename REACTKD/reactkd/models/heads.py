@@ -17,7 +17,8 @@ class ModelFeatures:
     Attributes:
         levels: multi-scale encoder maps, shallow to deep, each ``(B, C_i, d_i, h_i, w_i)``.
         fused: the map after projection to the common width and the shared CBAM3D, ``(B, W, d, h, w)``.
-        embedding: globally average-pooled ``fused``, ``(B, W)``.
+        embedding: what the head classifies: globally average-pooled ``fused`` ``(B, W)``, or for the region
+            head ``[tumour, tumour − liver]`` pooled ``fused`` ``(B, 2W)``.
         logits: class scores ``(B, num_classes)`` (grades 1/2/3 are indices 0/1/2).
     """
 

@@ -8,6 +8,8 @@ import torch
 import torch.nn as nn
 
 from reactkd.graph.pooling import area_resize, masked_average_pool
+from reactkd.models.heads import ClassificationHead
+from reactkd.utils.enums import parse_enum
 
 __all__ = ["HeadKind", "RegionHead", "build_head", "roi_input_channels"]
 
@@ -29,7 +31,7 @@ class HeadKind(str, enum.Enum):
     REGION = "region"
 
 
-class RegionHead(nn.Module):
+class RegionHead(ClassificationHead):
     """``(fused (B, C, d, h, w), roi_masks (B, R, D, H, W))`` → ``(embedding (B, 2C), logits (B, K))``.
 
     The ROI masks (node 0 = liver, 1.. = tumours; zero padding allowed) are brought to the fused map's
@@ -38,7 +40,7 @@ class RegionHead(nn.Module):
     pools the liver in both places (its contrast term is 0). Grade is a property of the tumour relative to
     its liver background (FDG and acetate uptake ratios, wash-out, texture), which a global average over
     the whole grid dilutes; on the embedded cohort a global-average head memorised the training folds
-    without generalising, the region head did generalise (see the README's results note).
+    without generalising; the region head did better (figures in ``configs/demo-cpu.yaml``).
 
     Args:
         in_channels: ``C`` of the fused map.
@@ -47,22 +49,14 @@ class RegionHead(nn.Module):
     """
 
     def __init__(self, in_channels: int, num_classes: int = 3, dropout: float = 0.0) -> None:
-        super().__init__()
-        if num_classes < 2:
-            raise ValueError(f"`num_classes` must be >= 2, got {num_classes!r}.")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"`dropout` must be in [0, 1), got {dropout!r}.")
-        self.dropout = nn.Dropout(dropout)
-        self.fc = nn.Linear(2 * in_channels, num_classes)
+        super().__init__(2 * in_channels, num_classes, dropout)  # the embedding is [tumour, contrast]
 
     def forward(self, fused: torch.Tensor, roi_masks: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         if roi_masks is None:
             raise ValueError("the region head classifies from ROI-pooled features: pass `roi_masks` (B, R, D, H, W).")
         if roi_masks.ndim != 5 or roi_masks.shape[0] != fused.shape[0]:
             raise ValueError(f"`roi_masks` must be (B={fused.shape[0]}, R, D, H, W), got {tuple(roi_masks.shape)}.")
-        w = area_resize(roi_masks.to(fused.dtype), fused.shape[-3:])
-        liver = w[:, :1]
-        tumour = w[:, 1:].sum(1, keepdim=True).clamp(max=1.0) if w.shape[1] > 1 else torch.zeros_like(liver)
+        liver, tumour = roi_input_channels(area_resize(roi_masks.to(fused.dtype), fused.shape[-3:])).split(1, dim=1)
         empty = tumour.flatten(1).sum(1) <= 0
         tumour = torch.where(empty[:, None, None, None, None], liver, tumour)
         pooled = masked_average_pool(fused, torch.cat([tumour, liver], 1))  # (B, 2, C)
@@ -71,9 +65,6 @@ class RegionHead(nn.Module):
 
 
 def build_head(kind: HeadKind | str, in_channels: int, num_classes: int, dropout: float) -> nn.Module:
-    from reactkd.models.heads import ClassificationHead
-    from reactkd.utils.enums import parse_enum
-
     kind = parse_enum(HeadKind, kind, "head")
     if kind is HeadKind.REGION:
         return RegionHead(in_channels, num_classes, dropout)

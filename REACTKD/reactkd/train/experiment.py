@@ -49,13 +49,15 @@ def prepare_run_dir(config: ExperimentConfig, run_dir: Path) -> None:
     dump_config(config, saved)
 
 
+def _student_kwargs(config: ExperimentConfig) -> dict:
+    return {"modality_dropout": config.modality_dropout, **config.student}
+
+
 def build_models(config: ExperimentConfig):
     from reactkd.models import build_student, build_teacher
 
     teacher = build_teacher(**config.teacher)
-    student_kwargs = {"modality_dropout": config.modality_dropout, **config.student}
-    student = build_student(teacher=teacher, **student_kwargs)
-    return teacher, student
+    return teacher, build_student(teacher=teacher, **_student_kwargs(config))
 
 
 def write_fold_predictions(pred: dict, fold: int, path: Path) -> None:
@@ -122,8 +124,7 @@ def run_experiment(config: ExperimentConfig, run_dir: str | Path, log=print) -> 
         tl, vl = loaders(config.stage2)
         from reactkd.train.inference import standalone_student_kwargs
 
-        student_kwargs = standalone_student_kwargs({"modality_dropout": config.modality_dropout, **config.student},
-                                                   config.teacher, teacher.cbam.channels)
+        student_kwargs = standalone_student_kwargs(_student_kwargs(config), config.teacher, teacher.cbam.channels)
         r2 = fit(distiller, lambda: student, tl, vl, config.stage2, runtime, fold_dir / "student",
                  _metadata(config, k, "student", student_kwargs, pcfg), desc=f"fold {k} student")
         log(f"fold {k}: student best epoch {r2.best_epoch + 1}, val {config.stage2.select_metric.value} {r2.best_metric:.3f}")
