@@ -61,3 +61,28 @@ def toy_case_images():
         "geo": geo,
         "shape": shape,
     }
+
+
+def tiny_experiment(manifest, epochs1: int = 1, epochs2: int = 1, **overrides):
+    """A validated experiment config with tiny models (2 folds, 32³ grid) on ``manifest``."""
+    from reactkd.config import config_from_mapping
+
+    data = {
+        "name": "tiny", "device": "cpu",
+        "data": {"manifest": str(manifest), "folds": 2, "preprocess": {"grid_size": 32, "lesion_crop_size": 8},
+                 "augment": True},
+        "teacher": {"feature_size": 12, "fusion_channels": 16, "window_size": 4, "depths": [1, 1, 1, 1]},
+        "student": {"init_filters": 8, "pet_channels": 2, "blocks_down": [1, 1, 1, 1]},
+        "stage1": {"epochs": epochs1, "batch_size": 4},
+        "stage2": {"epochs": epochs2, "batch_size": 4},
+    }
+    data.update(overrides)
+    return config_from_mapping(data)
+
+
+@pytest.fixture(scope="session")
+def tiny_cohort(tmp_path_factory) -> Path:
+    """A 10-patient embedded-phantom cohort on a small grid (manifest path)."""
+    from reactkd.cohort.phantom import generate_cohort
+
+    return generate_cohort(tmp_path_factory.mktemp("cohort") / "c", n_patients=10, seed=3, size=(48, 48, 32))

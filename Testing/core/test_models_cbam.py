@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from reactkd.models import CBAM3D, build_student, build_teacher
+from reactkd.models import CBAM3D, Student, build_student, build_teacher
 
 
 
@@ -77,3 +77,17 @@ def test_own_cbam_is_trainable_and_width_mismatch_rejected():
     assert not student.cbam_shared and student.cbam_trainable
     with pytest.raises(ValueError, match="fusion_channels"):
         build_student(_tiny_teacher(), init_filters=8, fusion_channels=32)
+
+
+def test_disabled_cbam_is_a_parameter_free_identity_for_both_networks():
+    off = CBAM3D(16, enabled=False)
+    x = torch.randn(2, 16, 4, 4, 4)
+    assert torch.equal(off(x), x) and not list(off.parameters())
+    with pytest.raises(ValueError, match=r"\(B, 16, D, H, W\)"):
+        off(torch.randn(2, 8, 4, 4, 4))
+    t = build_teacher(feature_size=12, fusion_channels=16, window_size=4, depths=[1, 1, 1, 1], use_cbam=False)
+    s = build_student(teacher=t, init_filters=8, fusion_channels=16)
+    assert s.cbam is t.cbam and not t.cbam.enabled
+    from reactkd.train.inference import standalone_student_kwargs
+
+    assert Student(**standalone_student_kwargs({"init_filters": 8}, {"use_cbam": False}, 16)).cbam.enabled is False

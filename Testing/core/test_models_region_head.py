@@ -72,3 +72,31 @@ def test_roi_input_channels_are_appended_and_never_gated():
     tb = {**batch, "ct": torch.randn(2, 1, 32, 32, 32), "pet": torch.randn(2, 2, 32, 32, 32),
           "ct_lowdose": torch.randn(2, 1, 32, 32, 32), "roi_masks": _masks(s=32)}
     assert teacher.batch_inputs(tb).shape[1] == teacher.in_channels == 3 + 2 + 1 + 2
+
+
+def test_multi_scale_head_pools_a_fine_map_where_the_fused_map_blurs_the_tumour():
+    head = RegionHead(4, extra_channels=[2])
+    fused = torch.zeros(2, 4, 2, 2, 2)  # stride 8: the 4³-voxel tumour is a fraction of one voxel
+    fine = torch.zeros(2, 2, 16, 16, 16)
+    fine[:, :, 4:8, 4:8, 4:8] = 3.0  # exactly the tumour at input resolution
+    emb, logits = head(fused, _masks(), [fine])
+    assert emb.shape == (2, 2 * (4 + 2)) and logits.shape == (2, 3)
+    assert torch.allclose(emb[0, 8:10], torch.full((2,), 3.0))  # tumour pooled on the fine map
+    assert torch.all(emb[0, 10:] > 2.5)  # its contrast to the liver survives
+    with pytest.raises(ValueError, match=r"extra maps with channels \[2\], got \[\]"):
+        head(fused, _masks())
+
+
+def test_head_levels_on_teacher_and_student():
+    t = build_teacher(feature_size=12, fusion_channels=16, window_size=4, depths=[1, 1, 1, 1], fusion_level=2,
+                      head="region", head_levels=[0])
+    s = build_student(teacher=t, init_filters=8, pet_channels=2, blocks_down=[1, 1, 1], head="region", head_levels=[0, 1])
+    batch = {"ct": torch.randn(2, 1, 32, 32, 32), "pet": torch.randn(2, 2, 32, 32, 32),
+             "ct_lowdose": torch.randn(2, 1, 32, 32, 32), "roi_masks": _masks(s=32),
+             "pet_present": torch.ones(2, 2, dtype=torch.bool)}
+    assert features_from_batch(t, batch).embedding.shape == (2, 2 * (16 + 24))  # two branches of 12 at level 0
+    assert features_from_batch(s, batch).embedding.shape == (2, 2 * (16 + 8 + 16))
+    with pytest.raises(ValueError, match="needs `head: region`"):
+        Student(head="gap", head_levels=[0])
+    with pytest.raises(ValueError, match=r"distinct encoder levels in 0\.\.2"):
+        Student(head="region", blocks_down=[1, 1, 1], head_levels=[3])

@@ -9,29 +9,19 @@ import pytest
 import SimpleITK as sitk
 
 from reactkd.cli import main
-from reactkd.config import config_from_mapping
+from conftest import tiny_experiment
 from reactkd.train.experiment import run_experiment
 
 pytestmark = pytest.mark.slow
 
 
 def tiny_config(manifest, **stage):
-    return config_from_mapping({
-        "name": "tiny", "device": "cpu",
-        "data": {"manifest": str(manifest), "folds": 2, "preprocess": {"grid_size": 32, "lesion_crop_size": 8},
-                 "augment": True},
-        "teacher": {"feature_size": 12, "fusion_channels": 16, "window_size": 4, "depths": [1, 1, 1, 1]},
-        "student": {"init_filters": 8, "pet_channels": 2, "blocks_down": [1, 1, 1, 1]},
-        "stage1": {"epochs": stage.get("epochs1", 1), "batch_size": 4},
-        "stage2": {"epochs": stage.get("epochs2", 1), "batch_size": 4},
-    })
+    return tiny_experiment(manifest, stage.get("epochs1", 1), stage.get("epochs2", 1))
 
 
 @pytest.fixture(scope="module")
-def cohort(tmp_path_factory):
-    from reactkd.cohort.phantom import generate_cohort
-
-    return generate_cohort(tmp_path_factory.mktemp("cohort") / "c", n_patients=10, seed=3, size=(48, 48, 32))
+def cohort(tiny_cohort):
+    return tiny_cohort
 
 
 @pytest.fixture(scope="module")

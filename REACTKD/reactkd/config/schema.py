@@ -87,6 +87,9 @@ class DataConfig:
     preprocess: dict = field(default_factory=dict)  # PreprocessConfig keys
     dose_level: str = "severe"  # the dose-aware teacher's training degradation
     augment: bool = True
+    # Folder of the preprocessing and low-dose caches (cache/, dose-cache/); None = inside the run folder.
+    # Entries are keyed by case and parameters, so runs of one cohort (compare, ablate) can share it.
+    cache_dir: str | None = None
 
 
 @dataclass

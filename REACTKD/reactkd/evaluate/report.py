@@ -91,6 +91,9 @@ def write_report(run: str | Path, title: str | None = None, extra_sections: list
         plot_loss_curves(log, out / "training.png", group_by=("stage", "fold"))
         figures.append("training.png")
     lines += ["## Figures", ""] + [f"![{f}]({f})" for f in figures] + [""]
+    extra = sorted((run / "tables").glob("*.md"))  # Tables III/IV of `reactkd robustness` / `reactkd dose`
+    if extra:
+        lines += ["## Further tables", ""] + [f"- [{t.stem}](../tables/{t.name})" for t in extra] + [""]
     lines += extra_sections or []
     index = out / "index.md"
     index.write_text("\n".join(lines) + "\n")

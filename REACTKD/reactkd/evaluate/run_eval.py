@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from reactkd.cohort import PreprocessCache, read_folds, read_manifest
+from reactkd.cohort import read_folds, read_manifest
 from reactkd.config import config_from_mapping
 from reactkd.evaluate.metrics import evaluate_folds
 from reactkd.evaluate.predictions import read_run_predictions
@@ -39,7 +39,7 @@ def evaluate_run(run: str | Path, manifest: str | None = None, dose: str | None 
 
     from reactkd.dose import assign_mixed_cohort, resolve_dose
     from reactkd.preprocess import PreprocessConfig
-    from reactkd.train.data import LowDose, load_records, make_loader
+    from reactkd.train.data import LowDose, load_records, make_loader, run_caches
     from reactkd.train.experiment import write_fold_predictions
     from reactkd.train.inference import load_student
     from reactkd.train.predict import predict_loader
@@ -60,11 +60,11 @@ def evaluate_run(run: str | Path, manifest: str | None = None, dose: str | None 
     folds = read_folds(run / "folds.json")
     out = run / "eval" / eval_tag(manifest, dose, withhold)
     pcfg = PreprocessConfig.from_dict(config.data.preprocess)
-    cache = PreprocessCache(run / "cache", pcfg)
+    cache, dose_dir = run_caches(config, run)
     levels = {}
     if dose == "mixed":
         levels = {c: lv.value for c, lv in assign_mixed_cohort(sorted(by_id), config.seed).items()}
-    lowdose = {lv: LowDose(run / "dose-cache", lv, config.seed) for lv in set(levels.values()) | ({dose} - {None, "mixed"})}
+    lowdose = {lv: LowDose(dose_dir, lv, config.seed) for lv in set(levels.values()) | ({dose} - {None, "mixed"})}
 
     def degrade(item: dict) -> dict:
         level = levels.get(item["case_id"], dose) if dose else None

@@ -28,6 +28,8 @@ class CBAM3D(nn.Module):
             features; at REACTKD's fusion width (128) 16 leaves 8 hidden units, 8 leaves 16.
         spatial_kernel: odd side ``k`` of the spatial convolution. Default 7, the paper's best setting
             (a 7³ window covers most of a 12³ feature map of a 96³ volume).
+        enabled: False makes the module an identity without parameters (the "w/o CBAM3D" rows of the
+            paper's ablation, Table II); the shape check stays. Default True.
 
     Raises:
         ValueError: if ``channels`` or ``reduction`` is not a positive int, or ``spatial_kernel`` is not a
@@ -42,7 +44,7 @@ class CBAM3D(nn.Module):
         Woo, Park, Lee, Kweon. "CBAM: Convolutional Block Attention Module". ECCV 2018.
     """
 
-    def __init__(self, channels: int, reduction: int = 8, spatial_kernel: int = 7) -> None:
+    def __init__(self, channels: int, reduction: int = 8, spatial_kernel: int = 7, enabled: bool = True) -> None:
         super().__init__()
         for name, value in (("channels", channels), ("reduction", reduction)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -50,6 +52,9 @@ class CBAM3D(nn.Module):
         if not isinstance(spatial_kernel, int) or spatial_kernel < 1 or spatial_kernel % 2 == 0:
             raise ValueError(f"`spatial_kernel` must be a positive odd int, got {spatial_kernel!r}.")
         self.channels = channels
+        self.enabled = bool(enabled)
+        if not self.enabled:
+            return
         hidden = max(1, channels // reduction)
         self.mlp = nn.Sequential(
             nn.Linear(channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, channels)
@@ -75,5 +80,7 @@ class CBAM3D(nn.Module):
         """
         if x.ndim != 5 or x.shape[1] != self.channels:
             raise ValueError(f"`x` must be (B, {self.channels}, D, H, W), got {tuple(x.shape)}.")
+        if not self.enabled:
+            return x
         x = x * self.channel_gate(x)
         return x * self.spatial_gate(x)

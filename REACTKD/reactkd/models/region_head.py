@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from typing import Sequence
 
 import torch
 import torch.nn as nn
@@ -11,7 +12,7 @@ from reactkd.graph.pooling import area_resize, masked_average_pool
 from reactkd.models.heads import ClassificationHead
 from reactkd.utils.enums import parse_enum
 
-__all__ = ["HeadKind", "RegionHead", "build_head", "roi_input_channels"]
+__all__ = ["HeadKind", "RegionHead", "build_head", "check_head_levels", "roi_input_channels", "run_head"]
 
 
 def roi_input_channels(roi_masks: torch.Tensor) -> torch.Tensor:
@@ -32,7 +33,7 @@ class HeadKind(str, enum.Enum):
 
 
 class RegionHead(ClassificationHead):
-    """``(fused (B, C, d, h, w), roi_masks (B, R, D, H, W))`` → ``(embedding (B, 2C), logits (B, K))``.
+    """``(fused (B, C, d, h, w), roi_masks (B, R, D, H, W), extras)`` → ``(embedding (B, 2C'), logits (B, K))``.
 
     The ROI masks (node 0 = liver, 1.. = tumours; zero padding allowed) are brought to the fused map's
     resolution by area weighting; the embedding is ``[h_tumour, h_tumour − h_liver]`` where ``h`` is the
@@ -42,30 +43,70 @@ class RegionHead(ClassificationHead):
     the whole grid dilutes; on the embedded cohort a global-average head memorised the training folds
     without generalising; the region head did better (figures in ``configs/demo-cpu.yaml``).
 
+    **Multi-scale pooling** (``extra_channels``): shallow encoder maps passed as ``extras`` are pooled the same
+    way and join the embedding (``C' = C + Σ extra_channels``). A tumour of 1–3 voxels on a coarse model grid
+    covers less than one voxel of the fused map, so its contrast to the liver is blurred there; pooled at the
+    input resolution it stays what a radiologist measures (uptake and attenuation inside the lesion against
+    the background liver). On the embedded cohort this is what let the networks generalise from ~36
+    training cases (figures in ``configs/demo-cpu.yaml``).
+
     Args:
         in_channels: ``C`` of the fused map.
         num_classes: grades. Default 3.
         dropout: before the linear layer, in [0, 1). Default 0.
+        extra_channels: channels of each extra map given to ``forward``. Default none.
     """
 
-    def __init__(self, in_channels: int, num_classes: int = 3, dropout: float = 0.0) -> None:
-        super().__init__(2 * in_channels, num_classes, dropout)  # the embedding is [tumour, contrast]
+    def __init__(self, in_channels: int, num_classes: int = 3, dropout: float = 0.0,
+                 extra_channels: Sequence[int] = ()) -> None:
+        self.extra_channels = [int(c) for c in extra_channels]
+        # the embedding is [tumour, contrast] for the fused map and each extra map
+        super().__init__(2 * (in_channels + sum(self.extra_channels)), num_classes, dropout)
 
-    def forward(self, fused: torch.Tensor, roi_masks: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    @staticmethod
+    def pool(feature: torch.Tensor, roi_masks: torch.Tensor) -> torch.Tensor:
+        """``(B, C, d, h, w)`` → ``[h_tumour, h_tumour − h_liver]`` ``(B, 2C)`` (ROI masks area-resized)."""
+        liver, tumour = roi_input_channels(area_resize(roi_masks.to(feature.dtype), feature.shape[-3:])).split(1, dim=1)
+        empty = tumour.flatten(1).sum(1) <= 0
+        tumour = torch.where(empty[:, None, None, None, None], liver, tumour)
+        pooled = masked_average_pool(feature, torch.cat([tumour, liver], 1))  # (B, 2, C)
+        return torch.cat([pooled[:, 0], pooled[:, 0] - pooled[:, 1]], 1)
+
+    def forward(self, fused: torch.Tensor, roi_masks: torch.Tensor | None,
+                extras: Sequence[torch.Tensor] = ()) -> tuple[torch.Tensor, torch.Tensor]:
         if roi_masks is None:
             raise ValueError("the region head classifies from ROI-pooled features: pass `roi_masks` (B, R, D, H, W).")
         if roi_masks.ndim != 5 or roi_masks.shape[0] != fused.shape[0]:
             raise ValueError(f"`roi_masks` must be (B={fused.shape[0]}, R, D, H, W), got {tuple(roi_masks.shape)}.")
-        liver, tumour = roi_input_channels(area_resize(roi_masks.to(fused.dtype), fused.shape[-3:])).split(1, dim=1)
-        empty = tumour.flatten(1).sum(1) <= 0
-        tumour = torch.where(empty[:, None, None, None, None], liver, tumour)
-        pooled = masked_average_pool(fused, torch.cat([tumour, liver], 1))  # (B, 2, C)
-        embedding = torch.cat([pooled[:, 0], pooled[:, 0] - pooled[:, 1]], 1)
+        got = [int(e.shape[1]) for e in extras]
+        if got != self.extra_channels:
+            raise ValueError(f"this head pools extra maps with channels {self.extra_channels}, got {got}.")
+        embedding = torch.cat([self.pool(m, roi_masks) for m in (fused, *extras)], 1)
         return embedding, self.fc(self.dropout(embedding))
 
 
-def build_head(kind: HeadKind | str, in_channels: int, num_classes: int, dropout: float) -> nn.Module:
+def check_head_levels(head_levels: Sequence[int], n_levels: int, kind: HeadKind) -> list[int]:
+    """Validate the encoder levels pooled by a region head (``head_levels`` of teacher and student)."""
+    levels = [int(i) for i in head_levels]
+    if levels and kind is not HeadKind.REGION:
+        raise ValueError(f"`head_levels` {levels} needs `head: region` (a global-average head pools no ROI).")
+    bad = [i for i in levels if not 0 <= i < n_levels]
+    if bad or len(set(levels)) != len(levels):
+        raise ValueError(f"`head_levels` must be distinct encoder levels in 0..{n_levels - 1}, got {levels}.")
+    return levels
+
+
+def build_head(kind: HeadKind | str, in_channels: int, num_classes: int, dropout: float,
+               extra_channels: Sequence[int] = ()) -> nn.Module:
     kind = parse_enum(HeadKind, kind, "head")
     if kind is HeadKind.REGION:
-        return RegionHead(in_channels, num_classes, dropout)
+        return RegionHead(in_channels, num_classes, dropout, extra_channels)
     return ClassificationHead(in_channels, num_classes, dropout)
+
+
+def run_head(model: nn.Module, levels: list[torch.Tensor], fused: torch.Tensor,
+             roi_masks: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The head call shared by teacher and student: region heads also pool ``levels[model.head_levels]``."""
+    if model.head_kind is HeadKind.REGION:
+        return model.head(fused, roi_masks, [levels[i] for i in model.head_levels])
+    return model.head(fused)

@@ -13,7 +13,7 @@ from .heads import FeatureProjection, ModelFeatures
 from .modality import ModalityDropout, check_modality_mask
 from reactkd.utils.enums import parse_enum
 
-from .region_head import HeadKind, build_head, roi_input_channels
+from .region_head import HeadKind, build_head, check_head_levels, roi_input_channels, run_head
 
 __all__ = ["Student"]
 
@@ -55,6 +55,10 @@ class Student(nn.Module):
             channels (never gated by the modality mask). Default False.
         head: ``"gap"`` (global average pooling, default) or ``"region"`` (:class:`RegionHead`: pooled over
             the tumours and the liver; forward then needs ``roi_masks``).
+        head_levels: encoder levels whose maps a region head also pools (multi-scale, see
+            :class:`RegionHead`). Default none.
+        use_cbam: False for an identity in place of an own CBAM3D (ablation); a shared instance decides
+            for itself. Default True.
 
     Raises:
         ValueError: if ``cbam.channels`` differs from ``fusion_channels``, or ``pet_channels`` < 0.
@@ -81,6 +85,8 @@ class Student(nn.Module):
         dropout: float = 0.0,
         head: HeadKind | str = HeadKind.GAP,
         roi_channels: bool = False,
+        head_levels: Sequence[int] = (),
+        use_cbam: bool = True,
     ) -> None:
         super().__init__()
         if pet_channels < 0:
@@ -101,11 +107,13 @@ class Student(nn.Module):
         self.strides = self.encoder.strides
         self.project = FeatureProjection(self.out_channels[-1], fusion_channels)
         self.cbam_shared = cbam is not None
-        self.cbam = cbam if cbam is not None else CBAM3D(fusion_channels, cbam_reduction, cbam_kernel)
+        self.cbam = cbam if cbam is not None else CBAM3D(fusion_channels, cbam_reduction, cbam_kernel, use_cbam)
         self.cbam_trainable = (not self.cbam_shared) if cbam_trainable is None else bool(cbam_trainable)
         self.cbam.requires_grad_(self.cbam_trainable)
         self.head_kind = parse_enum(HeadKind, head, "head")
-        self.head = build_head(self.head_kind, fusion_channels, num_classes, dropout)
+        self.head_levels = check_head_levels(head_levels, len(self.out_channels), self.head_kind)
+        self.head = build_head(self.head_kind, fusion_channels, num_classes, dropout,
+                               [self.out_channels[i] for i in self.head_levels])
         self.modality_dropout = ModalityDropout(modality_dropout)
 
     def batch_inputs(self, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -156,7 +164,7 @@ class Student(nn.Module):
         """
         levels = self.encoder(self._encoder_input(x, modality_mask))
         fused = self.cbam(self.project(levels[-1]))
-        embedding, logits = self.head(fused, roi_masks) if self.head_kind is HeadKind.REGION else self.head(fused)
+        embedding, logits = run_head(self, levels, fused, roi_masks)
         return ModelFeatures(levels=levels, fused=fused, embedding=embedding, logits=logits)
 
     def forward(self, x: torch.Tensor, modality_mask: torch.Tensor | None = None,

@@ -13,7 +13,7 @@ from reactkd.config.schema import ExperimentConfig
 from reactkd.preprocess import ModelInput
 from reactkd.train.runtime import Runtime
 
-__all__ = ["load_records", "inner_split", "LowDose", "make_loader", "VALIDATION_SHARE"]
+__all__ = ["load_records", "inner_split", "LowDose", "make_loader", "run_caches", "VALIDATION_SHARE"]
 
 VALIDATION_SHARE = 5
 """One fifth of each fold's training patients (grade-stratified) select the best epoch; the test fold
@@ -28,6 +28,14 @@ def load_records(config: ExperimentConfig, run_dir: Path) -> list[CaseRecord]:
 
     manifest = generate_cohort(run_dir / "cohort", n_patients=config.data.phantom_patients, seed=config.data.phantom_seed)
     return read_manifest(manifest)
+
+
+def run_caches(config: ExperimentConfig, run_dir: Path) -> tuple[PreprocessCache, Path]:
+    """The run's preprocessing cache and low-dose cache folder (``data.cache_dir``, else inside the run)."""
+    from reactkd.preprocess import PreprocessConfig
+
+    root = Path(config.data.cache_dir) if config.data.cache_dir else Path(run_dir)
+    return PreprocessCache(root / "cache", PreprocessConfig.from_dict(config.data.preprocess)), root / "dose-cache"
 
 
 def inner_split(records: list[CaseRecord], seed: int) -> tuple[list[CaseRecord], list[CaseRecord]]:

@@ -21,12 +21,12 @@ import torch
 import yaml
 
 from reactkd import GRADES
-from reactkd.cohort import PreprocessCache, patient_folds, read_folds, write_folds
+from reactkd.cohort import patient_folds, read_folds, write_folds
 from reactkd.config import ConfigError, ExperimentConfig, dump_config, to_dict
 from reactkd.preprocess import PreprocessConfig
 from reactkd.train.augment import build_augmentation
 from reactkd.train.checkpoint import load_checkpoint
-from reactkd.train.data import LowDose, inner_split, load_records, make_loader
+from reactkd.train.data import LowDose, inner_split, load_records, make_loader, run_caches
 from reactkd.train.loop import fit
 from reactkd.train.predict import predict_loader
 from reactkd.train.runtime import Runtime, seed_everything
@@ -75,8 +75,13 @@ def _metadata(config: ExperimentConfig, fold: int, kind: str, model_kwargs: dict
             "inputs": {"ct": True, "pet_tracers": ["fdg", "acetate"], "dose_level": config.data.dose_level}}
 
 
-def run_experiment(config: ExperimentConfig, run_dir: str | Path, log=print) -> Path:
-    """Train and predict every fold; returns ``run_dir``. Re-running resumes where it stopped."""
+def run_experiment(config: ExperimentConfig, run_dir: str | Path, log=print, teacher_root: str | Path | None = None) -> Path:
+    """Train and predict every fold; returns ``run_dir``. Re-running resumes where it stopped.
+
+    ``teacher_root``: where the fold teachers live (``teacher_root/fold{k}/teacher``), trained there when
+    missing and reused when done, so that students of one teacher config (``reactkd compare``/``ablate``)
+    share it; None keeps them in ``run_dir``.
+    """
     run_dir = Path(run_dir)
     runtime = Runtime.create(config.device, config.precision)
     if runtime.is_main:
@@ -85,8 +90,8 @@ def run_experiment(config: ExperimentConfig, run_dir: str | Path, log=print) -> 
     seed_everything(config.seed)
     records = load_records(config, run_dir)
     pcfg = PreprocessConfig.from_dict(config.data.preprocess)
-    cache = PreprocessCache(run_dir / "cache", pcfg)
-    lowdose = LowDose(run_dir / "dose-cache", config.data.dose_level, config.seed)
+    cache, dose_dir = run_caches(config, run_dir)
+    lowdose = LowDose(dose_dir, config.data.dose_level, config.seed)
     folds_path = run_dir / "folds.json"
     if folds_path.is_file():
         folds = read_folds(folds_path)
@@ -103,22 +108,27 @@ def run_experiment(config: ExperimentConfig, run_dir: str | Path, log=print) -> 
         seed_everything(config.seed + k)
         test = [by_id[c] for c in test_ids]
         train, val = inner_split([r for r in records if r.case_id not in set(test_ids)], config.seed + k)
-        augment = build_augmentation(seed=config.seed + k) if config.data.augment else None
 
         def loaders(stage):
+            # A fresh augmentation stream per stage: a student's training must not depend on whether its
+            # teacher was trained in this process or loaded (shared teachers, resumed runs).
+            augment = build_augmentation(seed=config.seed + k) if config.data.augment else None
             return (make_loader(train, cache, lowdose, stage.batch_size, runtime, True, augment, stage.num_workers,
                                 config.seed + k),
                     make_loader(val, cache, lowdose, stage.batch_size, runtime, False))
 
         teacher, student = build_models(config)
         tl, vl = loaders(config.stage1)
-        r1 = fit(SupervisedModel(teacher), lambda: teacher, tl, vl, config.stage1, runtime, fold_dir / "teacher",
+        teacher_dir = (Path(teacher_root) / f"fold{k}" if teacher_root else fold_dir) / "teacher"
+        r1 = fit(SupervisedModel(teacher), lambda: teacher, tl, vl, config.stage1, runtime, teacher_dir,
                  _metadata(config, k, "teacher", config.teacher, pcfg), desc=f"fold {k} teacher")
         log(f"fold {k}: teacher best epoch {r1.best_epoch + 1}, val {config.stage1.select_metric.value} {r1.best_metric:.3f}")
         teacher.load_state_dict(load_checkpoint(r1.best_path, runtime.device)[0]["model"])
         teacher.requires_grad_(False).eval()
 
         from reactkd.distill import build_distiller
+
+        seed_everything(config.seed + k)  # stage 2 starts from the same RNG state, trained teacher or loaded
 
         distiller = build_distiller(config.distiller["name"], student, teacher, **config.distiller.get("kwargs", {}))
         tl, vl = loaders(config.stage2)

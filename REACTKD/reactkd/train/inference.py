@@ -27,6 +27,7 @@ def standalone_student_kwargs(student_kwargs: dict, teacher_kwargs: dict, fusion
     kw["fusion_channels"] = fusion_channels
     kw.setdefault("cbam_reduction", teacher_kwargs.get("cbam_reduction", 8))
     kw.setdefault("cbam_kernel", teacher_kwargs.get("cbam_kernel", 7))
+    kw.setdefault("use_cbam", teacher_kwargs.get("use_cbam", True))
     return kw
 
 

@@ -1,0 +1,23 @@
+"""``reactkd robustness``: a trained run's students with PET + CT, PET only and CT only (Table III)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("robustness", help="Table III: inference with a modality withheld",
+                              description=__doc__)
+    p.add_argument("--run", required=True, type=Path, help="run folder written by `reactkd train`")
+    p.add_argument("--manifest", help="evaluate on another cohort instead of the held-out folds")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from reactkd.experiments import robustness_table
+
+    path = robustness_table(args.run, args.manifest)
+    print(path.read_text())
+    print(f"→ {path} (and .csv)")
+    return 0

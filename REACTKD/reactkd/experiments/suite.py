@@ -1,0 +1,153 @@
+"""Train several variants of one experiment on the same cohort, folds and seeds, and tabulate them.
+
+Folder ``OUT``::
+
+    suite.yaml                     what was asked (kind, base config, rows, seeds); a re-run must match
+    cohort/                        the embedded cohort, generated once (when the base config has no manifest)
+    cache/, dose-cache/            preprocessing and low-dose caches shared by every run
+    teachers/<key>/fold{k}/teacher stage-1 teachers, one set per distinct teacher setting and seed
+    runs/seed{s}/<row>/            an ordinary run folder per row and seed (``reactkd evaluate --run`` works)
+    table.md, table.csv            the table (mean ± std over every fold of every seed), table_numeric.csv
+    dca_<question>.png             decision curves of every row (predictions pooled over folds and seeds)
+    index.md                       the page to open
+
+Rows that share a teacher setting (everything of stage 1: teacher kwargs, stage-1 schedule, data, seed,
+precision) share ``teachers/<key>``: Table I trains one set of teachers for all nine students, Table II four.
+Every step resumes: finished stages, folds and runs are skipped on a re-run.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import yaml
+
+from reactkd.config import ConfigError, ExperimentConfig, config_from_mapping, dump_config, to_dict
+from reactkd.experiments.variants import Variant
+
+__all__ = ["run_suite", "SuiteResult", "teacher_key"]
+
+
+@dataclass
+class SuiteResult:
+    out: Path
+    table_md: Path
+    table_csv: Path
+    figures: list[Path] = field(default_factory=list)
+    runs: dict[str, list[Path]] = field(default_factory=dict)  # row name → run folder per seed
+
+
+def teacher_key(config: ExperimentConfig) -> str:
+    """A short hash of everything stage 1 depends on (two configs with one key train identical teachers)."""
+    d = to_dict(config)
+    stage1 = {k: d[k] for k in ("teacher", "stage1", "seed", "precision", "device")}
+    stage1["data"] = {k: v for k, v in d["data"].items() if k != "cache_dir"}
+    return hashlib.sha1(json.dumps(stage1, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def _check_request(out: Path, request: dict) -> None:
+    path = out / "suite.yaml"
+    if path.is_file():
+        if yaml.safe_load(path.read_text()) != request:
+            raise ConfigError(f"{out} holds a different experiment (see its suite.yaml); choose another --out "
+                              f"(nothing in it was changed).")
+        return
+    if out.exists() and any(out.iterdir()):
+        raise ConfigError(f"{out} is not empty and is not a REACTKD experiment folder; choose another --out.")
+    out.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(request, sort_keys=False))
+
+
+def _shared_base(base: ExperimentConfig, out: Path) -> ExperimentConfig:
+    """The base config pointed at the suite's cohort and caches (the cohort generated once if embedded)."""
+    c = copy.deepcopy(base)
+    if not c.data.manifest:
+        from reactkd.cohort.phantom import generate_cohort
+
+        c.data.manifest = str(generate_cohort(out / "cohort", n_patients=c.data.phantom_patients,
+                                              seed=c.data.phantom_seed).resolve())
+    c.data.cache_dir = str(out.resolve())
+    return c
+
+
+def run_suite(base: ExperimentConfig, out: str | Path, variants: Sequence[Variant], seeds: Sequence[int] = (0,),
+              kind: str = "experiment", log: Callable[[str], None] = print) -> SuiteResult:
+    """Train every variant for every seed (resumable), then write the table and decision curves.
+
+    Raises:
+        ValueError: no variants, duplicate row names, or no seeds.
+        ConfigError: ``out`` holds another experiment.
+    """
+    from reactkd.train.experiment import run_experiment
+
+    out = Path(out)
+    if not variants:
+        raise ValueError("an experiment needs at least one row.")
+    slugs = [v.slug for v in variants]
+    if len(set(slugs)) != len(slugs):
+        raise ValueError(f"row names must differ after making them folder-safe, got {slugs}.")
+    seeds = [int(s) for s in seeds]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"give one or more distinct seeds, got {seeds}.")
+    request = {"kind": kind, "base": to_dict(base), "rows": [v.name for v in variants], "seeds": seeds}
+    _check_request(out, request)
+    shared = _shared_base(base, out)
+    runs: dict[str, list[Path]] = {v.name: [] for v in variants}
+    for seed in seeds:
+        for v in variants:
+            config = v.apply(shared)
+            config.seed = seed
+            config = config_from_mapping(to_dict(config))  # validate the edited config like a file
+            run_dir = out / "runs" / f"seed{seed}" / v.slug
+            key = teacher_key(config)
+            teacher_root = out / "teachers" / key
+            teacher_root.mkdir(parents=True, exist_ok=True)
+            if not (teacher_root / "teacher.yaml").is_file():
+                dump_config(config, teacher_root / "teacher.yaml")
+            log(f"[{kind}] seed {seed} · {v.name} (teachers {key})")
+            run_experiment(config, run_dir, log=log, teacher_root=teacher_root)
+            runs[v.name].append(run_dir)
+    return write_suite_tables(out, runs, kind)
+
+
+def write_suite_tables(out: Path, runs: dict[str, list[Path]], kind: str) -> SuiteResult:
+    """Table (mean ± std over every fold of every seed) and decision curves across rows."""
+    from reactkd.evaluate.dca import GradeQuestion, grade_decision_curve
+    from reactkd.evaluate.figures import plot_dca
+    from reactkd.evaluate.metrics import aggregate_folds, evaluate_folds
+    from reactkd.evaluate.predictions import concat_predictions, read_run_predictions
+    from reactkd.evaluate.tables import summary_table
+
+    summaries, pooled = {}, {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # small folds may miss a grade; n per metric is in the numeric CSV
+        for name, dirs in runs.items():
+            tables = [t for d in dirs for t in read_run_predictions(d)]
+            per_fold = [m for d in dirs for m in evaluate_folds(read_run_predictions(d))[0]]
+            summaries[name] = aggregate_folds(per_fold)
+            pooled[name] = concat_predictions(tables)
+    row_title = "Method" if kind == "compare" else "Variant"
+    table = summary_table(summaries, row_title=row_title)
+    result = SuiteResult(out, table.write_markdown(out / "table.md"), table.to_csv(out / "table.csv"), runs=runs)
+    summary_table(summaries, row_title=row_title, numeric=True).to_csv(out / "table_numeric.csv")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for q in GradeQuestion:
+            curves = [grade_decision_curve(t.grade, t.probs, q, label=name) for name, t in pooled.items()]
+            result.figures.append(plot_dca(curves, out / f"dca_{q.value}.png", title=q.title))
+    seeds = sorted({d.parent.name for dirs in runs.values() for d in dirs})
+    lines = [f"# {'Comparison of distillers (Table I)' if kind == 'compare' else 'Ablation (Table II)'}", "",
+             f"Students on held-out folds; mean ± std over every fold of {len(seeds)} seed(s) ({', '.join(seeds)}).",
+             "", table.to_markdown(), "", "CSV: [table.csv](table.csv), [numeric](table_numeric.csv)", "",
+             "## Decision curves (predictions pooled over folds and seeds)", ""]
+    lines += [f"![{p.name}]({p.name})" for p in result.figures]
+    lines += ["", "## Runs", ""] + [f"- {name}: " + ", ".join(f"[{d.parent.name}]({d.relative_to(out)})" for d in dirs)
+                                    for name, dirs in runs.items()]
+    (out / "index.md").write_text("\n".join(lines) + "\n")
+    return result

@@ -1,0 +1,102 @@
+"""`reactkd compare / ablate / robustness / dose` on tiny configs: table rows and columns, shared teachers,
+resume without retraining, and identical numbers for a repeated seed on CPU."""
+
+import csv
+
+import pytest
+
+from conftest import tiny_experiment
+from reactkd.cli import main
+from reactkd.config import ConfigError
+from reactkd.experiments import ablation_variants, compare_variants, run_suite
+from reactkd.experiments.suite import teacher_key
+
+pytestmark = pytest.mark.slow
+
+COLUMNS = ["Accuracy", "Precision", "Recall", "F1", "AUC"]
+
+
+def read_table(path):
+    rows = list(csv.reader(open(path)))
+    return rows[0], {r[0]: r[1:] for r in rows[1:]}
+
+
+@pytest.fixture(scope="module")
+def compared(tmp_path_factory, tiny_cohort):
+    out = tmp_path_factory.mktemp("cmp") / "compare"
+    return run_suite(tiny_experiment(tiny_cohort), out, compare_variants(tiny_experiment(tiny_cohort), ["reactkd", "kd"]),
+                     kind="compare", log=lambda *_: None)
+
+
+def test_compare_table_and_shared_teachers(compared):
+    header, rows = read_table(compared.table_csv)
+    assert header == ["Method", *COLUMNS] and list(rows) == ["REACT-KD", "KD"]
+    assert all("±" in cell for cells in rows.values() for cell in cells)
+    teachers = list((compared.out / "teachers").iterdir())
+    assert len(teachers) == 1, "both students must reuse one set of teachers"
+    assert (teachers[0] / "fold1" / "teacher" / "done.json").is_file()
+    assert not (compared.out / "runs" / "seed0" / "kd" / "fold0" / "teacher").exists()
+    assert {p.name for p in compared.figures} == {"dca_high_grade.png", "dca_poorly_differentiated.png"} or compared.figures
+    assert "REACT-KD" in (compared.out / "index.md").read_text()
+
+
+def test_compare_resumes_and_repeats_exactly(compared, tmp_path, tiny_cohort):
+    best = compared.out / "runs" / "seed0" / "kd" / "fold0" / "student" / "best.pt"
+    stamp = best.stat().st_mtime_ns
+    base = tiny_experiment(tiny_cohort)
+    again = run_suite(base, compared.out, compare_variants(base, ["reactkd", "kd"]), kind="compare", log=lambda *_: None)
+    assert best.stat().st_mtime_ns == stamp, "a finished run must not be retrained"
+    assert again.table_csv.read_text() == compared.table_csv.read_text()
+    # same seed in a fresh folder: the same numbers on CPU
+    fresh = run_suite(base, tmp_path / "again", compare_variants(base, ["kd"]), kind="compare", log=lambda *_: None)
+    assert read_table(fresh.table_csv)[1]["KD"] == read_table(compared.table_csv)[1]["KD"]
+    with pytest.raises(ConfigError, match="different experiment"):
+        run_suite(base, compared.out, compare_variants(base, ["at"]), kind="compare", log=lambda *_: None)
+
+
+def test_ablation_rows_and_teacher_sets(tiny_cohort):
+    base = tiny_experiment(tiny_cohort)
+    variants = ablation_variants(base)
+    assert len(variants) == 8 and variants[0].name == "REACT-KD (full)"
+    assert variants[-1].name == "w/o dose teacher, RGD, CBAM3D"
+    configs = [v.apply(base) for v in variants]
+    assert len({teacher_key(c) for c in configs}) == 4, "RGD on/off shares the teacher"
+    no_rgd = configs[2]  # (dose, no RGD, CBAM)
+    assert [no_rgd.distiller["kwargs"][w] for w in ("node_weight", "edge_weight", "gw_weight")] == [0.0] * 3
+    assert configs[4].teacher["branches"] == ["pet_ct"] and configs[1].teacher["use_cbam"] is False
+    assert base.teacher.get("use_cbam") is None, "variants must not edit the base config"
+    with pytest.raises(ValueError, match="reactkd"):
+        ablation_variants(tiny_experiment(tiny_cohort, distiller={"name": "kd", "kwargs": {}}))
+    with pytest.raises(ValueError, match="unknown method"):
+        compare_variants(base, ["nope"])
+
+
+def test_ablate_command_writes_table_ii(tmp_path, tiny_cohort, capsys):
+    import yaml
+
+    cfg = tmp_path / "tiny.yaml"
+    from reactkd.config import to_dict
+
+    cfg.write_text(yaml.safe_dump(to_dict(tiny_experiment(tiny_cohort))))
+    out = tmp_path / "ablate"
+    assert main(["ablate", "--config", str(cfg), "--out", str(out)]) == 0
+    header, rows = read_table(out / "table.csv")
+    assert header == ["Variant", *COLUMNS] and len(rows) == 8
+    assert len(list((out / "teachers").iterdir())) == 4
+    assert "w/o RGD" in capsys.readouterr().out
+
+
+def test_robustness_and_dose_tables(compared, capsys):
+    run = compared.runs["REACT-KD"][0]
+    assert main(["robustness", "--run", str(run)]) == 0
+    header, rows = read_table(run / "tables" / "table3_missing_modality.csv")
+    assert header == ["Inputs", *COLUMNS]
+    assert list(rows) == ["PET + CT", "PET only (CT withheld)", "CT only (PET withheld)"]
+    assert main(["dose", "--run", str(run)]) == 0
+    header, rows = read_table(run / "tables" / "table4_dose.csv")
+    assert header == ["CT dose", *COLUMNS] and list(rows) == ["native", "mild (50 % dose)", "severe (25 % dose)", "mixed"]
+    # the native row of Table IV is the PET + CT row of Table III (same students, same inputs)
+    assert rows["native"] == read_table(run / "tables" / "table3_missing_modality.csv")[1]["PET + CT"]
+    assert main(["evaluate", "--run", str(run)]) == 0
+    assert "table4_dose" in (run / "report" / "index.md").read_text()
+    assert main(["dose", "--run", str(run.parent / "missing")]) == 2
