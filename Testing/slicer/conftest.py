@@ -6,7 +6,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 HERE = Path(__file__).resolve().parent
@@ -63,58 +62,18 @@ def real_ct_path(real_dir):
 
 @pytest.fixture
 def real_seg_nrrd(real_dir, tmp_path):
-    """A Slicer ``.seg.nrrd`` written with slicerio: "Liver" (TotalSegmentator label 5) and two synthetic
-    tumours inside it ("Tumor 1", "HCC lesion 2"), plus an unrelated "Spleen". Returns
-    ``(path, {name: (Z, Y, X) bool array on the CT grid})``."""
-    import SimpleITK as sitk
-    import slicerio
+    """``(path, {segment name: (Z, Y, X) bool array on the CT grid})`` of a ``.seg.nrrd`` written with
+    slicerio: "Liver", "Tumor 1", "HCC lesion 2" (synthetic, inside the liver) and "Spleen"."""
+    from fixture_data import write_liver_tumour_segmentation
 
-    labels = sitk.ReadImage(str(real_dir / "totalsegmentator" / "example_seg.nii.gz"))
-    lab = sitk.GetArrayFromImage(labels)
-    liver = lab == 5
-    idx = np.argwhere(liver)
-    zz, yy, xx = np.ogrid[: lab.shape[0], : lab.shape[1], : lab.shape[2]]
-    # Two balls centred on liver voxels away from each other (radius 3 and 2 voxels = 9 and 6 mm).
-    c1 = idx[len(idx) // 3]
-    c2 = idx[(2 * len(idx)) // 3]
-    t1 = ((zz - c1[0]) ** 2 + (yy - c1[1]) ** 2 + (xx - c1[2]) ** 2 <= 9) & liver
-    t2 = ((zz - c2[0]) ** 2 + (yy - c2[1]) ** 2 + (xx - c2[2]) ** 2 <= 4) & liver & ~t1
-    spleen = lab == 1
-    masks = {"Liver": liver & ~t1 & ~t2, "Tumor 1": t1, "HCC lesion 2": t2, "Spleen": spleen}
-    volume = np.zeros(lab.shape, np.uint8)
-    segments = []
-    for value, (name, mask) in enumerate(masks.items(), start=1):
-        volume[mask] = value
-        segments.append({"id": f"Segment_{value}", "name": name, "labelValue": value, "layer": 0,
-                         "color": [0.5, 0.5 + 0.1 * value, 0.2]})
-    # slicerio wants voxels in IJK order (I fastest = x) and an IJK→LPS matrix
-    direction = np.asarray(labels.GetDirection()).reshape(3, 3)
-    ijk_to_lps = np.eye(4)
-    ijk_to_lps[:3, :3] = direction @ np.diag(labels.GetSpacing())
-    ijk_to_lps[:3, 3] = labels.GetOrigin()
-    seg = {"voxels": volume.transpose(2, 1, 0).copy(), "ijkToLPS": ijk_to_lps, "encoding": "gzip",
-           "segments": segments}
     path = tmp_path / "Segmentation.seg.nrrd"
-    slicerio.write_segmentation(str(path), seg)
+    masks = write_liver_tumour_segmentation(real_dir / "totalsegmentator" / "example_seg.nii.gz", path)
     return path, masks
 
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory):
-    """An untrained tiny CT-only student saved as a real checkpoint (what ``reactkd predict`` loads):
-    enough to test the plumbing; its grades mean nothing."""
-    import torch
+    """An untrained tiny CT-only student checkpoint (plumbing only; its grades mean nothing)."""
+    from fixture_data import write_tiny_student
 
-    from reactkd.models import Student
-    from reactkd.preprocess import PreprocessConfig
-    from reactkd.train.checkpoint import save_checkpoint
-
-    torch.manual_seed(0)
-    kwargs = {"init_filters": 8, "fusion_channels": 8, "blocks_down": [1, 1, 1], "head": "region"}
-    student = Student(**kwargs)
-    path = tmp_path_factory.mktemp("model") / "best.pt"
-    save_checkpoint(path, {"model": student.state_dict()},
-                    {"kind": "student", "fold": 0, "grades": [1, 2, 3], "model_kwargs": kwargs,
-                     "preprocess": PreprocessConfig(grid_size=32, lesion_crop_size=8).to_dict(),
-                     "inputs": {"ct": True, "pet_tracers": ["fdg", "acetate"]}})
-    return path
+    return write_tiny_student(tmp_path_factory.mktemp("model") / "best.pt")
