@@ -63,6 +63,7 @@ class REACTKDWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._parameterNode = None
         self._parameterNodeGuiTag = None
         self._updatingSegments = False
+        self._observedSegmentation = None
         self._job = None  # (PredictionInputs, BackgroundProcess, ct node) while running
         self._timer = qt.QTimer()
         self._timer.setInterval(250)
@@ -152,11 +153,32 @@ class REACTKDWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.applyButton.enabled = not problems
         self.ui.applyButton.toolTip = "\n".join(problems) or "Grade the selected study."
 
+    def _observeSegmentation(self, segmentation):
+        """Refill the segment choosers when segments are added, removed or renamed in the Segment Editor."""
+        if segmentation is self._observedSegmentation:
+            return
+        events = (slicer.vtkSegmentation.SegmentAdded, slicer.vtkSegmentation.SegmentRemoved,
+                  slicer.vtkSegmentation.SegmentModified)
+        if self._observedSegmentation is not None:
+            for event in events:
+                self.removeObserver(self._observedSegmentation, event, self._onSegmentsChanged)
+        self._observedSegmentation = segmentation
+        if segmentation is not None:
+            for event in events:
+                self.addObserver(segmentation, event, self._onSegmentsChanged)
+
+    def _onSegmentsChanged(self, caller=None, event=None):
+        # deferred: the Segment Editor may be in the middle of a change
+        qt.QTimer.singleShot(0, self._onParameterChanged)
+
     def _segmentsToGui(self):
         """Fill the liver / tumour choosers from the segmentation; pre-select by name the first time."""
         from REACTKDLib.segments import default_segment_choice, segment_names
 
+        if self._updatingSegments:  # the change came from these widgets: do not rebuild them mid-signal
+            return
         p = self._parameterNode
+        self._observeSegmentation(p.segmentation)
         segments = segment_names(p.segmentation) if p.segmentation else []
         ids = [sid for sid, _ in segments]
         if p.segmentation and (p.liverSegmentId not in ids or any(t not in ids for t in p.tumorSegmentIds)):
@@ -186,9 +208,13 @@ class REACTKDWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         combo, tumorList = self.ui.liverSegmentComboBox, self.ui.tumorSegmentsList
         tumors = [tumorList.item(i).data(qt.Qt.UserRole) for i in range(tumorList.count)
                   if tumorList.item(i).checkState() == qt.Qt.Checked]
-        with slicer.util.NodeModify(self._parameterNode):
-            self._parameterNode.liverSegmentId = combo.currentData or ""
-            self._parameterNode.tumorSegmentIds = tumors
+        self._updatingSegments = True
+        try:
+            with slicer.util.NodeModify(self._parameterNode):
+                self._parameterNode.liverSegmentId = combo.currentData or ""
+                self._parameterNode.tumorSegmentIds = tumors
+        finally:
+            self._updatingSegments = False
 
     def _setRunning(self, running: bool, text: str = ""):
         self.ui.applyButton.text = "Cancel" if running else "Apply"
