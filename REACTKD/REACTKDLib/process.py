@@ -19,7 +19,7 @@ import time
 
 __all__ = ["BackgroundProcess"]
 
-_SPLIT = re.compile(r"[\r\n]+")  # tqdm redraws with \r: each redraw is a line for us
+_SEPARATOR = re.compile(r"(\r\n|\r|\n)")
 
 
 class BackgroundProcess:
@@ -47,17 +47,27 @@ class BackgroundProcess:
         self._reader.start()
 
     def _read(self) -> None:
-        buffer = ""
+        """Split output into lines. A progress bar (tqdm) redraws as ``\rtext`` with the separator first,
+        so text after a ``\r`` is complete as soon as it arrives: it is passed on at once instead of
+        waiting for the next redraw (which comes only when the epoch ends)."""
+        buffer, after_cr = "", False
         stream = self._proc.stdout
         while True:
             chunk = stream.read1(4096) if hasattr(stream, "read1") else stream.read(4096)
             if not chunk:
                 break
-            buffer += chunk.decode("utf-8", errors="replace")
-            *complete, buffer = _SPLIT.split(buffer)
-            for line in complete:
+            parts = _SEPARATOR.split(buffer + chunk.decode("utf-8", errors="replace"))
+            segments, separators = parts[0::2], parts[1::2]
+            for line in segments[:-1]:
                 if line.strip():
                     self._queue.put(line)
+            if separators:
+                after_cr = separators[-1] == "\r"
+            buffer = segments[-1]
+            if buffer and after_cr:
+                if buffer.strip():
+                    self._queue.put(buffer)
+                buffer = ""
         if buffer.strip():
             self._queue.put(buffer)
         self._queue.put(None)

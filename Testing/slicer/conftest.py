@@ -8,29 +8,10 @@ from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
+from mrml_env import import_slicer_core
 
-
-def _import_slicer_core():
-    """slicer-core's ``slicer`` is a namespace-style package (``pkgutil.extend_path``) that imports every
-    module of every ``slicer/`` folder on ``sys.path`` — this test folder is one when ``Testing/`` is on
-    the path (pytest puts it there for Testing/conftest.py). Import it with this folder hidden."""
-    saved = list(sys.path)
-    sys.path[:] = [p for p in sys.path if (Path(p or ".").resolve() / "slicer") != HERE]
-    try:
-        import slicer
-    except ImportError as err:
-        pytest.skip(f"slicer-core is not installed ({err}); pip install 'slicer-core>=5.13' 'vtk==9.6.2' "
-                    "(the test extra)", allow_module_level=True)
-    finally:
-        sys.path[:] = saved
-    if not hasattr(slicer, "vtkMRMLScene"):
-        pytest.skip("the importable `slicer` is not slicer-core's (no vtkMRMLScene)", allow_module_level=True)
-    return slicer
-
-
-slicer = _import_slicer_core()
+ROOT = Path(__file__).resolve().parents[2]
+slicer, SLICER_MISSING = import_slicer_core()  # test modules skip themselves (mrml_env.require_slicer)
 sys.path.insert(0, str(ROOT / "REACTKD"))  # REACTKDLib lives beside the core, as in the Slicer module folder
 
 

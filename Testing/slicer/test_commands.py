@@ -4,6 +4,10 @@ import sys
 import tomllib
 from pathlib import Path
 
+from mrml_env import require_slicer
+
+slicer = require_slicer()  # skips this module, with the reason, without slicer-core
+
 from REACTKDLib.commands import (MODULE_DIR, child_environment, parse_training_progress, predict_command,
                                  resolve_device, train_command)
 from REACTKDLib.dependencies import (NEVER_INSTALL, REQUIREMENTS, install_plan_text, missing_requirements,

@@ -4,6 +4,10 @@ process (a tiny untrained student: the plumbing, not the grade), import, picture
 import numpy as np
 import pytest
 
+from mrml_env import require_slicer
+
+slicer = require_slicer()  # skips this module, with the reason, without slicer-core
+
 from REACTKDLib.geometry import array_from_volume, ijk_to_ras_matrix, lps_to_ras
 from REACTKDLib.inference import export_inputs, read_prediction, start_prediction
 from REACTKDLib.outputs import show_results

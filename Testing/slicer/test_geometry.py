@@ -4,6 +4,10 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
+from mrml_env import require_slicer
+
+slicer = require_slicer()  # skips this module, with the reason, without slicer-core
+
 from REACTKDLib.geometry import ijk_to_ras_matrix, lps_to_ras, update_volume_from_sitk, volume_to_sitk
 
 

@@ -4,6 +4,10 @@ slice-view overlay, subject-hierarchy folder, and replacement on re-run."""
 import numpy as np
 import SimpleITK as sitk
 
+from mrml_env import require_slicer
+
+slicer = require_slicer()  # skips this module, with the reason, without slicer-core
+
 from REACTKDLib.geometry import ijk_to_ras_matrix, lps_to_ras, update_volume_from_sitk
 from REACTKDLib.outputs import FOLDER_NAME, find_outputs, inferno_color_node, show_results
 

@@ -7,6 +7,10 @@ import time
 
 import pytest
 
+from mrml_env import require_slicer
+
+slicer = require_slicer()  # skips this module, with the reason, without slicer-core
+
 from REACTKDLib.process import BackgroundProcess
 
 
@@ -20,6 +24,18 @@ def test_lines_are_polled_without_blocking_and_the_exit_code_kept():
     assert proc.wait(30, seen.append) == 3
     assert seen == ["start", "bar 1/3", "bar 2/3", "bar 3/3", "end"]
     assert proc.lines == seen
+
+
+def test_a_progress_redraw_arrives_before_the_next_one():
+    """tqdm writes ``\rbar`` (separator first): the bar must reach the GUI now, not at the next redraw."""
+    code = "import sys, time\nsys.stderr.write('\\rfold 0 teacher 1/4: 0%'); sys.stderr.flush()\ntime.sleep(30)"
+    proc = BackgroundProcess([sys.executable, "-c", code])
+    deadline = time.monotonic() + 15
+    while not proc.lines and time.monotonic() < deadline:
+        proc.poll()
+        time.sleep(0.05)
+    assert proc.lines == ["fold 0 teacher 1/4: 0%"] and proc.running
+    proc.cancel()
 
 
 @pytest.mark.skipif(os.name != "posix", reason="process groups are POSIX")

@@ -4,6 +4,10 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
+from mrml_env import require_slicer
+
+slicer = require_slicer()  # skips this module, with the reason, without slicer-core
+
 from REACTKDLib.geometry import update_volume_from_sitk
 from REACTKDLib.segments import (TUMOR_NAMES, default_segment_choice, load_segmentation_file, segment_ids_by_name,
                                  segment_names, segments_mask_on_volume)
