@@ -21,7 +21,8 @@ def predict_case(student, metadata: dict, case: Case, device: str | torch.device
     """Returns ``(result, attention_image)``.
 
     ``result``: ``probabilities`` (grade → probability), ``grade``, ``modalities`` used, ``nodes`` (each
-    ``kind``, ``voxels``, ``volume_ml``, ``centroid_lps_mm``, ``attention``). ``attention_image``: float32 on
+    ``kind``, ``voxels``, ``volume_ml``, ``centroid_lps_mm``, ``attention``), ``edges`` (each node pair
+    ``i < j`` with the cosine ``similarity`` of their pooled features, as the region-graph loss sees them). ``attention_image``: float32 on
     ``case.ct``'s grid; each ROI holds its node's attention (a tumour overrides the liver where they
     overlap), 0 outside the ROIs and outside the given masks — so it only lights up where the anatomy is.
     """
@@ -32,6 +33,7 @@ def predict_case(student, metadata: dict, case: Case, device: str | torch.device
     batch["modality_mask"] = torch.tensor([[True, bool(mi.pet_present.any())]])  # declared, never guessed
     batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
     probs, attention = node_attention(student.eval(), batch)
+    edges = _graph_edges(student, batch)
     labels = np.zeros(graph.liver.shape, np.float32)
     labels[graph.liver] = attention[0]
     for k, node in enumerate(graph.nodes[1:], start=1):
@@ -48,7 +50,22 @@ def predict_case(student, metadata: dict, case: Case, device: str | torch.device
         "grade": int(GRADES[int(np.argmax(probs))]),
         "modalities": {"ct": True, "pet": sorted(case.pets) if student.pet_channels else []},
         "nodes": nodes,
+        "edges": edges,
         "dropped": graph.dropped,
         "attention_definition": "Grad-CAM of the predicted grade on the CBAM-gated fused map, pooled per ROI, sums to 1",
+        "edge_definition": "cosine similarity of the nodes' features (fused map pooled over each ROI)",
     }
     return result, image
+
+
+def _graph_edges(student, batch: dict) -> list[dict]:
+    """Region-graph edges ``[{"i", "j", "similarity"}]`` (``i < j``): cosine similarity of the nodes'
+    features pooled from the CBAM-gated fused map (the map the node attention is read from)."""
+    from reactkd.losses.region_graph import cosine_adjacency, region_nodes
+
+    with torch.no_grad():
+        x, mask = student.batch_inputs(batch)
+        fused = student.forward_features(x, mask, batch["roi_masks"]).fused
+        adjacency = cosine_adjacency(region_nodes(fused, batch["roi_masks"].to(fused.dtype)))[0].cpu().numpy()
+    n = adjacency.shape[0]
+    return [{"i": i, "j": j, "similarity": round(float(adjacency[i, j]), 6)} for i in range(n) for j in range(i + 1, n)]

@@ -1,0 +1,40 @@
+"""Turn a failed run's output into a sentence a radiologist can act on (the full output is logged)."""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["explain_failure"]
+
+_RULES = [
+    (re.compile(r"CUDA out of memory|OutOfMemoryError|CUBLAS_STATUS_ALLOC_FAILED|HIP out of memory", re.I),
+     "The GPU ran out of memory. Choose 'cpu' as device (slower, always works) or close other programs "
+     "using the GPU, then press Apply again."),
+    (re.compile(r"liver mask is empty|needs a liver node|no segment name matches \['liver'\]", re.I),
+     "No liver found: select the segment that holds the liver (it must not be empty on this CT)."),
+    (re.compile(r"does not overlap the CT|another scan or frame of reference", re.I),
+     "The segmentation or PET does not lie on this CT (another scan or another frame of reference). "
+     "Select the segmentation made on this CT, or register the PET to it first."),
+    (re.compile(r"not a student|holds a '?\w+'? checkpoint|pet_channels|size mismatch|Missing key", re.I),
+     "The model file does not fit these inputs (it is not a REACT-KD student, or it was trained for other "
+     "modalities). Choose a student model trained with `reactkd train`."),
+    (re.compile(r"model not found|holds no trained student|No such file", re.I),
+     "The model file was not found. Choose a student checkpoint (best.pt) or a run folder from `reactkd train`."),
+    (re.compile(r"CUDA (driver|error)|no CUDA GPUs are available|Torch not compiled with CUDA", re.I),
+     "CUDA is not usable here (no GPU, a driver problem or a CPU-only torch). Choose 'cpu' as device."),
+    (re.compile(r"No module named '?(torch|monai|ot|einops|slicerio)", re.I),
+     "A required Python package is missing. Press Apply again and accept the installation."),
+]
+
+
+def explain_failure(lines: list[str], returncode: int | None, cancelled: bool = False) -> str:
+    """One or two sentences for the user from the child's output lines and exit code."""
+    if cancelled:
+        return "Cancelled."
+    text = "\n".join(lines)
+    for pattern, message in _RULES:
+        if pattern.search(text):
+            return message
+    last = next((ln.strip() for ln in reversed(lines) if ln.strip()), "")
+    core = re.sub(r"^reactkd \w+: error: ", "", last)
+    return f"The prediction failed (exit code {returncode}): {core or 'no output'}. See the log for details."

@@ -1,0 +1,57 @@
+"""Test data built from the real TotalSegmentator fixture (never copied into the repository): a Slicer
+``.seg.nrrd`` with the liver and two synthetic tumours, and a tiny untrained student checkpoint. Shared by
+the tests (conftest.py) and scripts/slicer_screenshot.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def write_liver_tumour_segmentation(labels_path, out_path) -> dict:
+    """Write ``out_path`` (``.seg.nrrd``, with slicerio) from a TotalSegmentator label map: "Liver" (label
+    5, minus the tumours), "Tumor 1" and "HCC lesion 2" (balls of radius 3 and 2 voxels inside the liver)
+    and an unrelated "Spleen" (label 1). Returns ``{name: (Z, Y, X) bool array on the label map's grid}``."""
+    import SimpleITK as sitk
+    import slicerio
+
+    labels = sitk.ReadImage(str(labels_path))
+    lab = sitk.GetArrayFromImage(labels)
+    liver = lab == 5
+    idx = np.argwhere(liver)
+    zz, yy, xx = np.ogrid[: lab.shape[0], : lab.shape[1], : lab.shape[2]]
+    c1, c2 = idx[len(idx) // 3], idx[(2 * len(idx)) // 3]
+    t1 = ((zz - c1[0]) ** 2 + (yy - c1[1]) ** 2 + (xx - c1[2]) ** 2 <= 9) & liver
+    t2 = ((zz - c2[0]) ** 2 + (yy - c2[1]) ** 2 + (xx - c2[2]) ** 2 <= 4) & liver & ~t1
+    masks = {"Liver": liver & ~t1 & ~t2, "Tumor 1": t1, "HCC lesion 2": t2, "Spleen": lab == 1}
+    volume = np.zeros(lab.shape, np.uint8)
+    segments = []
+    for value, (name, mask) in enumerate(masks.items(), start=1):
+        volume[mask] = value
+        segments.append({"id": f"Segment_{value}", "name": name, "labelValue": value, "layer": 0,
+                         "color": [0.5, 0.5 + 0.1 * value, 0.2]})
+    # slicerio wants voxels in IJK order (I fastest = x) and an IJK→LPS matrix
+    ijk_to_lps = np.eye(4)
+    ijk_to_lps[:3, :3] = np.asarray(labels.GetDirection()).reshape(3, 3) @ np.diag(labels.GetSpacing())
+    ijk_to_lps[:3, 3] = labels.GetOrigin()
+    slicerio.write_segmentation(str(out_path), {"voxels": volume.transpose(2, 1, 0).copy(), "ijkToLPS": ijk_to_lps,
+                                                "encoding": "gzip", "segments": segments})
+    return masks
+
+
+def write_tiny_student(path) -> Path:
+    """An untrained tiny CT-only student as a real checkpoint (what ``reactkd predict`` loads): enough to
+    exercise the plumbing; its grades mean nothing."""
+    import torch
+
+    from reactkd.models import Student
+    from reactkd.preprocess import PreprocessConfig
+    from reactkd.train.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    kwargs = {"init_filters": 8, "fusion_channels": 8, "blocks_down": [1, 1, 1], "head": "region"}
+    return save_checkpoint(path, {"model": Student(**kwargs).state_dict()},
+                           {"kind": "student", "fold": 0, "grades": [1, 2, 3], "model_kwargs": kwargs,
+                            "preprocess": PreprocessConfig(grid_size=32, lesion_crop_size=8).to_dict(),
+                            "inputs": {"ct": True, "pet_tracers": ["fdg", "acetate"]}})

@@ -1,0 +1,79 @@
+"""Command lines, training progress, dependency plan, model checks and error wording."""
+
+import sys
+import tomllib
+from pathlib import Path
+
+from mrml_env import require_slicer
+
+slicer = require_slicer()  # skips this module, with the reason, without slicer-core
+
+from REACTKDLib.commands import (MODULE_DIR, child_environment, parse_training_progress, predict_command,
+                                 resolve_device, train_command)
+from REACTKDLib.dependencies import (NEVER_INSTALL, REQUIREMENTS, install_plan_text, missing_requirements,
+                                     pip_constraints, pip_requirements)
+from REACTKDLib.errors import explain_failure
+from REACTKDLib.model import model_input_problems, read_model_metadata
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_commands_run_the_core_from_the_module_folder():
+    cmd = predict_command("m.pt", "ct.nrrd", "liver.nrrd", "out", tumor="t.nrrd", pets={"fdg": "p.nrrd"}, device="cpu")
+    assert cmd[:3] == [sys.executable, "-m", "reactkd"]
+    assert cmd[3:] == ["predict", "--model", "m.pt", "--ct", "ct.nrrd", "--liver", "liver.nrrd", "--out", "out",
+                       "--device", "cpu", "--tumor", "t.nrrd", "--pet", "fdg=p.nrrd"]
+    assert (MODULE_DIR / "reactkd" / "__init__.py").is_file()
+    env = child_environment("cpu", base={"PYTHONPATH": "/x"})
+    assert env["PYTHONPATH"].split(":")[:2] == [str(MODULE_DIR), "/x"] and env["CUDA_VISIBLE_DEVICES"] == ""
+    assert "CUDA_VISIBLE_DEVICES" not in child_environment("cuda", base={})
+    tc = train_command("demo-cpu", "runs/x", ["stage1.epochs=1"], device="cuda", report=False)
+    assert tc[3:] == ["train", "--config", "demo-cpu", "--out", "runs/x", "--set", "stage1.epochs=1",
+                      "--set", "device=cuda", "--no-report"]
+    assert resolve_device("CPU") == "cpu" and resolve_device("auto") in ("cpu", "cuda")
+
+
+def test_training_progress_counts_folds_and_stages():
+    assert parse_training_progress("fold 0 teacher 1/4:  50%|##", 2) == (0.0, "fold 1/2: teacher epoch 1/4")
+    frac, text = parse_training_progress("\rfold 1 student 3/4: 10%", 2)
+    assert abs(frac - (3 + 2 / 4) / 4) < 1e-9 and text == "fold 2/2: student epoch 3/4"
+    assert parse_training_progress("fold 0: teacher best epoch 3, val auc 0.700", 2)[0] == 0.25
+    assert parse_training_progress("fold 0: done, skipped", 2)[0] == 0.5
+    assert parse_training_progress("report: runs/x/report/index.md", 2) is None
+
+
+def test_dependency_plan_mirrors_pyproject_and_never_touches_slicers_own():
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    names = {d.split(">")[0].split("=")[0].split("<")[0].strip().lower() for d in deps}
+    planned = {r.split(">")[0].lower() for r in REQUIREMENTS.values()}
+    assert names - planned <= {"simpleitk", "numpy"}, "a core dependency is missing from the Slicer install plan"
+    reqs = pip_requirements(list(REQUIREMENTS))
+    assert not any(r.lower().startswith(("torch", "simpleitk", "vtk", "numpy")) for r in reqs)
+    assert set(NEVER_INSTALL) == {"simpleitk", "vtk", "numpy"}
+    missing = missing_requirements(lambda name: None if name in ("torch", "ot") else object())
+    assert missing == ["torch", "ot"] and pip_requirements(missing) == ["pot>=0.9.5"]
+    assert "PyTorch extension" in install_plan_text(missing) and "pot>=0.9.5" in install_plan_text(missing)
+    pins = pip_constraints(lambda dist: {"SimpleITK": "2.5.0", "numpy": "1.26.4"}[dist])
+    assert pins == "SimpleITK==2.5.0\nnumpy==1.26.4\n"
+
+
+def test_errors_are_explained_in_words():
+    oom = ["Traceback ...", "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB"]
+    assert "GPU ran out of memory" in explain_failure(oom, 1)
+    assert "No liver" in explain_failure(["reactkd predict: error: case x: the liver mask is empty; every ..."], 2)
+    assert "does not lie on this CT" in explain_failure(["error: tumor mask: its world extent does not overlap the CT"], 2)
+    assert "does not fit" in explain_failure(["reactkd predict: error: x.pt holds a 'teacher' checkpoint, not a student."], 2)
+    assert explain_failure(["whatever"], -15, cancelled=True) == "Cancelled."
+    assert "exit code 2): something odd" in explain_failure(["reactkd predict: error: something odd"], 2)
+
+
+def test_model_checks(tiny_model):
+    meta = read_model_metadata(tiny_model)
+    assert meta["kind"] == "student"
+    assert model_input_problems(meta, []) == ([], [])
+    errors, notes = model_input_problems(meta, ["fdg"])
+    assert not errors and "CT only" in notes[0]
+    pet_meta = {**meta, "model_kwargs": {**meta["model_kwargs"], "pet_channels": 2}}
+    assert "without PET" in model_input_problems(pet_meta, [])[1][0]
+    assert "not ['fluciclovine']" in model_input_problems(pet_meta, ["fluciclovine"])[0][0]
+    assert "'teacher' checkpoint" in model_input_problems({**meta, "kind": "teacher"}, [])[0][0]

@@ -1,0 +1,68 @@
+"""Static checks of what only Slicer can run: the module files against their .ui, the CMake lists and
+the Extensions Index entry (the modules themselves need Slicer's Qt; their self-tests run in Slicer's ctest)."""
+
+import ast
+import json
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+MODULE = ROOT / "REACTKD" / "REACTKD.py"
+UI = ROOT / "REACTKD" / "Resources" / "UI" / "REACTKD.ui"
+
+
+def _ui_widgets():
+    tree = ET.parse(UI)
+    widgets = {w.get("name"): w for w in tree.iter("widget")}
+    params = {}
+    for name, w in widgets.items():
+        for prop in w.findall("property"):
+            if prop.get("name") == "SlicerParameterName":
+                params[name] = prop.find("string").text
+    return widgets, params
+
+
+def test_ui_parameter_names_match_the_parameter_node():
+    tree = ast.parse(MODULE.read_text())
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "REACTKDParameterNode")
+    fields = {n.target.id for n in cls.body if isinstance(n, ast.AnnAssign)}
+    _, params = _ui_widgets()
+    assert set(params.values()) <= fields, set(params.values()) - fields
+    assert {"ctVolume", "segmentation", "modelPath", "device", "overlayOpacity"} <= set(params.values())
+
+
+def test_every_ui_widget_the_module_uses_exists():
+    widgets, _ = _ui_widgets()
+    used = set(re.findall(r"self\.ui\.(\w+)", MODULE.read_text()))
+    assert used and used <= set(widgets), used - set(widgets)
+
+
+def test_module_files_compile_and_stay_thin():
+    for path in (MODULE, ROOT / "REACTKDTrainer" / "REACTKDTrainer.py"):
+        tree = ast.parse(path.read_text())
+        top_imports = {a.name.split(".")[0] for n in tree.body if isinstance(n, ast.Import) for a in n.names}
+        top_imports |= {n.module.split(".")[0] for n in tree.body if isinstance(n, ast.ImportFrom) and n.module}
+        # torch / the core load lazily (inside functions): the module must load without them, before the
+        # dependency check has offered to install them
+        assert not top_imports & {"torch", "reactkd", "monai"}, (path.name, top_imports)
+    tests = [n.name for n in ast.walk(ast.parse(MODULE.read_text())) if isinstance(n, ast.ClassDef)]
+    assert "REACTKDTest" in tests
+
+
+def test_cmake_and_extension_index_entry():
+    top = (ROOT / "CMakeLists.txt").read_text()
+    for key in ("EXTENSION_HOMEPAGE", "EXTENSION_CONTRIBUTORS", "EXTENSION_DESCRIPTION", "EXTENSION_ICONURL",
+                "EXTENSION_SCREENSHOTURLS", "EXTENSION_DEPENDS", "find_package(Slicer", "Slicer_EXTENSION_CPACK"):
+        assert key in top
+    for module in ("REACTKD", "REACTKDTrainer"):
+        text = (ROOT / module / "CMakeLists.txt").read_text()
+        assert "slicerMacroBuildScriptedModule" in text and "slicer_add_python_unittest" in text
+    assert "REACTKDLib/outputs.py" in (ROOT / "REACTKD" / "CMakeLists.txt").read_text()
+    assert "Resources/UI/REACTKD.ui" in (ROOT / "REACTKD" / "CMakeLists.txt").read_text()
+    entry = json.loads((ROOT / "REACTKD.json").read_text())
+    allowed = {"$schema", "build_dependencies", "build_subdirectory", "category", "scm_revision", "scm_type",
+               "scm_url", "tier"}
+    assert set(entry) <= allowed and {"$schema", "category", "scm_url"} <= set(entry)
+    assert entry["category"] in top and entry["build_dependencies"] == ["PyTorch"]
+    assert (ROOT / "Resources" / "Screenshots" / "REACTKD.png").is_file()

@@ -1,0 +1,89 @@
+"""Segment selection by name and segment masks on the CT grid (a .seg.nrrd written with slicerio)."""
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from mrml_env import require_slicer
+
+slicer = require_slicer()  # skips this module, with the reason, without slicer-core
+
+from REACTKDLib.geometry import update_volume_from_sitk
+from REACTKDLib.segments import (TUMOR_NAMES, default_segment_choice, load_segmentation_file, segment_ids_by_name,
+                                 segment_names, segments_mask_on_volume)
+
+
+def test_tumour_names_agree_with_the_core():
+    from reactkd.io.masks import TUMOR_NAMES as CORE
+
+    assert TUMOR_NAMES == CORE
+
+
+def test_default_choice_by_name():
+    segs = [("a", "Spleen"), ("b", "liver"), ("c", "Liver tumor"), ("d", "HCC 2"), ("e", "Lesion"), ("f", "Kidney")]
+    assert default_segment_choice(segs) == ("b", ["c", "d", "e"])
+    assert default_segment_choice([("x", "Liver tumour")]) == (None, ["x"])  # a tumour is not the liver
+    assert default_segment_choice([]) == (None, [])
+
+
+def test_real_seg_nrrd_segments_land_on_the_ct_voxels(scene, real_ct_path, real_seg_nrrd, load_volume):
+    path, masks = real_seg_nrrd
+    ct = load_volume(scene, real_ct_path)
+    seg = load_segmentation_file(scene, path)
+    names = [n for _, n in segment_names(seg)]
+    assert names == list(masks)
+    liver, tumors = default_segment_choice(segment_names(seg))
+    assert [dict(segment_names(seg))[t] for t in tumors] == ["Tumor 1", "HCC lesion 2"]
+    got_liver = segments_mask_on_volume(scene, seg, [liver], ct)
+    np.testing.assert_array_equal(got_liver.astype(bool), masks["Liver"])
+    got_tumor = segments_mask_on_volume(scene, seg, tumors, ct)
+    np.testing.assert_array_equal(got_tumor.astype(bool), masks["Tumor 1"] | masks["HCC lesion 2"])
+    assert scene.GetFirstNodeByName("__REACTKD_temp__") is None  # the temporary labelmap is gone
+
+
+def test_segment_on_a_smaller_grid_is_resampled_into_the_ct(scene):
+    """A segment drawn on a cropped, 2×-finer grid of the CT must land on the same world position."""
+    ct_img = sitk.Image(20, 16, 12, sitk.sitkInt16)
+    ct_img.SetSpacing((2.0, 2.0, 2.0))
+    ct_img.SetOrigin((-10.0, 5.0, 40.0))
+    ct = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "CT")
+    update_volume_from_sitk(ct, ct_img)
+    # mask image: 1 mm voxels starting at CT voxel (4, 3, 2); the box covers CT voxels x 6..7, y 5..6, z 4..5
+    fine = np.zeros((12, 12, 12), np.uint8)
+    fine[4:8, 4:8, 4:8] = 1
+    mask_img = sitk.GetImageFromArray(fine)
+    mask_img.SetSpacing((1.0, 1.0, 1.0))
+    mask_img.SetOrigin(ct_img.TransformIndexToPhysicalPoint((4, 3, 2)))
+    mask_img.SetOrigin(tuple(o - 0.5 for o in mask_img.GetOrigin()))  # voxel edges aligned with the CT's
+    label = scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode", "mask")
+    update_volume_from_sitk(label, mask_img)
+    import slicer
+
+    seg = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "seg")
+    assert slicer.vtkSlicerSegmentationsModuleLogic.ImportLabelmapToSegmentationNode(label, seg)
+    seg.GetSegmentation().GetNthSegment(0).SetName("Liver")
+    got = segments_mask_on_volume(scene, seg, segment_ids_by_name(seg, ["liver"]), ct)
+    assert got.shape == (12, 16, 20)
+    expected = np.zeros_like(got)
+    expected[4:6, 5:7, 6:8] = 1
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_unknown_names_and_ids_are_explained(scene):
+    import slicer
+
+    one = sitk.Image(4, 4, 4, sitk.sitkUInt8)
+    one[1, 1, 1] = 1
+    label = scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode", "mask")
+    update_volume_from_sitk(label, one)
+    seg = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "seg")
+    assert slicer.vtkSlicerSegmentationsModuleLogic.ImportLabelmapToSegmentationNode(label, seg)
+    seg.GetSegmentation().GetNthSegment(0).SetName("Liver")
+    with pytest.raises(ValueError, match=r"no segment named 'tumor'; its segments are \['Liver'\]"):
+        segment_ids_by_name(seg, ["tumor"])
+    ct = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "CT")
+    update_volume_from_sitk(ct, sitk.Image(4, 4, 4, sitk.sitkInt16))
+    with pytest.raises(ValueError, match="no segment with ID 'nope'"):
+        segments_mask_on_volume(scene, seg, ["nope"], ct)
+    with pytest.raises(ValueError, match="no segment selected"):
+        segments_mask_on_volume(scene, seg, [], ct)
