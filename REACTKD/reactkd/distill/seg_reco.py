@@ -6,7 +6,8 @@ to Dice + CE carry the teacher's knowledge at several scales:
 
 - MS-SARD: at each distilled level the student's map, projected by a 1×1×1 convolution to the
   teacher's width, is matched to the teacher's by a squared error weighted per voxel by class-aware
-  masks (background, liver, tumour) from the labels. Each present class gets a fixed total weight
+  masks (background, liver, tumour) from the labels, in units of the teacher map's RMS. Each present
+  class gets a fixed total weight
   whatever its volume (scale normalisation, :func:`~reactkd.losses.region_weight_map`), so a 1 ml
   tumour counts as much as a 1.5 l liver; ``class_weights`` sets the per-class shares.
 - MS-CA: at each level the cosine affinity between K sampled positions (same positions for teacher
@@ -135,7 +136,10 @@ class SegMSSARD(SegDistiller):
             if pred.shape[-3:] != target.shape[-3:]:
                 pred = F.interpolate(pred, size=target.shape[-3:], mode="trilinear", align_corners=False)
             w = self.class_weight_map(batch, target.shape[-3:], self.background_weight, self.sard_class_weights)
-            total = total + sw * region_weighted_feature_loss(pred, target, w)
+            # In units of the teacher map's RMS: raw decoder activations differ by orders of magnitude
+            # between levels and networks, and the level weights should mean what they say.
+            rms = target.pow(2).mean(dim=(1, 2, 3, 4), keepdim=True).sqrt().clamp_min(1e-6)
+            total = total + sw * region_weighted_feature_loss(pred / rms, target / rms, w)
         return total
 
     def distill_terms(self, fs, ft, batch):
