@@ -8,7 +8,7 @@ from reactkd.config.shipped import CONFIG_DIR, resolve_config_path, shipped_conf
 from reactkd.train.experiment import prepare_run_dir
 
 
-@pytest.mark.parametrize("name", shipped_configs())
+@pytest.mark.parametrize("name", [n for n in shipped_configs() if not n.startswith("seg-")])  # seg-*: test_seg_train
 def test_every_shipped_config_validates_and_builds(name):
     config = load_config(CONFIG_DIR / f"{name}.yaml")
     from reactkd.distill import DISTILLERS

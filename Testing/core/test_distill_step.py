@@ -44,7 +44,7 @@ def _student(teacher, **kw):
     return build_student(teacher, init_filters=8, blocks_down=(1, 1, 1, 1), **kw)
 
 
-@pytest.mark.parametrize("name", DISTILLERS.keys())
+@pytest.mark.parametrize("name", [k for k in DISTILLERS.keys() if not k.startswith("seg_")])  # seg: test_seg_distill
 def test_every_registered_distiller_runs_one_step(models, name):
     torch.manual_seed(0)
     teacher, dose_teacher = models

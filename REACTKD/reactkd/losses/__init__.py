@@ -12,7 +12,7 @@ from .region_graph import (
     uniform_patch_masks,
 )
 from .region_weighted import region_weight_map, region_weighted_feature_loss
-from .relational import affinity_alignment_loss, cross_image_relation_loss
+from .relational import affinity_alignment_loss, cross_image_relation_loss, sampled_affinity_alignment_loss
 
 __all__ = [
     "DEFAULT_GRADE_ALPHA",
@@ -33,6 +33,7 @@ __all__ = [
     "region_nodes",
     "region_weight_map",
     "region_weighted_feature_loss",
+    "sampled_affinity_alignment_loss",
     "softmax_focal_loss",
     "uniform_patch_masks",
 ]

@@ -14,6 +14,7 @@ def region_weight_map(
     roi_valid: torch.Tensor,
     spatial_size: tuple[int, int, int] | torch.Size,
     background_weight: float = 0.1,
+    roi_weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Per-voxel weights in which every ROI has the same total weight whatever its volume.
 
@@ -27,19 +28,27 @@ def region_weight_map(
         spatial_size: ``(d, h, w)`` of the feature level.
         background_weight: total weight of the background relative to one ROI. Default 0.1, so
             context still contributes without drowning the ROIs.
+        roi_weights: optional ``(R,)`` total weight of each ROI channel (default 1 each); segmentation
+            distillation uses it to weight classes (e.g. liver vs tumour) while keeping each class's
+            share independent of its volume.
 
     Returns:
         ``(B, 1, d, h, w)`` non-negative, each case summing to 1.
 
     Raises:
-        ValueError: for a negative ``background_weight`` or a ``roi_valid`` shape mismatch.
+        ValueError: for a negative ``background_weight``, negative or mis-sized ``roi_weights``, or a
+            ``roi_valid`` shape mismatch.
     """
+    if roi_weights is not None and (roi_weights.shape != roi_masks.shape[1:2] or bool((roi_weights < 0).any())):
+        raise ValueError(f"`roi_weights` must be {roi_masks.shape[1]} non-negative values, got {roi_weights.tolist()}.")
     if background_weight < 0:
         raise ValueError(f"`background_weight` must be >= 0, got {background_weight!r}.")
     if roi_valid.shape != roi_masks.shape[:2]:
         raise ValueError(f"`roi_valid` must be {tuple(roi_masks.shape[:2])}, got {tuple(roi_valid.shape)}.")
     m = area_resize(roi_masks, spatial_size) * roi_valid[..., None, None, None].to(roi_masks.dtype)
     per_roi = m / m.flatten(2).sum(-1)[..., None, None, None].clamp_min(1e-6)
+    if roi_weights is not None:
+        per_roi = per_roi * roi_weights.to(per_roi)[None, :, None, None, None]
     bg = (1.0 - m.sum(1, keepdim=True)).clamp_min(0.0)
     bg = background_weight * bg / bg.flatten(1).sum(-1)[:, None, None, None, None].clamp_min(1e-6)
     w = per_roi.sum(1, keepdim=True) + bg

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["cross_image_relation_loss", "affinity_alignment_loss"]
+__all__ = ["cross_image_relation_loss", "affinity_alignment_loss", "sampled_affinity_alignment_loss"]
 
 
 def _check_pair(student: torch.Tensor, teacher: torch.Tensor, same_width: bool) -> None:
@@ -82,8 +82,65 @@ def affinity_alignment_loss(student: torch.Tensor, teacher: torch.Tensor, grid: 
     """
     _check_pair(student, teacher, same_width=False)
     size = tuple(min(int(a), int(b), grid) for a, b in zip(student.shape[-3:], teacher.shape[-3:]))
-    aff = []
-    for f in (student, teacher.to(student.dtype)):
-        x = F.normalize(F.adaptive_avg_pool3d(f, size).flatten(2), dim=1)  # (B, C, N)
-        aff.append(x.transpose(1, 2) @ x)
-    return (aff[0] - aff[1]).pow(2).mean()
+    s, t = (_affinity(F.adaptive_avg_pool3d(f, size).flatten(2)) for f in (student, teacher.to(student.dtype)))
+    return (s - t).pow(2).mean()
+
+
+def _affinity(x: torch.Tensor) -> torch.Tensor:
+    """``(B, C, N)`` features → ``(B, N, N)`` cosine similarities between positions."""
+    x = F.normalize(x, dim=1)
+    return x.transpose(1, 2) @ x
+
+
+def sampled_affinity_alignment_loss(
+    student: torch.Tensor,
+    teacher: torch.Tensor,
+    num_positions: int = 256,
+    sampling_weights: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Affinity alignment on a random subset of positions (MS-CA for dense, segmentation-size maps).
+
+    Pooling a 48³ decoder map to a few positions per side would erase the fine structure that
+    segmentation distillation is after, and the full ``N × N`` affinity of 110 592 positions does not
+    fit in memory. Instead ``num_positions`` positions are drawn per case (the same ones for student and
+    teacher) and the ``K × K`` cosine affinities are matched by mean squared error. Memory is
+    O(B·K²) whatever the map size.
+
+    Args:
+        student: ``(B, Cs, d, h, w)``.
+        teacher: ``(B, Ct, d, h, w)`` (same spatial size; widths may differ).
+        num_positions: K, positions per case (all positions when the map has fewer). Default 256.
+        sampling_weights: optional ``(B, 1, d, h, w)`` non-negative weights to draw positions with
+            (e.g. class-balanced, so that small tumours are sampled); default uniform.
+        generator: RNG for the draw (reproducible tests).
+
+    Returns:
+        Scalar in [0, 4].
+
+    Raises:
+        ValueError: mismatched batch or spatial sizes, ``num_positions`` < 2, or bad weights.
+    """
+    _check_pair(student, teacher, same_width=False)
+    if student.shape[2:] != teacher.shape[2:]:
+        raise ValueError(f"student and teacher maps need one spatial size, got {tuple(student.shape[2:])} and "
+                         f"{tuple(teacher.shape[2:])}; resize first.")
+    if num_positions < 2:
+        raise ValueError(f"`num_positions` must be >= 2, got {num_positions}.")
+    b, n = student.shape[0], student[0, 0].numel()
+    k = min(int(num_positions), n)
+    if sampling_weights is None:
+        probs = torch.ones(b, n, device=student.device)
+    else:
+        if sampling_weights.shape != (b, 1, *student.shape[2:]) or bool((sampling_weights < 0).any()):
+            raise ValueError(f"`sampling_weights` must be non-negative (B, 1, d, h, w) = {(b, 1, *student.shape[2:])}, "
+                             f"got {tuple(sampling_weights.shape)}.")
+        probs = sampling_weights.flatten(1).float() + 1e-12  # never all zero
+    idx = torch.multinomial(probs.cpu(), k, replacement=False, generator=generator).to(student.device)  # (B, K)
+
+    def gather(f: torch.Tensor) -> torch.Tensor:  # (B, C, d, h, w) → (B, C, K)
+        flat = f.flatten(2)
+        return flat.gather(2, idx[:, None, :].expand(-1, flat.shape[1], -1))
+
+    s, t = _affinity(gather(student)), _affinity(gather(teacher.to(student.dtype)))
+    return (s - t).pow(2).mean()

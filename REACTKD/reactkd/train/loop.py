@@ -56,7 +56,7 @@ def _val_metrics(pred: dict) -> dict:
 
 def _score(m: dict, metric: str) -> tuple[float, float]:
     value = m.get(metric, float("nan"))
-    return (value if math.isfinite(value) else -1.0, -m["loss"])
+    return (value if math.isfinite(value) else -1.0, -m.get("loss", 0.0))
 
 
 def _rng_state() -> dict:
@@ -79,13 +79,14 @@ def fit(
     module: nn.Module,
     export: Callable[[], nn.Module],
     train_loader: DataLoader,
-    val_loader: DataLoader,
+    val_loader: DataLoader | None,
     stage: StageConfig,
     runtime: Runtime,
     out_dir: Path,
     metadata: dict,
     desc: str = "train",
     skip_prefixes: tuple[str, ...] = ("teachers.",),
+    validate: Callable[[nn.Module], dict] | None = None,
 ) -> StageResult:
     """Train ``module`` (a distiller or :class:`~reactkd.train.supervised.SupervisedModel`).
 
@@ -96,6 +97,9 @@ def fit(
         out_dir: the stage folder (see module docstring).
         metadata: JSON-able facts stored in ``best.pt`` (config, fold, preprocessing, modalities …).
         skip_prefixes: state-dict keys not saved in ``last.pt`` (frozen teachers are saved elsewhere).
+        validate: maps the exported network to validation metrics (must include ``stage.select_metric``);
+            default: classification metrics of the network's predictions on ``val_loader``. Segmentation
+            passes its own (Dice on whole validation volumes).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     done = out_dir / "done.json"
@@ -152,7 +156,7 @@ def fit(
             bar.set_postfix(loss=f"{sums['loss'] / n:.3f}")
         lr = optimizer.param_groups[0]["lr"]
         scheduler.step()
-        val = _val_metrics(predict_loader(export(), val_loader, runtime))
+        val = validate(export()) if validate is not None else _val_metrics(predict_loader(export(), val_loader, runtime))
         score = _score(val, stage.select_metric.value)
         improved = score > best_score
         if improved:

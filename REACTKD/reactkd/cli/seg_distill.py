@@ -1,0 +1,28 @@
+"""``reactkd seg-distill``: ReCo-KD for liver/tumour segmentation: a large teacher, then a compact student
+distilled from it (MS-SARD + MS-CA), then teacher vs student on held-out patients (RUN/evaluation.md)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("seg-distill", help="train a seg teacher and distil a compact seg student (ReCo-KD)",
+                              description=__doc__)
+    p.add_argument("--config", required=True, help="segmentation YAML, or a shipped name (seg-demo-cpu, seg-paper)")
+    p.add_argument("--set", dest="overrides", action="append", metavar="KEY=VALUE", default=[],
+                   help="override a config value, e.g. --set stage1.epochs=2 (repeatable)")
+    p.add_argument("--out", required=True, type=Path, help="run folder (re-running resumes it)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from reactkd.config.seg_load import load_seg_config
+    from reactkd.config.shipped import resolve_config_path
+    from reactkd.segment.experiment import run_seg_distill
+
+    config = load_seg_config(resolve_config_path(args.config), args.overrides)
+    run_seg_distill(config, args.out)
+    print(f"seg-distill: done → {args.out} (segment with: reactkd segment --model {args.out} --ct CT --out DIR)")
+    return 0

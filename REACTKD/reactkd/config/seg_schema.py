@@ -1,0 +1,108 @@
+"""The segmentation-distillation config (``reactkd seg-distill``): ReCo-KD teacher → compact student.
+
+Same layering as :mod:`reactkd.config.schema` (dataclass defaults, YAML overrides, ``--set``), and the
+same optimiser/stage blocks, so a seg run reads like a grading run. Every loss term and weight of
+stage 2 is in ``distiller.kwargs``; nothing is hard-coded in the trainer.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from reactkd.config.schema import Device, OptimizerConfig, Precision, Schedule
+
+__all__ = ["SegFamily", "SegSelectMetric", "SegStageConfig", "SegDataConfig", "SegModelConfig",
+           "SegStudentConfig", "SegLossConfig", "SegExperimentConfig"]
+
+
+class SegFamily(str, enum.Enum):
+    """MONAI segmentation backbone of teacher and student (one family for both)."""
+
+    SEGRESNET = "segresnet"
+    SWINUNETR = "swinunetr"
+
+
+class SegSelectMetric(str, enum.Enum):
+    """Validation metric choosing the best checkpoint: mean foreground Dice, or one class's Dice."""
+
+    DICE = "dice"
+    DICE_LIVER = "dice_liver"
+    DICE_TUMOR = "dice_tumor"
+
+
+@dataclass
+class SegStageConfig:
+    """One training stage; ``fit`` reads the same fields as a grading :class:`StageConfig`."""
+
+    epochs: int = 10
+    batch_size: int = 2
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    schedule: Schedule = Schedule.COSINE
+    select_metric: SegSelectMetric = SegSelectMetric.DICE
+    grad_clip: float = 5.0
+    num_workers: int = 0
+
+
+@dataclass
+class SegDataConfig:
+    """Which cases and how they are sampled.
+
+    ``manifest``: a cohort manifest (``reactkd.cohort.manifest`` columns; ``grade`` may be empty) whose
+    ``liver_mask``/``tumor_mask`` are the labels, e.g. LiTS: ``liver_mask: segmentation-0.nii:1`` and
+    ``tumor_mask: segmentation-0.nii:2`` (liver is taken as liver ∪ tumour either way). None = the
+    embedded phantom cohort.
+    """
+
+    manifest: str | None = None
+    phantom_patients: int = 60
+    phantom_seed: int = 0
+    spacing_mm: float = 4.0  # isotropic resampling of the whole CT (inference needs no mask to place it)
+    hu_window: list = field(default_factory=lambda: [-160.0, 240.0])
+    patch_size: int = 32  # training patch side (voxels); larger volumes use sliding windows
+    patches_per_case: int = 4  # random patches drawn from each training case per epoch
+    foreground_share: float = 0.67  # share of patches centred on a liver or tumour voxel (class-balanced)
+    val_share: float = 0.2  # of patients, for checkpoint selection
+    test_share: float = 0.2  # of patients, held out for the teacher-vs-student table
+    sw_overlap: float = 0.25  # sliding-window overlap at validation and inference
+
+
+@dataclass
+class SegModelConfig:
+    """A MONAI network: ``family`` + its constructor kwargs (``init_filters``, ``blocks_down`` …)."""
+
+    family: SegFamily = SegFamily.SEGRESNET
+    kwargs: dict = field(default_factory=lambda: {"init_filters": 16})
+
+
+@dataclass
+class SegStudentConfig:
+    """The student is the teacher's family with widths C'ᵢ = max(min_channels, 2⁻ᵗ·Cᵢ), t = ``shrink``."""
+
+    shrink: int = 2
+    min_channels: int = 8
+    kwargs: dict = field(default_factory=dict)  # other constructor overrides (e.g. fewer blocks)
+
+
+@dataclass
+class SegLossConfig:
+    """Supervised Dice + cross-entropy on the labels (both stages)."""
+
+    dice_weight: float = 1.0
+    ce_weight: float = 1.0
+
+
+@dataclass
+class SegExperimentConfig:
+    name: str = "seg-experiment"
+    seed: int = 0
+    device: Device = Device.AUTO
+    precision: Precision = Precision.FP32
+    data: SegDataConfig = field(default_factory=SegDataConfig)
+    teacher: SegModelConfig = field(default_factory=SegModelConfig)
+    teacher_checkpoint: str | None = None  # a trained seg teacher's best.pt: stage 1 is skipped
+    student: SegStudentConfig = field(default_factory=SegStudentConfig)
+    loss: SegLossConfig = field(default_factory=SegLossConfig)
+    stage1: SegStageConfig = field(default_factory=SegStageConfig)
+    stage2: SegStageConfig = field(default_factory=SegStageConfig)
+    distiller: dict = field(default_factory=lambda: {"name": "seg_reco", "kwargs": {}})

@@ -1,0 +1,114 @@
+"""``reactkd seg-distill``: stage 1 trains (or loads) the segmentation teacher, stage 2 distils the
+compact student with ReCo-KD, then both are compared on held-out patients.
+
+Run folder::
+
+    RUN/config.yaml          resolved config (a re-run with another config is refused; re-running resumes)
+    RUN/split.json           case ids of train / val / test (patient-level)
+    RUN/cohort/, seg-cache/  the embedded cohort (when no manifest) and preprocessed volumes
+    RUN/teacher/, student/   best.pt, last.pt, metrics.csv, done.json (``reactkd segment --model RUN``
+                             uses student/best.pt)
+    RUN/evaluation.{csv,json,md}  teacher vs student: per-class Dice, HD95, parameters, CPU s/volume
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+from reactkd.cohort.manifest import read_manifest
+from reactkd.config.schema import to_dict
+from reactkd.config.seg_schema import SegExperimentConfig
+from reactkd.segment.data import SegPatches, load_volume, patient_split, write_split
+from reactkd.segment.inference import seg_metadata
+from reactkd.segment.models import SegNet, build_seg_student
+from reactkd.segment.preprocess import SegPreprocess
+from reactkd.segment.report import evaluate_models, write_table
+from reactkd.segment.train import SegSupervised, dice_validator
+from reactkd.train.checkpoint import load_checkpoint
+from reactkd.train.loop import fit
+from reactkd.train.runtime import Runtime, seed_everything
+
+__all__ = ["run_seg_distill", "seg_records", "build_seg_models"]
+
+
+def seg_records(config: SegExperimentConfig, run_dir: Path):
+    """The manifest's cases (grades optional), or the embedded phantom cohort generated into ``RUN/cohort``."""
+    if config.data.manifest:
+        return read_manifest(config.data.manifest, require_grade=False)
+    from reactkd.cohort.phantom import generate_cohort
+
+    return read_manifest(generate_cohort(run_dir / "cohort", config.data.phantom_patients, config.data.phantom_seed))
+
+
+def build_seg_models(config: SegExperimentConfig) -> tuple[SegNet, SegNet]:
+    teacher = SegNet(config.teacher.family, **config.teacher.kwargs)
+    student = build_seg_student(teacher, config.student.shrink, config.student.min_channels, config.student.kwargs)
+    return teacher, student
+
+
+def _load_teacher(teacher: SegNet, path: str, device) -> None:
+    state, meta = load_checkpoint(path, map_location=device)
+    if meta.get("kind") != "seg_teacher":
+        raise ValueError(f"`teacher_checkpoint` {path} holds a {meta.get('kind')!r} checkpoint, not a seg teacher.")
+    try:
+        teacher.load_state_dict(state["model"])
+    except RuntimeError as err:
+        raise ValueError(f"`teacher_checkpoint` {path} does not match `teacher` in the config: "
+                         f"{str(err).splitlines()[0]}") from None
+
+
+def run_seg_distill(config: SegExperimentConfig, run_dir: str | Path, log=print) -> Path:
+    """Train teacher and student, write the evaluation table; returns ``run_dir``. Re-running resumes."""
+    from reactkd.train.experiment import prepare_run_dir
+
+    run_dir = Path(run_dir)
+    runtime = Runtime.create(config.device, config.precision)
+    prepare_run_dir(config, run_dir)
+    seed_everything(config.seed)
+    d = config.data
+    pre = SegPreprocess(d.spacing_mm, tuple(d.hu_window))
+    train, val, test = patient_split(seg_records(config, run_dir), d.val_share, d.test_share, config.seed)
+    write_split({"train": train, "val": val, "test": test}, run_dir / "split.json")
+    log(f"seg-distill: {len(train)} training, {len(val)} validation, {len(test)} test case(s)")
+    cache = run_dir / "seg-cache"
+    train_vols = [load_volume(r, pre, cache) for r in train]
+    validate = dice_validator([load_volume(r, pre, cache) for r in val], d.patch_size, d.sw_overlap, runtime.device)
+
+    def loader(stage):
+        patches = SegPatches(train_vols, d.patch_size, d.patches_per_case, d.foreground_share)
+        return DataLoader(patches, batch_size=stage.batch_size, shuffle=True, num_workers=stage.num_workers,
+                          generator=torch.Generator().manual_seed(config.seed), drop_last=len(patches) > stage.batch_size)
+
+    extra = {"config": to_dict(config)}
+    teacher, student = build_seg_models(config)
+    teacher_meta = seg_metadata("seg_teacher", teacher, pre, d.patch_size, d.sw_overlap, extra)
+    if config.teacher_checkpoint:
+        _load_teacher(teacher, config.teacher_checkpoint, runtime.device)
+        log(f"teacher: loaded {config.teacher_checkpoint}")
+    else:
+        r1 = fit(SegSupervised(teacher, config.loss.dice_weight, config.loss.ce_weight), lambda: teacher,
+                 loader(config.stage1), None, config.stage1, runtime, run_dir / "teacher", teacher_meta,
+                 desc="seg teacher", validate=validate)
+        log(f"teacher: best epoch {r1.best_epoch + 1}, val {config.stage1.select_metric.value} {r1.best_metric:.3f}")
+        teacher.load_state_dict(load_checkpoint(r1.best_path, runtime.device)[0]["model"])
+    teacher.to(runtime.device).requires_grad_(False).eval()
+
+    from reactkd.distill import build_distiller
+
+    kwargs = {"dice_weight": config.loss.dice_weight, "ce_weight": config.loss.ce_weight,
+              **config.distiller.get("kwargs", {})}
+    distiller = build_distiller(config.distiller["name"], student, teacher, **kwargs)
+    r2 = fit(distiller, lambda: student, loader(config.stage2), None, config.stage2, runtime, run_dir / "student",
+             seg_metadata("seg_student", student, pre, d.patch_size, d.sw_overlap, extra),
+             desc="seg student", validate=validate)
+    log(f"student: best epoch {r2.best_epoch + 1}, val {config.stage2.select_metric.value} {r2.best_metric:.3f}")
+    student.load_state_dict(load_checkpoint(r2.best_path, runtime.device)[0]["model"])
+    student_meta = seg_metadata("seg_student", student, pre, d.patch_size, d.sw_overlap)
+    if test:
+        table = evaluate_models({"teacher": (teacher.eval(), teacher_meta), "student": (student.eval(), student_meta)},
+                                test, runtime.device)
+        log(write_table(table, run_dir))
+    return run_dir
