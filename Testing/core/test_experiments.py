@@ -100,3 +100,18 @@ def test_robustness_and_dose_tables(compared, capsys):
     assert main(["evaluate", "--run", str(run)]) == 0
     assert "table4_dose" in (run / "report" / "index.md").read_text()
     assert main(["dose", "--run", str(run.parent / "missing")]) == 2
+
+
+def test_later_seeds_join_the_experiment(tmp_path):
+    from reactkd.experiments.suite import _check_request
+
+    request = {"kind": "compare", "base": {"seed": 0}, "rows": ["KD"]}
+    assert _check_request(tmp_path / "x", request, [0]) == [0]
+    assert _check_request(tmp_path / "x", request, [2, 1]) == [0, 1, 2]
+    with pytest.raises(ConfigError, match="different experiment"):
+        _check_request(tmp_path / "x", {**request, "rows": ["AT"]}, [0])
+    (tmp_path / "y").mkdir()
+    (tmp_path / "y" / "notes.txt").write_text("mine")
+    with pytest.raises(ConfigError, match="not empty"):
+        _check_request(tmp_path / "y", request, [0])
+    assert (tmp_path / "y" / "notes.txt").read_text() == "mine"

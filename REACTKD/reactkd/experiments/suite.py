@@ -2,7 +2,7 @@
 
 Folder ``OUT``::
 
-    suite.yaml                     what was asked (kind, base config, rows, seeds); a re-run must match
+    suite.yaml                     what was asked (kind, base config, rows; seeds so far); a re-run must match
     cohort/                        the embedded cohort, generated once (when the base config has no manifest)
     cache/, dose-cache/            preprocessing and low-dose caches shared by every run
     teachers/<key>/fold{k}/teacher stage-1 teachers, one set per distinct teacher setting and seed
@@ -51,17 +51,21 @@ def teacher_key(config: ExperimentConfig) -> str:
     return hashlib.sha1(json.dumps(stage1, sort_keys=True).encode()).hexdigest()[:10]
 
 
-def _check_request(out: Path, request: dict) -> None:
+def _check_request(out: Path, request: dict, seeds: list[int]) -> list[int]:
+    """Record the request in ``suite.yaml`` (refusing another experiment's folder); returns every seed asked
+    of this folder so far, so that a later ``--seeds 1 2`` adds seeds to the table instead of replacing them."""
     path = out / "suite.yaml"
     if path.is_file():
-        if yaml.safe_load(path.read_text()) != request:
+        stored = yaml.safe_load(path.read_text())
+        if {k: v for k, v in stored.items() if k != "seeds"} != request:
             raise ConfigError(f"{out} holds a different experiment (see its suite.yaml); choose another --out "
                               f"(nothing in it was changed).")
-        return
-    if out.exists() and any(out.iterdir()):
+        seeds = sorted(set(stored.get("seeds", [])) | set(seeds))
+    elif out.exists() and any(out.iterdir()):
         raise ConfigError(f"{out} is not empty and is not a REACTKD experiment folder; choose another --out.")
     out.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(request, sort_keys=False))
+    path.write_text(yaml.safe_dump({**request, "seeds": seeds}, sort_keys=False))
+    return seeds
 
 
 def _shared_base(base: ExperimentConfig, out: Path) -> ExperimentConfig:
@@ -95,16 +99,20 @@ def run_suite(base: ExperimentConfig, out: str | Path, variants: Sequence[Varian
     seeds = [int(s) for s in seeds]
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"give one or more distinct seeds, got {seeds}.")
-    request = {"kind": kind, "base": to_dict(base), "rows": [v.name for v in variants], "seeds": seeds}
-    _check_request(out, request)
+    request = {"kind": kind, "base": to_dict(base), "rows": [v.name for v in variants]}
+    all_seeds = _check_request(out, request, seeds)
     shared = _shared_base(base, out)
     runs: dict[str, list[Path]] = {v.name: [] for v in variants}
-    for seed in seeds:
+    for seed in all_seeds:
         for v in variants:
+            run_dir = out / "runs" / f"seed{seed}" / v.slug
+            if seed not in seeds:  # asked before: tabulated when finished, not trained now
+                if _finished(run_dir):
+                    runs[v.name].append(run_dir)
+                continue
             config = v.apply(shared)
             config.seed = seed
             config = config_from_mapping(to_dict(config))  # validate the edited config like a file
-            run_dir = out / "runs" / f"seed{seed}" / v.slug
             key = teacher_key(config)
             teacher_root = out / "teachers" / key
             teacher_root.mkdir(parents=True, exist_ok=True)
@@ -114,6 +122,14 @@ def run_suite(base: ExperimentConfig, out: str | Path, variants: Sequence[Varian
             run_experiment(config, run_dir, log=log, teacher_root=teacher_root)
             runs[v.name].append(run_dir)
     return write_suite_tables(out, runs, kind)
+
+
+def _finished(run_dir: Path) -> bool:
+    from reactkd.cohort import read_folds
+
+    folds = run_dir / "folds.json"
+    return folds.is_file() and all((run_dir / f"fold{k}" / "predictions.csv").is_file()
+                                   for k in range(len(read_folds(folds))))
 
 
 def write_suite_tables(out: Path, runs: dict[str, list[Path]], kind: str) -> SuiteResult:
@@ -141,7 +157,7 @@ def write_suite_tables(out: Path, runs: dict[str, list[Path]], kind: str) -> Sui
         for q in GradeQuestion:
             curves = [grade_decision_curve(t.grade, t.probs, q, label=name) for name, t in pooled.items()]
             result.figures.append(plot_dca(curves, out / f"dca_{q.value}.png", title=q.title))
-    seeds = sorted({d.parent.name for dirs in runs.values() for d in dirs})
+    seeds = sorted({d.parent.name for dirs in runs.values() for d in dirs}, key=lambda n: int(n[4:]))
     lines = [f"# {'Comparison of distillers (Table I)' if kind == 'compare' else 'Ablation (Table II)'}", "",
              f"Students on held-out folds; mean ± std over every fold of {len(seeds)} seed(s) ({', '.join(seeds)}).",
              "", table.to_markdown(), "", "CSV: [table.csv](table.csv), [numeric](table_numeric.csv)", "",
