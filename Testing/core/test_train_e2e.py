@@ -27,7 +27,8 @@ def cohort(tiny_cohort):
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory, cohort):
     run = tmp_path_factory.mktemp("runs") / "tiny"
-    run_experiment(tiny_config(cohort), run, log=lambda *_: None)
+    config = tiny_experiment(cohort, stage2={"epochs": 1, "batch_size": 4, "tensorboard": True})
+    run_experiment(config, run, log=lambda *_: None)
     return run
 
 
@@ -49,6 +50,18 @@ def test_run_writes_every_artefact(trained_run):
     assert meta["fold"] == 0 and "val_metrics" in meta and meta["config"]["name"] == "tiny"
     student_log = list(csv.DictReader(open(trained_run / "fold0" / "student" / "metrics.csv")))
     assert {"train_loss_kd", "train_loss_node", "train_loss_edge", "train_loss_gw", "val_auc"} <= set(student_log[0])
+
+
+def test_tensorboard_log_matches_the_csv(trained_run):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    stage = trained_run / "fold0" / "student"
+    events = EventAccumulator(str(stage / "tensorboard")).Reload()
+    row = next(csv.DictReader(open(stage / "metrics.csv")))
+    (loss,) = events.Scalars("val/loss")  # (val/auc is left out when a tiny split makes it NaN)
+    assert loss.step == 1 and loss.value == pytest.approx(float(row["val_loss"]), abs=1e-5)
+    assert "train/loss_kd" in events.Tags()["scalars"]
+    assert not (trained_run / "fold0" / "teacher" / "tensorboard").exists()  # off unless asked
 
 
 def test_report_and_evaluations(trained_run, cohort, capsys):

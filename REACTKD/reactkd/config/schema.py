@@ -76,6 +76,7 @@ class StageConfig:
     select_metric: SelectMetric = SelectMetric.AUC
     grad_clip: float = 5.0
     num_workers: int = 0
+    tensorboard: bool = False  # also log each epoch's metrics row to OUT/tensorboard (pip install tensorboard)
 
 
 @dataclass

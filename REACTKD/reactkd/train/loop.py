@@ -125,6 +125,7 @@ def fit(
         start, best_epoch = meta["epoch"] + 1, meta["best_epoch"]
         best_score = tuple(meta["best_score"])
     _truncate_metrics(out_dir / "metrics.csv", start)
+    board = _tensorboard(out_dir) if stage.tensorboard and runtime.is_main else None
     trainer = module
     if runtime.distributed:
         trainer = torch.nn.parallel.DistributedDataParallel(
@@ -168,6 +169,11 @@ def fit(
                    **{f"train_{k}": round(v / max(n, 1), 5) for k, v in sums.items()},
                    **{f"val_{k}": round(v, 5) for k, v in val.items()}}
             _append_metrics(out_dir / "metrics.csv", row)
+            if board is not None:
+                for key, value in row.items():
+                    if key != "epoch" and isinstance(value, (int, float)) and math.isfinite(value):
+                        board.add_scalar(key.replace("_", "/", 1), value, epoch + 1)
+                board.flush()
             if improved:
                 save_checkpoint(out_dir / "best.pt", {"model": export().state_dict()},
                                 {**metadata, "epoch": epoch, "val_metrics": val})
@@ -175,10 +181,21 @@ def fit(
                                    "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "rng": _rng_state()},
                             {"epoch": epoch, "best_epoch": best_epoch, "best_score": list(best_score)})
         runtime.barrier()
+    if board is not None:
+        board.close()
     if runtime.is_main:
         done.write_text(json.dumps({"best_epoch": best_epoch, "best_metric": best_score[0]}))
     runtime.barrier()
     return StageResult(out_dir / "best.pt", best_epoch, best_score[0], stage.epochs - start)
+
+
+def _tensorboard(out_dir: Path):
+    """A TensorBoard writer for ``out_dir/tensorboard`` (the CSV stays the record; this is for watching)."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError as err:  # torch raises ImportError naming tensorboard when it is not installed
+        raise ValueError("`tensorboard: true` needs the tensorboard package: pip install 'reactkd[tensorboard]'.") from err
+    return SummaryWriter(str(out_dir / "tensorboard"))
 
 
 def _append_metrics(path: Path, row: dict) -> None:
