@@ -512,6 +512,8 @@ class REACTKDTest(ScriptedLoadableModuleTest):
         self.test_segments_and_outputs_in_slicer()
         self.setUp()
         self.test_prediction_end_to_end()
+        self.setUp()
+        self.test_segmentation_result_in_slicer()
 
     def test_core_importable(self):
         self.assertTrue(REACTKDLogic.coreVersion())
@@ -602,3 +604,33 @@ class REACTKDTest(ScriptedLoadableModuleTest):
         self.assertTrue(process.cancelled)
         shutil.rmtree(inputs.folder, ignore_errors=True)
         self.delayDisplay("End-to-end prediction OK: " + logic.summary(out))
+
+    def test_segmentation_result_in_slicer(self):
+        """A result of ``reactkd segment`` (written by the core's writer) loads as the CT's segmentation,
+        is pre-selected for Apply by name, and a re-run replaces it."""
+        from REACTKDLib.dependencies import missing_requirements
+
+        if missing_requirements():
+            self.delayDisplay("Skipped the segmentation result test: core packages missing")
+            return
+        import numpy as np
+        import SimpleITK as sitk
+
+        from reactkd.segment.writer import write_masks
+        from REACTKDLib.geometry import volume_to_sitk
+        from REACTKDLib.segmentation import load_segmentation_result
+        from REACTKDLib.segments import default_segment_choice, segment_names, segments_mask_on_volume
+
+        ctNode, _, liver, tumor = self._studyNodes()
+        labels = sitk.GetImageFromArray(np.where(tumor, 2, np.where(liver, 1, 0)).astype(np.uint8))
+        labels.CopyInformation(volume_to_sitk(ctNode))
+        folder = Path(slicer.util.tempDirectory("REACTKDTest-seg"))
+        path = write_masks(labels, folder)["seg_nrrd"]
+        first = load_segmentation_result(slicer.mrmlScene, ctNode, path)
+        again = load_segmentation_result(slicer.mrmlScene, ctNode, path)
+        self.assertEqual(first.GetID(), again.GetID())
+        liverId, tumorIds = default_segment_choice(segment_names(again))
+        got = segments_mask_on_volume(slicer.mrmlScene, again, tumorIds, ctNode)
+        self.assertTrue(np.array_equal(got.astype(bool), tumor))
+        shutil.rmtree(folder, ignore_errors=True)
+        self.delayDisplay("Segmentation result OK")

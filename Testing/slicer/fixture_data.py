@@ -75,8 +75,14 @@ def train_tiny_seg_model(run_dir) -> Path:
         "student": {"shrink": 1, "min_channels": 4},
         "stage1": stage, "stage2": stage,
         "distiller": {"name": "seg_reco", "kwargs": {"num_positions": 16, "levels": ["enc2", "dec1"]}}})
+    import reactkd.cohort.phantom as phantom
+
+    original = phantom.generate_cohort
+    # the phantom's default 96×96×64 grid is more than plumbing needs (seg_records imports it at call time)
+    phantom.generate_cohort = lambda out, n, seed, size=(48, 48, 32): original(out, n, seed, size)
     threads = torch.get_num_threads()
     try:
         return run_seg_distill(config, Path(run_dir), log=lambda *_: None)
     finally:
+        phantom.generate_cohort = original
         torch.set_num_threads(threads)

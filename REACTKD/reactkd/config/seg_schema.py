@@ -116,4 +116,6 @@ class SegExperimentConfig:
     loss: SegLossConfig = field(default_factory=SegLossConfig)
     stage1: SegStageConfig = field(default_factory=SegStageConfig)
     stage2: SegStageConfig = field(default_factory=SegStageConfig)
+    # `kwargs` go to the distiller (`reactkd.distill.seg_reco`); `warmup_epochs: E` there is turned into the
+    # distiller's `warmup_steps` (E × batches per epoch): the teacher terms ramp up from 0 over E epochs.
     distiller: dict = field(default_factory=lambda: {"name": "seg_reco", "kwargs": {}})
