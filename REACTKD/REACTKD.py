@@ -3,7 +3,8 @@
 This file stays thin: MRML-facing logic lives in ``REACTKDLib`` (tested with slicer-core under pytest)
 and the ML core in the ``reactkd`` package beside it, which never imports slicer. Inference runs in a
 separate ``PythonSlicer`` process (``reactkd predict``), polled by a timer, so the GUI never freezes and
-Apply turns into Cancel while it runs.
+Apply turns into Cancel while it runs. Without a liver/tumour segmentation, "Segment liver and tumours"
+runs ``reactkd segment`` (a ``seg-distill`` model) the same way and selects its result for Apply.
 """
 
 import logging
@@ -33,8 +34,9 @@ class REACTKD(ScriptedLoadableModule):
         self.parent.helpText = (
             "Predicts the Edmondson-Steiner grade (1/2/3) of hepatocellular carcinoma from CT (and PET when the "
             "model uses it) with a student network distilled from PET/CT teachers (REACT-KD). Select the CT, the "
-            "segmentation with the liver and tumour segments and a model, then press Apply. Results: grade table, "
-            "region table, the region graph in 3D and the attention map over the CT. Research use only.")
+            "segmentation with the liver and tumour segments and a model, then press Apply. Without a segmentation, "
+            "'Segment liver and tumours' makes one with a segmentation model (reactkd seg-distill). Results: grade "
+            "table, region table, the region graph in 3D and the attention map over the CT. Research use only.")
         self.parent.acknowledgementText = (
             "Apache-2.0. REACT-KD method; models built with MONAI, POT and SimpleITK. Background processing follows "
             "the approach of MONAIAuto3DSeg (A. Lasso et al.).")
@@ -51,6 +53,7 @@ class REACTKDParameterNode:
     liverSegmentId: str = ""
     tumorSegmentIds: list[str] = []
     modelPath: Path = Path()
+    segModelPath: Path = Path()
     device: Annotated[str, Choice(["auto", "cpu", "cuda"])] = "auto"
     overlayOpacity: Annotated[float, WithinRange(0.0, 1.0)] = 0.5
 
@@ -64,7 +67,7 @@ class REACTKDWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._parameterNodeGuiTag = None
         self._updatingSegments = False
         self._observedSegmentation = None
-        self._job = None  # (PredictionInputs, BackgroundProcess, ct node) while running
+        self._job = None  # (kind "grade" | "segment", inputs or SegmentationJob, BackgroundProcess, ct node)
         self._timer = qt.QTimer()
         self._timer.setInterval(250)
         self._timer.connect("timeout()", self._poll)
@@ -79,13 +82,14 @@ class REACTKDWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
         self.ui.applyButton.connect("clicked(bool)", self.onApplyButton)
+        self.ui.segmentButton.connect("clicked(bool)", self.onSegmentButton)
         self.ui.liverSegmentComboBox.connect("currentIndexChanged(int)", self._segmentsFromGui)
         self.ui.tumorSegmentsList.connect("itemChanged(QListWidgetItem*)", self._segmentsFromGui)
         self.initializeParameterNode()
 
     def cleanup(self):
         if self._job:
-            self._job[1].cancel()
+            self._job[2].cancel()
         self._timer.stop()
         self.removeObservers()
 
@@ -100,7 +104,7 @@ class REACTKDWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def onSceneStartClose(self, caller, event):
         if self._job:
-            self._job[1].cancel()
+            self._job[2].cancel()
         self.setParameterNode(None)
 
     def onSceneEndClose(self, caller, event):
@@ -120,6 +124,12 @@ class REACTKDWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             found = default_model()
             if found:
                 p.modelPath = Path(found)
+        if not str(p.segModelPath) or str(p.segModelPath) == ".":
+            from REACTKDLib.segmentation import default_seg_model
+
+            found = default_seg_model()
+            if found:
+                p.segModelPath = Path(found)
 
     def setParameterNode(self, parameterNode):
         if self._parameterNode:
@@ -140,7 +150,9 @@ class REACTKDWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._segmentsToGui()
         self.logic.setOverlayOpacity(p.ctVolume, p.overlayOpacity)
         if self._job:
+            self.ui.segmentButton.enabled = False
             return
+        self._updateSegmentButton()
         problems = []
         if not p.ctVolume:
             problems.append("Select a CT volume.")
@@ -152,6 +164,21 @@ class REACTKDWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             problems.append("Select a model (checkpoint or run folder).")
         self.ui.applyButton.enabled = not problems
         self.ui.applyButton.toolTip = "\n".join(problems) or "Grade the selected study."
+
+    def _updateSegmentButton(self):
+        from REACTKDLib.segmentation import offers_segmentation
+
+        p = self._parameterNode
+        problems = []
+        if not p.ctVolume:
+            problems.append("Select a CT volume.")
+        if not str(p.segModelPath) or str(p.segModelPath) == ".":
+            problems.append("Select a segmentation model (a `reactkd seg-distill` run folder or checkpoint).")
+        if p.segmentation and not offers_segmentation(p.segmentation):
+            problems.append("The selected segmentation already has liver/tumour segments; choose none to segment anew.")
+        self.ui.segmentButton.enabled = not problems
+        self.ui.segmentButton.toolTip = "\n".join(problems) or (
+            "Segment the liver and tumours of the CT; the result is selected as the segmentation for Apply.")
 
     def _observeSegmentation(self, segmentation):
         """Refill the segment choosers when segments are added, removed or renamed in the Segment Editor."""
@@ -216,14 +243,18 @@ class REACTKDWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         finally:
             self._updatingSegments = False
 
-    def _setRunning(self, running: bool, text: str = ""):
+    def _setRunning(self, running: bool, text: str = "", steps: int = 0):
         self.ui.applyButton.text = "Cancel" if running else "Apply"
-        self.ui.applyButton.toolTip = "Cancel the running prediction." if running else "Grade the selected study."
+        self.ui.applyButton.toolTip = "Cancel the running job." if running else "Grade the selected study."
+        if running:  # Apply is the Cancel button, whatever the inputs say
+            self.ui.applyButton.enabled = True
         self.ui.inputsCollapsibleButton.enabled = not running
         self.ui.progressBar.visible = running
         if running:
-            self.ui.progressBar.setRange(0, 0)  # busy: the core reports no fraction for one case
-            self.ui.progressBar.setFormat(text)
+            # grading reports no fraction for one case (busy bar); segmentation reports its windows
+            self.ui.progressBar.setRange(0, steps)
+            self.ui.progressBar.setValue(0)
+            self.ui.progressBar.setFormat(text + (" %p%" if steps else ""))
         if not running:
             self._onParameterChanged()
 
@@ -236,7 +267,7 @@ class REACTKDWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def onApplyButton(self):
         if self._job:
             self._log("Cancelling…")
-            self._job[1].cancel()
+            self._job[2].cancel()
             return
         p = self._parameterNode
         self.ui.resultLabel.text = ""
@@ -248,17 +279,40 @@ class REACTKDWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                                                       list(p.tumorSegmentIds), pets, str(p.modelPath), p.device)
             for note in notes + inputs.warnings:
                 self._log(note)
-            self._job = (inputs, process, p.ctVolume)
+            self._job = ("grade", inputs, process, p.ctVolume)
             self._setRunning(True, "Grading…")
             self._timer.start()
 
+    def onSegmentButton(self):
+        if self._job:
+            return
+        p = self._parameterNode
+        with slicer.util.tryWithErrorDisplay("Segmentation could not start.", waitCursor=True):
+            if not self.logic.ensureDependencies():
+                return
+            job, process = self.logic.startSegmentation(p.ctVolume, str(p.segModelPath), p.device)
+            self._log(f"Segmenting {p.ctVolume.GetName()} with {p.segModelPath}…")
+            self._job = ("segment", job, process, p.ctVolume)
+            self._setRunning(True, "Segmenting liver and tumours…", steps=100)
+            self._timer.start()
+
     def _poll(self):
-        inputs, process, ct = self._job
+        kind, inputs, process, ct = self._job
         for line in process.poll():
+            if kind == "segment":
+                from REACTKDLib.segmentation import parse_segment_progress
+
+                fraction = parse_segment_progress(line)
+                if fraction is not None:  # the window-by-window bar would flood the log
+                    self.ui.progressBar.setValue(int(100 * fraction))
+                    continue
             self._log(line)
         if process.running:
             return
         self._timer.stop()
+        if kind == "segment":
+            self._finishSegmentation(inputs, process, ct)
+            return
         try:
             if process.returncode == 0 and not process.cancelled:
                 self.ui.progressBar.setFormat("Loading results…")
@@ -277,6 +331,27 @@ class REACTKDWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                     slicer.util.errorDisplay(message, detailedText="\n".join(process.lines[-200:]))
         finally:
             shutil.rmtree(inputs.folder, ignore_errors=True)
+            self._job = None
+            self._setRunning(False)
+
+    def _finishSegmentation(self, job, process, ct):
+        try:
+            if process.returncode == 0 and not process.cancelled:
+                with slicer.util.tryWithErrorDisplay("Could not load the segmentation.", waitCursor=True):
+                    node = self.logic.importSegmentation(ct, job)
+                    # selecting it pre-selects its "liver" and "tumor" segments: Apply can grade right away
+                    self._parameterNode.segmentation = node
+                    self._log(f"Segmentation {node.GetName()!r} is selected; press Apply to grade.")
+            else:
+                from REACTKDLib.errors import explain_failure
+
+                message = explain_failure(process.lines, process.returncode, process.cancelled)
+                self._log(message)
+                if not process.cancelled:
+                    log.error("REACTKD segmentation failed (exit %s):\n%s", process.returncode, "\n".join(process.lines))
+                    slicer.util.errorDisplay(message, detailedText="\n".join(process.lines[-200:]))
+        finally:
+            shutil.rmtree(job.folder, ignore_errors=True)
             self._job = None
             self._setRunning(False)
 
@@ -352,6 +427,32 @@ class REACTKDLogic(ScriptedLoadableModuleLogic):
                                list(tumorIds), folder, pets)
         return inputs, start_prediction(inputs, model, device), notes
 
+    def startSegmentation(self, ctNode, model, device="auto"):
+        """Export the CT and launch ``reactkd segment``; returns ``(SegmentationJob, process)``. Raises
+        ValueError with a message for the user."""
+        from REACTKDLib.segmentation import start_segmentation
+
+        return start_segmentation(ctNode, model, slicer.util.tempDirectory("REACTKD-seg"), device)
+
+    def importSegmentation(self, ctNode, job):
+        """The finished run's segmentation as the CT's segmentation node (replacing a previous result)."""
+        from REACTKDLib.segmentation import load_segmentation_result
+
+        return load_segmentation_result(slicer.mrmlScene, ctNode, job.seg_nrrd)
+
+    def segment(self, ctNode, model, device="auto", timeout=None):
+        """Synchronous segmentation for scripts and tests (the GUI uses :meth:`startSegmentation` + polling)."""
+        from REACTKDLib.errors import explain_failure
+
+        job, process = self.startSegmentation(ctNode, model, device)
+        try:
+            code = process.wait(timeout, log.info)
+            if code != 0:
+                raise RuntimeError(explain_failure(process.lines, code, process.cancelled))
+            return self.importSegmentation(ctNode, job)
+        finally:
+            shutil.rmtree(job.folder, ignore_errors=True)
+
     def importResults(self, ctNode, inputs, opacity=0.5) -> dict:
         from REACTKDLib.inference import read_prediction
         from REACTKDLib.outputs import show_results
@@ -411,6 +512,8 @@ class REACTKDTest(ScriptedLoadableModuleTest):
         self.test_segments_and_outputs_in_slicer()
         self.setUp()
         self.test_prediction_end_to_end()
+        self.setUp()
+        self.test_segmentation_result_in_slicer()
 
     def test_core_importable(self):
         self.assertTrue(REACTKDLogic.coreVersion())
@@ -501,3 +604,33 @@ class REACTKDTest(ScriptedLoadableModuleTest):
         self.assertTrue(process.cancelled)
         shutil.rmtree(inputs.folder, ignore_errors=True)
         self.delayDisplay("End-to-end prediction OK: " + logic.summary(out))
+
+    def test_segmentation_result_in_slicer(self):
+        """A result of ``reactkd segment`` (written by the core's writer) loads as the CT's segmentation,
+        is pre-selected for Apply by name, and a re-run replaces it."""
+        from REACTKDLib.dependencies import missing_requirements
+
+        if missing_requirements():
+            self.delayDisplay("Skipped the segmentation result test: core packages missing")
+            return
+        import numpy as np
+        import SimpleITK as sitk
+
+        from reactkd.segment.writer import write_masks
+        from REACTKDLib.geometry import volume_to_sitk
+        from REACTKDLib.segmentation import load_segmentation_result
+        from REACTKDLib.segments import default_segment_choice, segment_names, segments_mask_on_volume
+
+        ctNode, _, liver, tumor = self._studyNodes()
+        labels = sitk.GetImageFromArray(np.where(tumor, 2, np.where(liver, 1, 0)).astype(np.uint8))
+        labels.CopyInformation(volume_to_sitk(ctNode))
+        folder = Path(slicer.util.tempDirectory("REACTKDTest-seg"))
+        path = write_masks(labels, folder)["seg_nrrd"]
+        first = load_segmentation_result(slicer.mrmlScene, ctNode, path)
+        again = load_segmentation_result(slicer.mrmlScene, ctNode, path)
+        self.assertEqual(first.GetID(), again.GetID())
+        liverId, tumorIds = default_segment_choice(segment_names(again))
+        got = segments_mask_on_volume(slicer.mrmlScene, again, tumorIds, ctNode)
+        self.assertTrue(np.array_equal(got.astype(bool), tumor))
+        shutil.rmtree(folder, ignore_errors=True)
+        self.delayDisplay("Segmentation result OK")

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 __all__ = ["MODULE_DIR", "python_executable", "child_environment", "reactkd_command", "predict_command",
-           "train_command", "evaluate_command", "parse_training_progress"]
+           "train_command", "evaluate_command", "segment_command", "parse_training_progress"]
 
 MODULE_DIR = Path(__file__).resolve().parents[1]
 """The REACTKD module folder: holds ``reactkd/`` (the core) and ``REACTKDLib/``."""
@@ -76,6 +76,12 @@ def predict_command(model: str, ct: str, liver: str, out: str, tumor: str | None
     for tracer, path in (pets or {}).items():
         args += ["--pet", f"{tracer}={path}"]
     return reactkd_command(*args)
+
+
+def segment_command(model: str, ct: str, out: str, device: str = "cpu") -> list[str]:
+    """``reactkd segment`` (liver and tumour masks + ``segmentation.seg.nrrd`` in ``out``), with the
+    sliding-window progress bar on (see :func:`REACTKDLib.segmentation.parse_segment_progress`)."""
+    return reactkd_command("segment", "--model", model, "--ct", ct, "--out", out, "--device", device, "--progress")
 
 
 def train_command(config: str, out: str, overrides: list[str] | None = None, device: str | None = None,

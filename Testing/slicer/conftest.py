@@ -58,3 +58,11 @@ def tiny_model(tmp_path_factory):
     from fixture_data import write_tiny_student
 
     return write_tiny_student(tmp_path_factory.mktemp("model") / "best.pt")
+
+
+@pytest.fixture(scope="session")
+def tiny_seg_run(tmp_path_factory):
+    """A ``seg-distill`` run folder with a tiny seg teacher and student trained for 1 epoch (plumbing only)."""
+    from fixture_data import train_tiny_seg_model
+
+    return train_tiny_seg_model(tmp_path_factory.mktemp("seg") / "run")

@@ -55,3 +55,34 @@ def write_tiny_student(path) -> Path:
                            {"kind": "student", "fold": 0, "grades": [1, 2, 3], "model_kwargs": kwargs,
                             "preprocess": PreprocessConfig(grid_size=32, lesion_crop_size=8).to_dict(),
                             "inputs": {"ct": True, "pet_tracers": ["fdg", "acetate"]}})
+
+
+def train_tiny_seg_model(run_dir) -> Path:
+    """A real ``seg-distill`` run folder (teacher + student ``best.pt``) trained for 1 epoch at tiny sizes on
+    3 phantom patients (a few seconds): what ``reactkd segment --model RUN`` loads. Its masks mean little;
+    it exercises the plumbing."""
+    import torch
+
+    from reactkd.config.seg_load import seg_config_from_mapping
+    from reactkd.segment.experiment import run_seg_distill
+
+    stage = {"epochs": 1, "batch_size": 2, "optimizer": {"name": "adamw", "lr": 0.003}}
+    config = seg_config_from_mapping({
+        "name": "tiny-seg", "device": "cpu",
+        "data": {"phantom_patients": 3, "spacing_mm": 12.0, "patch_size": 16, "patches_per_case": 1,
+                 "val_share": 0.2, "test_share": 0.0},
+        "teacher": {"family": "segresnet", "kwargs": {"init_filters": 8, "blocks_down": [1, 1], "blocks_up": [1]}},
+        "student": {"shrink": 1, "min_channels": 4},
+        "stage1": stage, "stage2": stage,
+        "distiller": {"name": "seg_reco", "kwargs": {"num_positions": 16, "levels": ["enc2", "dec1"]}}})
+    import reactkd.cohort.phantom as phantom
+
+    original = phantom.generate_cohort
+    # the phantom's default 96×96×64 grid is more than plumbing needs (seg_records imports it at call time)
+    phantom.generate_cohort = lambda out, n, seed, size=(48, 48, 32): original(out, n, seed, size)
+    threads = torch.get_num_threads()
+    try:
+        return run_seg_distill(config, Path(run_dir), log=lambda *_: None)
+    finally:
+        phantom.generate_cohort = original
+        torch.set_num_threads(threads)

@@ -19,6 +19,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--ct", required=True, help="CT image (NIfTI/NRRD/MHA or DICOM series folder)")
     p.add_argument("--out", required=True, type=Path, help="output folder")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    p.add_argument("--postprocess", choices=("largest_component", "none"), default=None,
+                   help="largest_component: keep the largest connected liver ∪ tumour component and drop stray "
+                        "voxels elsewhere; none: the raw prediction (default: what the model was trained with)")
+    p.add_argument("--progress", action="store_true", help="draw a progress bar over the sliding windows")
     p.set_defaults(func=run)
 
 
@@ -36,12 +40,13 @@ def run(args: argparse.Namespace) -> int:
     model, meta = load_seg_model(args.model, args.device, args.which)
     ct = read_image(args.ct, role="CT")
     t0 = time.perf_counter()
-    labels = segment_ct(model, meta, ct, args.device)
+    labels = segment_ct(model, meta, ct, args.device, args.postprocess, args.progress)
     seconds = time.perf_counter() - t0
     paths = write_masks(labels, args.out)
     voxel_ml = float(np.prod(ct.GetSpacing())) / 1000.0
     arr = sitk.GetArrayViewFromImage(labels)
-    summary = {"ct": str(args.ct), "model": str(args.model), "kind": meta["kind"], "seconds": round(seconds, 3),
+    summary = {"ct": str(args.ct), "model": str(args.model), "kind": meta["kind"],
+               "postprocess": args.postprocess or meta.get("postprocess", "none"), "seconds": round(seconds, 3),
                "liver_ml": round(float((arr > 0).sum()) * voxel_ml, 2),
                "tumor_ml": round(float((arr == 2).sum()) * voxel_ml, 2),
                "files": {k: p.name for k, p in paths.items()}}

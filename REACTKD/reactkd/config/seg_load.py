@@ -58,13 +58,25 @@ def _check_values(c: SegExperimentConfig) -> None:
     need(d.patch_size >= 16 and d.patch_size % 16 == 0, "data.patch_size", d.patch_size, "a multiple of 16 (>= 16)")
     need(d.patches_per_case >= 1, "data.patches_per_case", d.patches_per_case, ">= 1")
     need(0.0 <= d.foreground_share <= 1.0, "data.foreground_share", d.foreground_share, "in [0, 1]")
+    cs = d.class_sampling
+    need(isinstance(cs, list) and len(cs) == 2 and all(isinstance(v, (int, float)) and v >= 0 for v in cs) and sum(cs) > 0,
+         "data.class_sampling", cs, "[liver, tumour] non-negative weights, not both 0")
     need(0.0 < d.val_share < 0.5, "data.val_share", d.val_share, "in (0, 0.5)")
     need(0.0 <= d.test_share < 0.5, "data.test_share", d.test_share, "in [0, 0.5)")
     need(0.0 <= d.sw_overlap < 1.0, "data.sw_overlap", d.sw_overlap, "in [0, 1)")
+    from reactkd.segment.postprocess import POSTPROCESS_CHOICES
+
+    need(d.postprocess in POSTPROCESS_CHOICES, "data.postprocess", d.postprocess, f"one of {list(POSTPROCESS_CHOICES)}")
     need(c.student.shrink >= 0, "student.shrink", c.student.shrink, ">= 0")
     need(c.student.min_channels >= 1, "student.min_channels", c.student.min_channels, ">= 1")
     need(c.loss.dice_weight >= 0 and c.loss.ce_weight >= 0 and c.loss.dice_weight + c.loss.ce_weight > 0, "loss",
          {"dice_weight": c.loss.dice_weight, "ce_weight": c.loss.ce_weight}, "non-negative weights, not both 0")
+    cw = c.loss.class_weights
+    if cw is not None:
+        from reactkd.segment.classes import SEG_CLASSES
+
+        need(isinstance(cw, list) and len(cw) == len(SEG_CLASSES) and all(isinstance(v, (int, float)) and v >= 0 for v in cw)
+             and sum(cw) > 0, "loss.class_weights", cw, f"null or {len(SEG_CLASSES)} non-negative numbers {SEG_CLASSES}")
     for name, stage in (("stage1", c.stage1), ("stage2", c.stage2)):
         need(stage.epochs >= 1, f"{name}.epochs", stage.epochs, ">= 1")
         need(stage.batch_size >= 1, f"{name}.batch_size", stage.batch_size, ">= 1")

@@ -61,10 +61,15 @@ class SegDataConfig:
     hu_window: list = field(default_factory=lambda: [-160.0, 240.0])
     patch_size: int = 32  # training patch side (voxels); larger volumes use sliding windows
     patches_per_case: int = 4  # random patches drawn from each training case per epoch
-    foreground_share: float = 0.67  # share of patches centred on a liver or tumour voxel (class-balanced)
+    foreground_share: float = 0.67  # share of patches centred on a liver or tumour voxel
+    class_sampling: list = field(default_factory=lambda: [1.0, 1.0])  # liver : tumour odds for those patches
     val_share: float = 0.2  # of patients, for checkpoint selection
     test_share: float = 0.2  # of patients, held out for the teacher-vs-student table
     sw_overlap: float = 0.25  # sliding-window overlap at validation and inference
+    # Post-processing of predicted labels at validation and inference (stored in the checkpoint;
+    # `reactkd segment --postprocess` overrides): "largest_component" keeps the largest connected
+    # liver ∪ tumour component (stray false positives far from the liver dominate HD95), "none" keeps all.
+    postprocess: str = "largest_component"
 
 
 @dataclass
@@ -86,10 +91,16 @@ class SegStudentConfig:
 
 @dataclass
 class SegLossConfig:
-    """Supervised Dice + cross-entropy on the labels (both stages)."""
+    """Supervised Dice + cross-entropy on the labels (both stages).
+
+    ``class_weights``: cross-entropy weight per class (background, liver, tumour), None = equal. A tumour
+    is ~1% of a patch's voxels, so unweighted CE is content to call it liver; Dice already averages the
+    foreground classes with equal weight.
+    """
 
     dice_weight: float = 1.0
     ce_weight: float = 1.0
+    class_weights: list | None = None
 
 
 @dataclass
@@ -105,4 +116,6 @@ class SegExperimentConfig:
     loss: SegLossConfig = field(default_factory=SegLossConfig)
     stage1: SegStageConfig = field(default_factory=SegStageConfig)
     stage2: SegStageConfig = field(default_factory=SegStageConfig)
+    # `kwargs` go to the distiller (`reactkd.distill.seg_reco`); `warmup_epochs: E` there is turned into the
+    # distiller's `warmup_steps` (E × batches per epoch): the teacher terms ramp up from 0 over E epochs.
     distiller: dict = field(default_factory=lambda: {"name": "seg_reco", "kwargs": {}})

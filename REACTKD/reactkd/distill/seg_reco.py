@@ -50,6 +50,12 @@ class SegDistiller(Distiller):
         temperature: KD temperature (default 1).
         levels: level names to distil (default: the student's ``default_levels``).
         scale_weights: one weight per level (default equal); the level terms are their weighted mean.
+        ce_class_weights: cross-entropy weight per class (background first), None = equal
+            (:class:`~reactkd.segment.losses.SegTaskLoss`).
+        warmup_steps: the teacher terms (distillation and logit KD) ramp linearly from 0 to their full
+            weight over this many training steps (default 0: full weight at once). A fresh student's
+            features are far from the teacher's, so at full weight these terms start several times larger
+            than Dice + CE and the first epochs learn to imitate features before learning to segment.
 
     Raises:
         ValueError: a level missing from either network, mismatched ``scale_weights``, negative weights.
@@ -59,11 +65,17 @@ class SegDistiller(Distiller):
 
     def __init__(self, student: nn.Module, teacher: nn.Module, dice_weight: float = 1.0, ce_weight: float = 1.0,
                  kd_weight: float | None = None, temperature: float = 1.0, levels: Sequence[str] | None = None,
-                 scale_weights: Sequence[float] | None = None) -> None:
+                 scale_weights: Sequence[float] | None = None, ce_class_weights: Sequence[float] | None = None,
+                 warmup_steps: int = 0) -> None:
         super().__init__(student, teacher, task_loss="ce", task_weight=1.0, focal_alpha=None, kd_weight=kd_weight,
                          temperature=temperature)
         teacher.requires_grad_(False)
-        self.task = SegTaskLoss(dice_weight, ce_weight)
+        self.task = SegTaskLoss(dice_weight, ce_weight, ce_class_weights)
+        if int(warmup_steps) < 0:
+            raise ValueError(f"`warmup_steps` must be >= 0, got {warmup_steps!r}.")
+        self.warmup_steps = int(warmup_steps)
+        # Saved with the training state (last.pt), so a resumed run continues the ramp where it stopped.
+        self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))
         names = list(levels) if levels is not None else list(student.default_levels)
         missing = [n for n in names if n not in student.level_names or n not in teacher.level_names]
         if not names or missing:
@@ -77,12 +89,14 @@ class SegDistiller(Distiller):
         self.scale_weights = [w / sum(sw) for w in sw]
         self.num_classes = int(student.num_classes)
 
+    def kd_terms(self, logits, teacher_logits) -> dict[str, torch.Tensor]:
+        if not (self.kd_weight and teacher_logits is not None):
+            return {}
+        flat = lambda z: z.movedim(1, -1).reshape(-1, z.shape[1])  # noqa: E731 (voxels as samples)
+        return {"loss_kd": self.kd_weight * kd_loss(flat(logits), flat(teacher_logits), self.temperature)}
+
     def base_losses(self, logits, batch, teacher_logits):
-        losses = self.task(logits, batch["seg"])
-        if self.kd_weight and teacher_logits is not None:
-            flat = lambda z: z.movedim(1, -1).reshape(-1, z.shape[1])  # noqa: E731 (voxels as samples)
-            losses["loss_kd"] = self.kd_weight * kd_loss(flat(logits), flat(teacher_logits), self.temperature)
-        return losses
+        return {**self.task(logits, batch["seg"]), **self.kd_terms(logits, teacher_logits)}
 
     def class_weight_map(self, batch, size, background_weight: float, class_weights: torch.Tensor) -> torch.Tensor:
         """``(B, 1, d, h, w)`` scale-normalised class weights at a level's resolution (sums to 1 per case)."""
@@ -92,11 +106,26 @@ class SegDistiller(Distiller):
     def distill_terms(self, fs, ft, batch) -> dict[str, torch.Tensor]:
         return {}
 
+    def uses_teacher(self) -> bool:
+        """Whether any term needs the teacher (all weights 0 = plain Dice + CE: the teacher is not run)."""
+        return bool(self.kd_weight)
+
+    def ramp(self) -> float:
+        """Current factor of the teacher terms (linear warm-up over ``warmup_steps``)."""
+        if not self.warmup_steps:
+            return 1.0
+        return min(1.0, (int(self.steps_done) + 1) / self.warmup_steps)
+
     def forward_train(self, batch):
-        fs, ft = self.student_features(batch), self.teacher_features(batch)
-        losses = self.base_losses(fs.logits, batch, ft.logits)
-        losses.update(self.distill_terms(fs, ft, batch))
-        return fs.logits, losses
+        fs = self.student_features(batch)
+        if not self.uses_teacher():
+            return fs.logits, self.task(fs.logits, batch["seg"])
+        ft = self.teacher_features(batch)
+        task = self.task(fs.logits, batch["seg"])
+        teacher_terms = {**self.kd_terms(fs.logits, ft.logits), **self.distill_terms(fs, ft, batch)}
+        ramp = self.ramp()
+        self.steps_done += 1
+        return fs.logits, {**task, **{k: ramp * v for k, v in teacher_terms.items()}}
 
 
 def _class_weights(values: Sequence[float], num_classes: int) -> torch.Tensor:
@@ -141,6 +170,9 @@ class SegMSSARD(SegDistiller):
             rms = target.pow(2).mean(dim=(1, 2, 3, 4), keepdim=True).sqrt().clamp_min(1e-6)
             total = total + sw * region_weighted_feature_loss(pred / rms, target / rms, w)
         return total
+
+    def uses_teacher(self) -> bool:
+        return super().uses_teacher() or bool(self.sard_weight)
 
     def distill_terms(self, fs, ft, batch):
         return {"loss_sard": self.sard_weight * self.sard_loss(fs, ft, batch)} if self.sard_weight else {}
@@ -191,6 +223,9 @@ class SegMSCA(SegDistiller):
         self.region_sampling, self.ca_background_weight = float(region_sampling), float(background_weight)
         self.register_buffer("ca_class_weights", _class_weights(class_weights, self.num_classes), persistent=False)
 
+    def uses_teacher(self) -> bool:
+        return super().uses_teacher() or bool(self.ca_weight)
+
     def distill_terms(self, fs, ft, batch):
         if not self.ca_weight:
             return {}
@@ -218,6 +253,9 @@ class SegReCoKD(SegMSSARD):
         self.check_weights(ca_weight=ca_weight)
         _check_ca(num_positions, region_sampling)
         self.ca_weight, self.num_positions, self.region_sampling = float(ca_weight), int(num_positions), float(region_sampling)
+
+    def uses_teacher(self) -> bool:
+        return super().uses_teacher() or bool(self.ca_weight)
 
     def distill_terms(self, fs, ft, batch):
         losses = super().distill_terms(fs, ft, batch)

@@ -1,8 +1,9 @@
 """Segmentation data: patient-level split, preprocessed volumes (npz cache), random training patches.
 
 Training draws ``patches_per_case`` patches per case and epoch; a share ``foreground_share`` is centred
-on a voxel of a foreground class chosen uniformly among the classes present (class-balanced, as
-nnU-Net oversamples foreground), so that tumours a few voxels wide appear in most batches. The rest
+on a voxel of a foreground class chosen among the classes present with probabilities proportional to
+``class_sampling`` (equal by default: class-balanced, as nnU-Net oversamples foreground), so that
+tumours a few voxels wide appear in most batches. The rest
 are centred anywhere (the network must also learn where there is no liver). Randomness comes from
 NumPy's global generator, which the training loop seeds and checkpoints.
 """
@@ -95,12 +96,18 @@ class SegPatches(Dataset):
         patch: patch side in voxels.
         per_case: patches per case and epoch (``len`` = cases × per_case).
         foreground_share: probability that a patch is centred on a foreground voxel.
+        class_sampling: relative probability of each foreground class (liver, tumour) for those patches,
+            among the classes present in the case. Default equal.
     """
 
-    def __init__(self, volumes: list[SegVolume], patch: int, per_case: int = 4, foreground_share: float = 0.67):
+    def __init__(self, volumes: list[SegVolume], patch: int, per_case: int = 4, foreground_share: float = 0.67,
+                 class_sampling=(1.0, 1.0)):
         if not volumes:
             raise ValueError("no training volumes.")
         self.volumes, self.patch, self.per_case, self.fg = volumes, int(patch), int(per_case), float(foreground_share)
+        self.class_sampling = [float(w) for w in class_sampling]
+        if any(w < 0 for w in self.class_sampling) or sum(self.class_sampling) <= 0:
+            raise ValueError(f"`class_sampling` must be non-negative weights, not all 0, got {class_sampling!r}.")
         # Flat indices of each foreground class per case (int64 flat index; a few MB for a cohort).
         self.class_voxels = [{c: np.flatnonzero(v.labels == c) for c in np.unique(v.labels) if c > 0} for v in volumes]
 
@@ -109,8 +116,10 @@ class SegPatches(Dataset):
 
     def centre(self, index: int) -> np.ndarray:
         vol, classes = self.volumes[index], self.class_voxels[index]
-        if classes and np.random.random() < self.fg:
-            voxels = classes[list(classes)[np.random.randint(len(classes))]]
+        present = [c for c in classes if c <= len(self.class_sampling) and self.class_sampling[c - 1] > 0]
+        if present and np.random.random() < self.fg:
+            w = np.array([self.class_sampling[c - 1] for c in present])
+            voxels = classes[present[np.random.choice(len(present), p=w / w.sum())]]
             return np.array(np.unravel_index(voxels[np.random.randint(len(voxels))], vol.labels.shape))
         return np.array([np.random.randint(s) for s in vol.labels.shape])
 

@@ -75,21 +75,23 @@ def run_seg_distill(config: SegExperimentConfig, run_dir: str | Path, log=print)
     log(f"seg-distill: {len(train)} training, {len(val)} validation, {len(test)} test case(s)")
     cache = run_dir / "seg-cache"
     train_vols = [load_volume(r, pre, cache) for r in train]
-    validate = dice_validator([load_volume(r, pre, cache) for r in val], d.patch_size, d.sw_overlap, runtime.device)
+    validate = dice_validator([load_volume(r, pre, cache) for r in val], d.patch_size, d.sw_overlap, runtime.device,
+                              d.postprocess)
 
     def loader(stage):
-        patches = SegPatches(train_vols, d.patch_size, d.patches_per_case, d.foreground_share)
+        patches = SegPatches(train_vols, d.patch_size, d.patches_per_case, d.foreground_share, d.class_sampling)
         return DataLoader(patches, batch_size=stage.batch_size, shuffle=True, num_workers=stage.num_workers,
                           generator=torch.Generator().manual_seed(config.seed), drop_last=len(patches) > stage.batch_size)
 
     extra = {"config": to_dict(config)}
     teacher, student = build_seg_models(config)
-    teacher_meta = seg_metadata("seg_teacher", teacher, pre, d.patch_size, d.sw_overlap, extra)
+    teacher_meta = seg_metadata("seg_teacher", teacher, pre, d.patch_size, d.sw_overlap, extra, d.postprocess)
     if config.teacher_checkpoint:
         _load_teacher(teacher, config.teacher_checkpoint, runtime.device)
         log(f"teacher: loaded {config.teacher_checkpoint}")
     else:
-        r1 = fit(SegSupervised(teacher, config.loss.dice_weight, config.loss.ce_weight), lambda: teacher,
+        r1 = fit(SegSupervised(teacher, config.loss.dice_weight, config.loss.ce_weight, config.loss.class_weights),
+                 lambda: teacher,
                  loader(config.stage1), None, config.stage1, runtime, run_dir / "teacher", teacher_meta,
                  desc="seg teacher", validate=validate)
         log(f"teacher: best epoch {r1.best_epoch + 1}, val {config.stage1.select_metric.value} {r1.best_metric:.3f}")
@@ -99,14 +101,17 @@ def run_seg_distill(config: SegExperimentConfig, run_dir: str | Path, log=print)
     from reactkd.distill import build_distiller
 
     kwargs = {"dice_weight": config.loss.dice_weight, "ce_weight": config.loss.ce_weight,
-              **config.distiller.get("kwargs", {})}
+              "ce_class_weights": config.loss.class_weights, **config.distiller.get("kwargs", {})}
+    stage2_loader = loader(config.stage2)
+    if "warmup_epochs" in kwargs:  # the YAML speaks in epochs, the distiller counts optimiser steps
+        kwargs["warmup_steps"] = round(float(kwargs.pop("warmup_epochs")) * len(stage2_loader))
     distiller = build_distiller(config.distiller["name"], student, teacher, **kwargs)
-    r2 = fit(distiller, lambda: student, loader(config.stage2), None, config.stage2, runtime, run_dir / "student",
-             seg_metadata("seg_student", student, pre, d.patch_size, d.sw_overlap, extra),
+    r2 = fit(distiller, lambda: student, stage2_loader, None, config.stage2, runtime, run_dir / "student",
+             seg_metadata("seg_student", student, pre, d.patch_size, d.sw_overlap, extra, d.postprocess),
              desc="seg student", validate=validate)
     log(f"student: best epoch {r2.best_epoch + 1}, val {config.stage2.select_metric.value} {r2.best_metric:.3f}")
     student.load_state_dict(load_checkpoint(r2.best_path, runtime.device)[0]["model"])
-    student_meta = seg_metadata("seg_student", student, pre, d.patch_size, d.sw_overlap)
+    student_meta = seg_metadata("seg_student", student, pre, d.patch_size, d.sw_overlap, None, d.postprocess)
     if test:
         table = evaluate_models({"teacher": (teacher.eval(), teacher_meta), "student": (student.eval(), student_meta)},
                                 test, runtime.device)
