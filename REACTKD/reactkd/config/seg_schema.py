@@ -42,6 +42,7 @@ class SegStageConfig:
     select_metric: SegSelectMetric = SegSelectMetric.DICE
     grad_clip: float = 5.0
     num_workers: int = 0
+    tensorboard: bool = False  # also log each epoch's metrics row to OUT/tensorboard (pip install tensorboard)
 
 
 @dataclass
