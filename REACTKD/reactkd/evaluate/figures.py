@@ -102,13 +102,16 @@ def plot_dca(curves: Sequence[DecisionCurve] | Mapping[str, DecisionCurve], path
                              f"(n={ref.n}, prevalence {ref.prevalence:.4f}) were not evaluated on the same cases.")
     fig, (ax,) = _figure(size=(6.0, 4.5))
     for i, (label, c) in enumerate(items):
-        ax.plot(c.thresholds, c.net_benefit, color=_CYCLE[i % len(_CYCLE)], lw=2, label=label)
+        # past the palette, the line style changes so that every method stays tellable apart
+        style = ("-", "--", ":", "-.")[(i // len(_CYCLE)) % 4]
+        ax.plot(c.thresholds, c.net_benefit, color=_CYCLE[i % len(_CYCLE)], ls=style, lw=2 if i == 0 else 1.5,
+                label=label)
     ax.plot(ref.thresholds, ref.treat_all, color="grey", lw=1.5, label="treat all")
     ax.plot(ref.thresholds, ref.treat_none, color="black", lw=1.5, ls="--", label="treat none")
     top = max(ref.prevalence, *(float(np.max(c.net_benefit)) for _, c in items))
     ax.set(xlim=(float(ref.thresholds.min()), float(ref.thresholds.max())), ylim=ylim or (-0.05, top + 0.05),
            xlabel="Threshold probability", ylabel="Net benefit", title=title)
-    ax.legend(loc="upper right", fontsize="small")
+    ax.legend(loc="upper right", fontsize="x-small" if len(items) > 6 else "small")
     return _save(fig, path, dpi)
 
 
