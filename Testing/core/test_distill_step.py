@@ -148,3 +148,17 @@ def test_few_student_steps_lower_the_total_loss(models):
         opt.step()
         totals.append(total.item())
     assert totals[-1] < totals[0], totals
+
+
+@pytest.mark.parametrize("name", [k for k in DISTILLERS.keys() if not k.startswith("seg_")])
+def test_every_distiller_trains_under_bf16_autocast(models, name):
+    """`precision: bf16` (CPU or CUDA): every term finite, gradients reach the student (POT needs float32)."""
+    torch.manual_seed(0)
+    teacher, dose_teacher = models
+    student = _student(teacher)
+    d = build_distiller(name, student, [teacher, dose_teacher] if name in MULTI else teacher)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        _, losses = d(make_batch())
+    assert all(bool(torch.isfinite(v)) for v in losses.values()), {k: float(v) for k, v in losses.items()}
+    sum(losses.values()).backward()
+    assert student.encoder.convInit.conv.weight.grad is not None

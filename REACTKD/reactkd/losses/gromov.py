@@ -34,7 +34,8 @@ def gromov_wasserstein_discrepancy(
 
     Calls ``ot.gromov.gromov_wasserstein2`` (conditional gradient; gradients from the optimal plan by
     POT's ``set_gradients``). The solver runs in NumPy on CPU, so the inputs are moved to CPU and the
-    value back to the input's device; the dtype is the input's.
+    value back to the input's device. Half-precision inputs (bf16/fp16 under autocast) are solved in float32,
+    which POT's backend requires; the value is then float32, otherwise the input's dtype.
 
     Args:
         cost_s: ``(ns, ns)`` student cost matrix (symmetric).
@@ -58,8 +59,8 @@ def gromov_wasserstein_discrepancy(
     for name, c in (("cost_s", cost_s), ("cost_t", cost_t)):
         if c.ndim != 2 or c.shape[0] != c.shape[1] or c.shape[0] == 0:
             raise ValueError(f"`{name}` must be a non-empty square (n, n) matrix, got {tuple(c.shape)}.")
-    device, dtype = cost_s.device, cost_s.dtype
-    c1, c2 = cost_s.cpu(), cost_t.to("cpu", dtype)
+    device, dtype = cost_s.device, torch.promote_types(cost_s.dtype, torch.float32)
+    c1, c2 = cost_s.to("cpu", dtype), cost_t.to("cpu", dtype)
     weights = []
     for name, w, n in (("p", p, c1.shape[0]), ("q", q, c2.shape[0])):
         w = torch.full((n,), 1.0 / n, dtype=dtype) if w is None else w.to("cpu", dtype)
