@@ -8,6 +8,9 @@ import sys
 import pytest
 import yaml
 
+from conftest import tiny_experiment
+from reactkd.config import to_dict
+
 pytestmark = pytest.mark.slow
 
 
@@ -15,14 +18,9 @@ def test_torchrun_two_gloo_processes(tmp_path):
     from reactkd.cohort.phantom import generate_cohort
 
     manifest = generate_cohort(tmp_path / "cohort", n_patients=8, seed=5, size=(48, 48, 32))
-    config = {
-        "name": "ddp", "device": "cpu",
-        "data": {"manifest": str(manifest), "folds": 2, "preprocess": {"grid_size": 32, "lesion_crop_size": 8},
-                 "augment": False},
-        "teacher": {"feature_size": 12, "fusion_channels": 16, "window_size": 4, "depths": [1, 1, 1, 1]},
-        "student": {"init_filters": 8, "pet_channels": 2, "blocks_down": [1, 1, 1, 1]},
-        "stage1": {"epochs": 1, "batch_size": 2}, "stage2": {"epochs": 1, "batch_size": 2},
-    }
+    config = to_dict(tiny_experiment(manifest, stage1={"epochs": 1, "batch_size": 2},
+                                     stage2={"epochs": 1, "batch_size": 2}))
+    config["data"]["augment"], config["name"] = False, "ddp"
     (tmp_path / "ddp.yaml").write_text(yaml.safe_dump(config))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from reactkd.config.schema import Device, OptimizerConfig, Precision, Schedule
+from reactkd.config.schema import Device, Precision, StageConfig
 
 __all__ = ["SegFamily", "SegSelectMetric", "SegStageConfig", "SegDataConfig", "SegModelConfig",
            "SegStudentConfig", "SegLossConfig", "SegExperimentConfig"]
@@ -32,17 +32,12 @@ class SegSelectMetric(str, enum.Enum):
 
 
 @dataclass
-class SegStageConfig:
-    """One training stage; ``fit`` reads the same fields as a grading :class:`StageConfig`."""
+class SegStageConfig(StageConfig):
+    """One training stage: a grading :class:`StageConfig` (``fit`` reads the same fields) with segmentation's
+    batch size and selection metric."""
 
-    epochs: int = 10
     batch_size: int = 2
-    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
-    schedule: Schedule = Schedule.COSINE
     select_metric: SegSelectMetric = SegSelectMetric.DICE
-    grad_clip: float = 5.0
-    num_workers: int = 0
-    tensorboard: bool = False  # also log each epoch's metrics row to OUT/tensorboard (pip install tensorboard)
 
 
 @dataclass
