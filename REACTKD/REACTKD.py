@@ -322,17 +322,21 @@ class REACTKDWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                     self.ui.resultLabel.text = self.logic.summary(out)
                     self._log(self.ui.resultLabel.text)
             else:
-                from REACTKDLib.errors import explain_failure
-
-                message = explain_failure(process.lines, process.returncode, process.cancelled)
-                self._log(message)
-                if not process.cancelled:
-                    log.error("REACTKD prediction failed (exit %s):\n%s", process.returncode, "\n".join(process.lines))
-                    slicer.util.errorDisplay(message, detailedText="\n".join(process.lines[-200:]))
+                self._reportFailure(process, "prediction")
         finally:
             shutil.rmtree(inputs.folder, ignore_errors=True)
             self._job = None
             self._setRunning(False)
+
+    def _reportFailure(self, process, what):
+        """Explain a failed or cancelled background run in words; log and show the details unless cancelled."""
+        from REACTKDLib.errors import explain_failure
+
+        message = explain_failure(process.lines, process.returncode, process.cancelled)
+        self._log(message)
+        if not process.cancelled:
+            log.error("REACTKD %s failed (exit %s):\n%s", what, process.returncode, "\n".join(process.lines))
+            slicer.util.errorDisplay(message, detailedText="\n".join(process.lines[-200:]))
 
     def _finishSegmentation(self, job, process, ct):
         try:
@@ -343,13 +347,7 @@ class REACTKDWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                     self._parameterNode.segmentation = node
                     self._log(f"Segmentation {node.GetName()!r} is selected; press Apply to grade.")
             else:
-                from REACTKDLib.errors import explain_failure
-
-                message = explain_failure(process.lines, process.returncode, process.cancelled)
-                self._log(message)
-                if not process.cancelled:
-                    log.error("REACTKD segmentation failed (exit %s):\n%s", process.returncode, "\n".join(process.lines))
-                    slicer.util.errorDisplay(message, detailedText="\n".join(process.lines[-200:]))
+                self._reportFailure(process, "segmentation")
         finally:
             shutil.rmtree(job.folder, ignore_errors=True)
             self._job = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
@@ -47,12 +47,12 @@ def config_from_mapping(data: dict, overrides: list[str] | None = None) -> Exper
     return config
 
 
-def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> ExperimentConfig:
-    """Read ``path`` (YAML) and validate it.
+def read_yaml_config(path: str | os.PathLike, build: Callable[[dict], Any]) -> Any:
+    """Read ``path`` (YAML) and ``build`` a validated config from its mapping; errors name the file.
 
     Raises:
         FileNotFoundError: the file is missing.
-        ConfigError: an unknown key, a wrong type, or a value out of range; the message names the key.
+        ConfigError: invalid YAML, or what ``build`` refuses (an unknown key, a wrong type, a value out of range).
     """
     path = Path(path)
     if not path.is_file():
@@ -62,9 +62,14 @@ def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> 
     except yaml.YAMLError as err:
         raise ConfigError(f"{path} is not valid YAML: {err}") from err
     try:
-        return config_from_mapping(data, overrides)
+        return build(data)
     except ConfigError as err:
         raise ConfigError(f"{path}: {err}") from None
+
+
+def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> ExperimentConfig:
+    """Read ``path`` (YAML) and validate it (see :func:`read_yaml_config`)."""
+    return read_yaml_config(path, lambda data: config_from_mapping(data, overrides))
 
 
 def _check_values(c: ExperimentConfig) -> None:

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
-import yaml
-
-from reactkd.config.load import _merge, parse_overrides
+from reactkd.config.load import _merge, parse_overrides, read_yaml_config
 from reactkd.config.schema import ConfigError, from_dict
 from reactkd.config.seg_schema import SegExperimentConfig
 
@@ -25,23 +22,8 @@ def seg_config_from_mapping(data: dict, overrides: list[str] | None = None) -> S
 
 
 def load_seg_config(path: str | os.PathLike, overrides: list[str] | None = None) -> SegExperimentConfig:
-    """Read ``path`` (YAML) and validate it.
-
-    Raises:
-        FileNotFoundError: the file is missing.
-        ConfigError: an unknown key, a wrong type or a value out of range; the message names the key.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"config not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path} is not valid YAML: {err}") from err
-    try:
-        return seg_config_from_mapping(data, overrides)
-    except ConfigError as err:
-        raise ConfigError(f"{path}: {err}") from None
+    """Read ``path`` (YAML) and validate it (see :func:`reactkd.config.load.read_yaml_config`)."""
+    return read_yaml_config(path, lambda data: seg_config_from_mapping(data, overrides))
 
 
 def _check_values(c: SegExperimentConfig) -> None:
