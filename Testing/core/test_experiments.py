@@ -115,3 +115,19 @@ def test_later_seeds_join_the_experiment(tmp_path):
     with pytest.raises(ConfigError, match="not empty"):
         _check_request(tmp_path / "y", request, [0])
     assert (tmp_path / "y" / "notes.txt").read_text() == "mine"
+
+
+def test_older_folder_and_logging_switches_stay_the_same_experiment(tmp_path):
+    from reactkd.config import config_from_mapping, to_dict
+    from reactkd.experiments.suite import _check_request
+
+    base = to_dict(config_from_mapping({}))
+    older = {**base, "stage1": {k: v for k, v in base["stage1"].items() if k != "tensorboard"}}
+    _check_request(tmp_path / "x", {"kind": "compare", "base": older, "rows": ["KD"]}, [0])
+    logged = {**base, "stage1": {**base["stage1"], "tensorboard": True}}
+    assert _check_request(tmp_path / "x", {"kind": "compare", "base": logged, "rows": ["KD"]}, [1]) == [0, 1]
+    assert teacher_key(config_from_mapping(logged)) == teacher_key(config_from_mapping(base))
+    trained_longer = {**base, "stage1": {**base["stage1"], "epochs": base["stage1"]["epochs"] + 1}}
+    assert teacher_key(config_from_mapping(trained_longer)) != teacher_key(config_from_mapping(base))
+    with pytest.raises(ConfigError, match="different experiment"):
+        _check_request(tmp_path / "x", {"kind": "compare", "base": trained_longer, "rows": ["KD"]}, [0])
