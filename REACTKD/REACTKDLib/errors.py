@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["explain_failure"]
+__all__ = ["explain_failure", "wait_or_raise"]
 
 _RULES = [
     (re.compile(r"CUDA out of memory|OutOfMemoryError|CUBLAS_STATUS_ALLOC_FAILED|HIP out of memory", re.I),
@@ -27,8 +27,8 @@ _RULES = [
 ]
 
 
-def explain_failure(lines: list[str], returncode: int | None, cancelled: bool = False) -> str:
-    """One or two sentences for the user from the child's output lines and exit code."""
+def explain_failure(lines: list[str], returncode: int | None, cancelled: bool = False, what: str = "prediction") -> str:
+    """One or two sentences for the user from the child's output lines and exit code (``what`` names the run)."""
     if cancelled:
         return "Cancelled."
     text = "\n".join(lines)
@@ -37,4 +37,12 @@ def explain_failure(lines: list[str], returncode: int | None, cancelled: bool = 
             return message
     last = next((ln.strip() for ln in reversed(lines) if ln.strip()), "")
     core = re.sub(r"^reactkd \w+: error: ", "", last)
-    return f"The prediction failed (exit code {returncode}): {core or 'no output'}. See the log for details."
+    return f"The {what} failed (exit code {returncode}): {core or 'no output'}. See the log for details."
+
+
+def wait_or_raise(process, timeout: float | None = None, on_line=None, what: str = "prediction") -> None:
+    """Block until a background run ends (scripts, tests); unless it succeeded, raise RuntimeError with
+    :func:`explain_failure`'s words. ``process`` is a :class:`~REACTKDLib.process.BackgroundProcess`."""
+    code = process.wait(timeout, on_line)
+    if code != 0:
+        raise RuntimeError(explain_failure(process.lines, code, process.cancelled, what))

@@ -16,7 +16,7 @@ from REACTKDLib.geometry import lps_to_ras, update_volume_from_sitk
 
 __all__ = ["ROLE", "INPUT", "FOLDER_NAME", "find_outputs", "output_node", "results_folder",
            "inferno_color_node", "update_grade_table", "update_node_table", "update_graph_markups",
-           "update_attention_volume", "show_overlay", "show_results", "node_labels"]
+           "update_attention_volume", "show_overlay", "show_results", "node_labels", "prediction_summary"]
 
 ROLE, INPUT = "REACTKD.Role", "REACTKD.InputVolume"
 FOLDER_NAME = "REACTKD results"
@@ -278,3 +278,10 @@ def show_results(scene, ct_node, prediction: dict, attention: sitk.Image, opacit
            "graph": points, "edges": lines, "attention": attention_node, "colors": color}
     show_overlay(scene, ct_node, attention_node, opacity)
     return out
+
+
+def prediction_summary(prediction: dict) -> str:
+    """One line for the module panel: the grade, every grade's probability and the tumour count."""
+    probs = ", ".join(f"G{g} {v:.2f}" for g, v in prediction["probabilities"].items())
+    n_t = sum(n["kind"] == "tumor" for n in prediction["nodes"])
+    return f"Predicted Edmondson–Steiner grade {prediction['grade']} ({probs}); {n_t} tumour node(s)."

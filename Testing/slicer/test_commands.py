@@ -4,6 +4,8 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
+
 from mrml_env import require_slicer
 
 slicer = require_slicer()  # skips this module, with the reason, without slicer-core
@@ -12,7 +14,7 @@ from REACTKDLib.commands import (MODULE_DIR, child_environment, parse_training_p
                                  resolve_device, train_command)
 from REACTKDLib.dependencies import (NEVER_INSTALL, REQUIREMENTS, install_plan_text, missing_requirements,
                                      pip_constraints, pip_requirements)
-from REACTKDLib.errors import explain_failure
+from REACTKDLib.errors import explain_failure, wait_or_raise
 from REACTKDLib.model import model_input_problems, read_model_metadata
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,6 +67,37 @@ def test_errors_are_explained_in_words():
     assert "does not fit" in explain_failure(["reactkd predict: error: x.pt holds a 'teacher' checkpoint, not a student."], 2)
     assert explain_failure(["whatever"], -15, cancelled=True) == "Cancelled."
     assert "exit code 2): something odd" in explain_failure(["reactkd predict: error: something odd"], 2)
+    assert explain_failure(["boom"], 1, what="segmentation").startswith("The segmentation failed")
+
+
+class _Finished:
+    """Stands in for a BackgroundProcess that has already ended."""
+
+    def __init__(self, code, lines):
+        self.returncode, self.lines, self.cancelled, self.seen = code, lines, False, []
+
+    def wait(self, timeout=None, on_line=None):
+        for line in self.lines:
+            on_line and on_line(line)
+        return self.returncode
+
+
+def test_synchronous_runs_raise_the_explanation():
+    ok = _Finished(0, ["done"])
+    wait_or_raise(ok, on_line=ok.seen.append)
+    assert ok.seen == ["done"]
+    with pytest.raises(RuntimeError, match="GPU ran out of memory"):
+        wait_or_raise(_Finished(1, ["torch.OutOfMemoryError: CUDA out of memory."]))
+    with pytest.raises(RuntimeError, match="^The segmentation failed .*odd"):
+        wait_or_raise(_Finished(2, ["reactkd segment: error: odd"]), what="segmentation")
+
+
+def test_prediction_summary_reads_like_a_report():
+    pred = {"grade": 3, "probabilities": {"1": 0.1, "2": 0.2, "3": 0.7},
+            "nodes": [{"kind": "liver"}, {"kind": "tumor"}, {"kind": "tumor"}]}
+    from REACTKDLib.outputs import prediction_summary
+
+    assert prediction_summary(pred) == "Predicted Edmondson–Steiner grade 3 (G1 0.10, G2 0.20, G3 0.70); 2 tumour node(s)."
 
 
 def test_model_checks(tiny_model):
