@@ -65,3 +65,18 @@ def test_run_dir_refuses_another_experiment(tmp_path):
     with pytest.raises(ConfigError, match="is not empty and is not a REACTKD run"):
         prepare_run_dir(a, tmp_path / "mine")
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+
+
+def test_run_dir_written_by_an_older_version_resumes(tmp_path):
+    """A config.yaml that lacks a field added later (its default applies) or differs only in a logging
+    switch is the same experiment; a trained difference is not."""
+    a = config_from_mapping({"name": "a"})
+    older = to_dict(a)
+    del older["stage2"]["tensorboard"]
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.yaml").write_text(yaml.safe_dump(older))
+    prepare_run_dir(a, tmp_path / "run")
+    prepare_run_dir(config_from_mapping({"name": "a", "stage1": {"tensorboard": True}}), tmp_path / "run")
+    with pytest.raises(ConfigError, match="holds a run of a different config"):
+        prepare_run_dir(config_from_mapping({"name": "a", "stage1": {"epochs": 3}}), tmp_path / "run")
+    assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text()) == older, "the saved config is kept"

@@ -100,3 +100,29 @@ def test_head_levels_on_teacher_and_student():
         Student(head="gap", head_levels=[0])
     with pytest.raises(ValueError, match=r"distinct encoder levels in 0\.\.2"):
         Student(head="region", blocks_down=[1, 1, 1], head_levels=[3])
+
+
+def test_head_input_pools_the_inputs_roi_statistics():
+    """With ``head_input`` the embedding holds, after the fused map's, the ROI means of the input itself: a CT whose tumour is
+    darker than its liver shows a negative CT contrast, and a blanked PET pools to exactly 0."""
+    s = Student(init_filters=8, fusion_channels=16, pet_channels=2, blocks_down=[1, 1, 1], head="region",
+                head_input=True).eval()
+    masks = _masks(s=32)
+    tumour = masks[:, 1:].sum(1, keepdim=True) > 0
+    ct = torch.where(tumour, 0.4, 0.5).expand(2, 1, 32, 32, 32).clone()
+    pet = torch.rand(2, 2, 32, 32, 32)
+    present = torch.tensor([[True, False], [True, True]])
+    x = torch.cat([ct, pet], 1)
+    emb = s.forward_features(x, present, masks).embedding
+    width = s.in_channels + 2  # CT, 2 PET, 2 modality indicators
+    assert emb.shape == (2, 2 * (16 + width))
+    tumour_means, contrast = emb[:, 32:32 + width], emb[:, 32 + width:32 + 2 * width]  # after the fused map's 2 × 16
+    assert torch.isclose(tumour_means[0, 0], torch.tensor(0.4)) and torch.isclose(contrast[0, 0], torch.tensor(0.4 - (0.4 * 4**3 + 0.5 * (12**3 - 4**3)) / 12**3))  # liver ⊃ tumour
+    assert torch.all(tumour_means[0, 1:3] == 0), "the blanked PET of case 0 must pool to 0"
+    assert tumour_means[0, 4] == 0 and tumour_means[1, 4] == 1, "the PET indicator tells the head what it got"
+    t = build_teacher(feature_size=12, fusion_channels=16, window_size=4, depths=[1, 1, 1, 1], fusion_level=2,
+                      head="region", head_input=True, roi_channels=True)
+    batch = {"ct": ct, "pet": pet, "ct_lowdose": ct, "roi_masks": masks}
+    assert features_from_batch(t, batch).embedding.shape == (2, 2 * (16 + t.in_channels))
+    with pytest.raises(ValueError, match="needs `head: region`"):
+        Student(head="gap", head_input=True)

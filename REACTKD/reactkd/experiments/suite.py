@@ -29,6 +29,7 @@ from typing import Callable, Sequence
 import yaml
 
 from reactkd.config import ConfigError, ExperimentConfig, config_from_mapping, dump_config, to_dict
+from reactkd.config.identity import config_identity, without_logging
 from reactkd.experiments.variants import Variant
 
 __all__ = ["run_suite", "SuiteResult", "teacher_key"]
@@ -43,32 +44,17 @@ class SuiteResult:
     runs: dict[str, list[Path]] = field(default_factory=dict)  # row name → run folder per seed
 
 
-# Switches that change what is logged, never what is trained: a folder run before one of them existed, or
-# with it flipped, is still the same experiment with the same teachers.
-_LOGGING_ONLY = {"stage1": ("tensorboard",), "stage2": ("tensorboard",)}
-
-
-def _without_logging(d: dict) -> dict:
-    return {k: ({f: x for f, x in v.items() if f not in _LOGGING_ONLY[k]} if k in _LOGGING_ONLY else v)
-            for k, v in d.items()}
-
-
 def teacher_key(config: ExperimentConfig) -> str:
     """A short hash of everything stage 1 depends on (two configs with one key train identical teachers)."""
-    d = _without_logging(to_dict(config))
+    d = without_logging(to_dict(config))
     stage1 = {k: d[k] for k in ("teacher", "stage1", "seed", "precision", "device")}
     stage1["data"] = {k: v for k, v in d["data"].items() if k != "cache_dir"}
     return hashlib.sha1(json.dumps(stage1, sort_keys=True).encode()).hexdigest()[:10]
 
 
 def _identity(request: dict) -> dict:
-    """What makes two requests the same experiment: the base config with every default filled in (a folder
-    written before a field existed stays usable) minus logging switches, and the rows."""
-    try:
-        base = to_dict(config_from_mapping(request["base"]))
-    except (ConfigError, KeyError, TypeError):
-        return request  # not a config this version reads: only an exact match is the same experiment
-    return {"kind": request.get("kind"), "base": _without_logging(base), "rows": request.get("rows")}
+    """What makes two requests the same experiment: the base config's identity and the rows."""
+    return {"kind": request.get("kind"), "base": config_identity(request.get("base", {})), "rows": request.get("rows")}
 
 
 def _check_request(out: Path, request: dict, seeds: list[int]) -> list[int]:

@@ -12,7 +12,8 @@ from reactkd.graph.pooling import area_resize, masked_average_pool
 from reactkd.models.heads import ClassificationHead
 from reactkd.utils.enums import parse_enum
 
-__all__ = ["HeadKind", "RegionHead", "build_head", "check_head_levels", "roi_input_channels", "run_head"]
+__all__ = ["HeadKind", "RegionHead", "build_head", "check_head_input", "check_head_levels", "roi_input_channels",
+           "run_head"]
 
 
 def roi_input_channels(roi_masks: torch.Tensor) -> torch.Tensor:
@@ -50,6 +51,12 @@ class RegionHead(ClassificationHead):
     the background liver). On the embedded cohort this is what let the networks generalise from ~36
     training cases (figures in ``configs/demo-cpu.yaml``).
 
+    **Input pooling** (``head_input`` of teacher and student): the network's own input is the first extra
+    map, so the embedding also holds the mean CT attenuation and PET uptake inside the tumours and their
+    contrast to the liver — the first-order ROI statistics radiologists read (tumour-to-liver SUV ratio,
+    wash-out in HU). A learned map can in principle compute them, but from ~36 training cases the networks
+    did not find the weak CT contrast on their own (figures in ``configs/demo-cpu.yaml``).
+
     Args:
         in_channels: ``C`` of the fused map.
         num_classes: grades. Default 3.
@@ -85,6 +92,13 @@ class RegionHead(ClassificationHead):
         return embedding, self.fc(self.dropout(embedding))
 
 
+def check_head_input(head_input: bool, kind: HeadKind) -> bool:
+    """Validate ``head_input`` (pool the model's own input over the ROIs; needs a region head)."""
+    if head_input and kind is not HeadKind.REGION:
+        raise ValueError("`head_input: true` needs `head: region` (a global-average head pools no ROI).")
+    return bool(head_input)
+
+
 def check_head_levels(head_levels: Sequence[int], n_levels: int, kind: HeadKind) -> list[int]:
     """Validate the encoder levels pooled by a region head (``head_levels`` of teacher and student)."""
     levels = [int(i) for i in head_levels]
@@ -105,8 +119,12 @@ def build_head(kind: HeadKind | str, in_channels: int, num_classes: int, dropout
 
 
 def run_head(model: nn.Module, levels: list[torch.Tensor], fused: torch.Tensor,
-             roi_masks: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """The head call shared by teacher and student: region heads also pool ``levels[model.head_levels]``."""
+             roi_masks: torch.Tensor | None, inputs: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The head call shared by teacher and student: region heads also pool ``levels[model.head_levels]``,
+    and the network's ``inputs`` first where ``model.head_input`` is set."""
     if model.head_kind is HeadKind.REGION:
-        return model.head(fused, roi_masks, [levels[i] for i in model.head_levels])
+        extras = [levels[i] for i in model.head_levels]
+        if getattr(model, "head_input", False):
+            extras.insert(0, inputs)
+        return model.head(fused, roi_masks, extras)
     return model.head(fused)

@@ -13,7 +13,7 @@ from .heads import FeatureProjection, ModelFeatures
 from .modality import ModalityDropout, check_modality_mask
 from reactkd.utils.enums import parse_enum
 
-from .region_head import HeadKind, build_head, check_head_levels, roi_input_channels, run_head
+from .region_head import HeadKind, build_head, check_head_input, check_head_levels, roi_input_channels, run_head
 
 __all__ = ["Student"]
 
@@ -57,6 +57,8 @@ class Student(nn.Module):
             the tumours and the liver; forward then needs ``roi_masks``).
         head_levels: encoder levels whose maps a region head also pools (multi-scale, see
             :class:`RegionHead`). Default none.
+        head_input: a region head also pools the encoder's input (mean CT attenuation and PET uptake in the
+            tumours and their contrast to the liver; blanked modalities pool to 0). Default False.
         use_cbam: False for an identity in place of an own CBAM3D (ablation); a shared instance decides
             for itself. Default True.
 
@@ -86,6 +88,7 @@ class Student(nn.Module):
         head: HeadKind | str = HeadKind.GAP,
         roi_channels: bool = False,
         head_levels: Sequence[int] = (),
+        head_input: bool = False,
         use_cbam: bool = True,
     ) -> None:
         super().__init__()
@@ -112,8 +115,10 @@ class Student(nn.Module):
         self.cbam.requires_grad_(self.cbam_trainable)
         self.head_kind = parse_enum(HeadKind, head, "head")
         self.head_levels = check_head_levels(head_levels, len(self.out_channels), self.head_kind)
+        self.head_input = check_head_input(head_input, self.head_kind)
+        encoder_in = self.in_channels + 2 * self.modality_indicators
         self.head = build_head(self.head_kind, fusion_channels, num_classes, dropout,
-                               [self.out_channels[i] for i in self.head_levels])
+                               [encoder_in] * self.head_input + [self.out_channels[i] for i in self.head_levels])
         self.modality_dropout = ModalityDropout(modality_dropout)
 
     def batch_inputs(self, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -162,9 +167,10 @@ class Student(nn.Module):
         Raises:
             ValueError: for a wrong input shape, or a PET student called without ``modality_mask``.
         """
-        levels = self.encoder(self._encoder_input(x, modality_mask))
+        x = self._encoder_input(x, modality_mask)
+        levels = self.encoder(x)
         fused = self.cbam(self.project(levels[-1]))
-        embedding, logits = run_head(self, levels, fused, roi_masks)
+        embedding, logits = run_head(self, levels, fused, roi_masks, x)
         return ModelFeatures(levels=levels, fused=fused, embedding=embedding, logits=logits)
 
     def forward(self, x: torch.Tensor, modality_mask: torch.Tensor | None = None,

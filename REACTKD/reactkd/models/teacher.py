@@ -13,7 +13,7 @@ from .encoders import SwinEncoder
 from .heads import FeatureProjection, ModelFeatures
 from reactkd.utils.enums import parse_enum
 
-from .region_head import HeadKind, build_head, check_head_levels, roi_input_channels, run_head
+from .region_head import HeadKind, build_head, check_head_input, check_head_levels, roi_input_channels, run_head
 
 __all__ = ["TeacherBranch", "Teacher"]
 
@@ -50,6 +50,7 @@ class Teacher(nn.Module):
         roi_channels: append ``[liver, tumours]`` ROI fractions as two more channels of every branch. Default False.
         head: ``"gap"`` (default) or ``"region"`` (see :class:`~reactkd.models.region_head.RegionHead`).
         head_levels: encoder levels (branches concatenated) a region head also pools. Default none.
+        head_input: a region head also pools the input channels (ROI mean attenuation/uptake). Default False.
         use_cbam: False replaces the CBAM3D by an identity (the ablation's "w/o CBAM3D"). Default True.
         **swin_kwargs: passed to :class:`SwinEncoder` (``depths``, ``num_heads``, ``use_checkpoint`` ...).
 
@@ -77,6 +78,7 @@ class Teacher(nn.Module):
         head: HeadKind | str = HeadKind.GAP,
         roi_channels: bool = False,
         head_levels: Sequence[int] = (),
+        head_input: bool = False,
         use_cbam: bool = True,
         **swin_kwargs,
     ) -> None:
@@ -112,8 +114,9 @@ class Teacher(nn.Module):
         self.cbam = CBAM3D(fusion_channels, cbam_reduction, cbam_kernel, enabled=use_cbam)
         self.head_kind = parse_enum(HeadKind, head, "head")
         self.head_levels = check_head_levels(head_levels, len(self.out_channels), self.head_kind)
+        self.head_input = check_head_input(head_input, self.head_kind)
         self.head = build_head(self.head_kind, fusion_channels, num_classes, dropout,
-                               [self.out_channels[i] for i in self.head_levels])
+                               [self.in_channels] * self.head_input + [self.out_channels[i] for i in self.head_levels])
 
     def batch_inputs(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Build the ``(B, in_channels, D, H, W)`` input from a batch with ``ct``, ``pet``, ``ct_lowdose``.
@@ -155,7 +158,7 @@ class Teacher(nn.Module):
             start += width
         levels = [torch.cat(maps, dim=1) if len(maps) > 1 else maps[0] for maps in zip(*per_branch)]
         fused = self.cbam(self.project(levels[self.fusion_level]))
-        embedding, logits = run_head(self, levels, fused, roi_masks)
+        embedding, logits = run_head(self, levels, fused, roi_masks, x)
         return ModelFeatures(levels=levels, fused=fused, embedding=embedding, logits=logits)
 
     def forward(self, x: torch.Tensor, roi_masks: torch.Tensor | None = None) -> torch.Tensor:

@@ -23,6 +23,7 @@ import yaml
 from reactkd import GRADES
 from reactkd.cohort import patient_folds, read_folds, write_folds
 from reactkd.config import ConfigError, ExperimentConfig, dump_config, to_dict
+from reactkd.config.identity import config_identity
 from reactkd.preprocess import PreprocessConfig
 from reactkd.train.augment import build_augmentation
 from reactkd.train.checkpoint import load_checkpoint
@@ -40,7 +41,7 @@ def prepare_run_dir(config: ExperimentConfig, run_dir: Path) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     saved = run_dir / "config.yaml"
     if saved.is_file():
-        if yaml.safe_load(saved.read_text()) != to_dict(config):
+        if config_identity(yaml.safe_load(saved.read_text())) != config_identity(to_dict(config)):
             raise ConfigError(f"{run_dir} holds a run of a different config; choose another --out "
                               f"(nothing in it was changed).")
         return
