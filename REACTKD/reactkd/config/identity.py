@@ -7,10 +7,13 @@ trained is not.
 
 from __future__ import annotations
 
-from reactkd.config.load import config_from_mapping
-from reactkd.config.schema import ConfigError, to_dict
+import hashlib
+import json
 
-__all__ = ["LOGGING_ONLY", "without_logging", "config_identity"]
+from reactkd.config.load import config_from_mapping
+from reactkd.config.schema import ConfigError, ExperimentConfig, to_dict
+
+__all__ = ["LOGGING_ONLY", "without_logging", "config_identity", "teacher_key"]
 
 LOGGING_ONLY: dict[str, tuple[str, ...]] = {"stage1": ("tensorboard",), "stage2": ("tensorboard",)}
 """Switches that change what is logged, never what is trained (section → keys)."""
@@ -30,3 +33,11 @@ def config_identity(mapping: dict) -> dict:
         return without_logging(to_dict(config_from_mapping(mapping)))
     except (ConfigError, TypeError, ValueError):
         return mapping
+
+
+def teacher_key(config: ExperimentConfig) -> str:
+    """A short hash of everything stage 1 depends on (two configs with one key train identical teachers)."""
+    d = without_logging(to_dict(config))
+    stage1 = {k: d[k] for k in ("teacher", "stage1", "seed", "precision", "device")}
+    stage1["data"] = {k: v for k, v in d["data"].items() if k != "cache_dir"}
+    return hashlib.sha1(json.dumps(stage1, sort_keys=True).encode()).hexdigest()[:10]

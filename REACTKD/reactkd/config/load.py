@@ -89,8 +89,12 @@ def _check_values(c: ExperimentConfig) -> None:
         need(stage.num_workers >= 0, f"{name}.num_workers", stage.num_workers, ">= 0")
     d = c.distiller
     need(isinstance(d.get("name"), str), "distiller.name", d.get("name"), "a registered distiller key")
-    extra = sorted(set(d) - {"name", "kwargs"})
-    need(not extra, "distiller", extra, "a mapping with only `name` and `kwargs`")
+    extra = sorted(set(d) - {"name", "kwargs", "teachers"})
+    need(not extra, "distiller", extra, "a mapping with only `name`, `kwargs` and `teachers`")
+    if "teachers" in d:
+        t = d["teachers"]
+        need(isinstance(t, list) and len(t) >= 1 and all(isinstance(e, dict) for e in t), "distiller.teachers", t,
+             "a non-empty list of mappings, each editing `teacher` (e.g. [{branches: [pet_ct]}, {branches: [dose]}])")
     from reactkd.preprocess import PreprocessConfig
 
     try:

@@ -19,8 +19,6 @@ Every step resumes: finished stages, folds and runs are skipped on a re-run.
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,8 +26,8 @@ from typing import Callable, Sequence
 
 import yaml
 
-from reactkd.config import ConfigError, ExperimentConfig, config_from_mapping, dump_config, to_dict
-from reactkd.config.identity import config_identity, without_logging
+from reactkd.config import ConfigError, ExperimentConfig, config_from_mapping, to_dict
+from reactkd.config.identity import config_identity, teacher_key
 from reactkd.experiments.variants import Variant
 
 __all__ = ["run_suite", "SuiteResult", "teacher_key"]
@@ -42,14 +40,6 @@ class SuiteResult:
     table_csv: Path
     figures: list[Path] = field(default_factory=list)
     runs: dict[str, list[Path]] = field(default_factory=dict)  # row name → run folder per seed
-
-
-def teacher_key(config: ExperimentConfig) -> str:
-    """A short hash of everything stage 1 depends on (two configs with one key train identical teachers)."""
-    d = without_logging(to_dict(config))
-    stage1 = {k: d[k] for k in ("teacher", "stage1", "seed", "precision", "device")}
-    stage1["data"] = {k: v for k, v in d["data"].items() if k != "cache_dir"}
-    return hashlib.sha1(json.dumps(stage1, sort_keys=True).encode()).hexdigest()[:10]
 
 
 def _identity(request: dict) -> dict:
@@ -119,13 +109,8 @@ def run_suite(base: ExperimentConfig, out: str | Path, variants: Sequence[Varian
             config = v.apply(shared)
             config.seed = seed
             config = config_from_mapping(to_dict(config))  # validate the edited config like a file
-            key = teacher_key(config)
-            teacher_root = out / "teachers" / key
-            teacher_root.mkdir(parents=True, exist_ok=True)
-            if not (teacher_root / "teacher.yaml").is_file():
-                dump_config(config, teacher_root / "teacher.yaml")
-            log(f"[{kind}] seed {seed} · {v.name} (teachers {key})")
-            run_experiment(config, run_dir, log=log, teacher_root=teacher_root)
+            log(f"[{kind}] seed {seed} · {v.name} (teachers {teacher_key(config)})")
+            run_experiment(config, run_dir, log=log, teacher_store=out / "teachers")
             runs[v.name].append(run_dir)
     return write_suite_tables(out, runs, kind)
 

@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 from reactkd.config import ExperimentConfig
 from reactkd.distill import DISTILLERS
 
-__all__ = ["Variant", "COMPARE_METHODS", "ABLATION_ROWS", "compare_variants", "ablation_variants", "RGD_WEIGHTS"]
+__all__ = ["Variant", "COMPARE_METHODS", "MULTI_TEACHER", "modality_teachers", "ABLATION_ROWS", "compare_variants", "ablation_variants", "RGD_WEIGHTS"]
 
 RGD_WEIGHTS = ("node_weight", "edge_weight", "gw_weight")
 """The Region Graph Distillation terms of the ``reactkd`` distiller (zeroed in the "w/o RGD" rows)."""
@@ -32,6 +32,17 @@ COMPARE_METHODS: dict[str, str] = {
 }
 """Table I rows: display name → registered distiller key (REACT-KD first, then the paper's baselines and
 ReCo-KD's two terms)."""
+
+MULTI_TEACHER = ("mtcmkd", "awmtkd")
+"""Methods that learn from several modality-specific teachers (their published set-up), not the fused one."""
+
+
+def modality_teachers(config: ExperimentConfig) -> list[dict]:
+    """One single-branch teacher per branch of the base teacher (PET/CT, dose-degraded CT): the teachers a
+    multi-teacher method distils from. Each is trained at stage 1 like the fused teacher, and shared."""
+    branches = config.teacher.get("branches", ["pet_ct", "dose"])
+    return [{"branches": [b]} for b in branches]
+
 
 ABLATION_ROWS: list[tuple[bool, bool, bool]] = [
     (dose, rgd, cbam) for dose in (True, False) for rgd in (True, False) for cbam in (True, False)
@@ -89,6 +100,8 @@ def compare_variants(base: ExperimentConfig, methods: Sequence[str] | None = Non
     def edit_for(key: str):
         def edit(c: ExperimentConfig) -> ExperimentConfig:
             c.distiller = {"name": key, "kwargs": _distiller_kwargs(base, key)}
+            if key in MULTI_TEACHER:
+                c.distiller["teachers"] = modality_teachers(c)
             return c
         return edit
 

@@ -7,6 +7,7 @@ Run folder::
     RUN/folds.json                  test case ids per fold
     RUN/cohort/, cache/, dose-cache/
     RUN/fold{k}/teacher/            best.pt, last.pt, metrics.csv, done.json
+    RUN/fold{k}/teacher{i}/         the distiller's own teachers where `distiller.teachers` lists them
     RUN/fold{k}/student/            same, for the student
     RUN/fold{k}/predictions.csv     student on the test fold (CT + PET as available)
     RUN/fold{k}/teacher_predictions.csv
@@ -14,6 +15,7 @@ Run folder::
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +25,7 @@ import yaml
 from reactkd import GRADES
 from reactkd.cohort import patient_folds, read_folds, write_folds
 from reactkd.config import ConfigError, ExperimentConfig, dump_config, to_dict
-from reactkd.config.identity import config_identity
+from reactkd.config.identity import config_identity, teacher_key
 from reactkd.preprocess import PreprocessConfig
 from reactkd.train.augment import build_augmentation
 from reactkd.train.checkpoint import load_checkpoint
@@ -33,7 +35,7 @@ from reactkd.train.predict import predict_loader
 from reactkd.train.runtime import Runtime, seed_everything
 from reactkd.train.supervised import SupervisedModel
 
-__all__ = ["run_experiment", "prepare_run_dir", "write_fold_predictions", "build_models"]
+__all__ = ["run_experiment", "prepare_run_dir", "write_fold_predictions", "build_models", "distiller_teachers"]
 
 
 def prepare_run_dir(config: ExperimentConfig, run_dir: Path) -> None:
@@ -76,12 +78,34 @@ def _metadata(config: ExperimentConfig, fold: int, kind: str, model_kwargs: dict
             "inputs": {"ct": True, "pet_tracers": ["fdg", "acetate"], "dose_level": config.data.dose_level}}
 
 
-def run_experiment(config: ExperimentConfig, run_dir: str | Path, log=print, teacher_root: str | Path | None = None) -> Path:
+def distiller_teachers(config: ExperimentConfig) -> list[dict] | None:
+    """Teacher kwargs of the teachers the distiller learns from when ``distiller.teachers`` lists them (each
+    entry edits ``teacher``, e.g. ``{branches: [pet_ct]}``); None: the distiller learns from ``teacher``."""
+    edits = config.distiller.get("teachers")
+    return [{**config.teacher, **e} for e in edits] if edits else None
+
+
+def _teacher_dir(config: ExperimentConfig, kwargs: dict, fold_dir: Path, k: int, name: str,
+                 store: Path | None) -> Path:
+    """Where one fold teacher lives: ``store/<teacher_key>/fold{k}/teacher`` (shared by every run whose
+    stage 1 is the same, its config beside it) or ``fold_dir/<name>``."""
+    if store is None:
+        return fold_dir / name
+    own = copy.deepcopy(config)
+    own.teacher = kwargs
+    root = Path(store) / teacher_key(own)
+    if not (root / "teacher.yaml").is_file():
+        dump_config(own, root / "teacher.yaml")
+    return root / f"fold{k}" / "teacher"
+
+
+def run_experiment(config: ExperimentConfig, run_dir: str | Path, log=print, teacher_store: str | Path | None = None) -> Path:
     """Train and predict every fold; returns ``run_dir``. Re-running resumes where it stopped.
 
-    ``teacher_root``: where the fold teachers live (``teacher_root/fold{k}/teacher``), trained there when
-    missing and reused when done, so that students of one teacher config (``reactkd compare``/``ablate``)
-    share it; None keeps them in ``run_dir``.
+    ``teacher_store``: a folder of fold teachers keyed by their stage-1 settings
+    (``teacher_store/<teacher_key>/fold{k}/teacher``), trained there when missing and reused when done, so
+    that students of one teacher setting (``reactkd compare``/``ablate``) share it; None keeps them in
+    ``run_dir``.
     """
     run_dir = Path(run_dir)
     runtime = Runtime.create(config.device, config.precision)
@@ -118,20 +142,32 @@ def run_experiment(config: ExperimentConfig, run_dir: str | Path, log=print, tea
                                 config.seed + k),
                     make_loader(val, cache, lowdose, stage.batch_size, runtime, False))
 
+        def stage1(kwargs: dict, name: str, model=None):
+            """Train (or load) one fold teacher; returns it frozen."""
+            from reactkd.models import build_teacher
+
+            if model is None:  # a distiller's own teacher: from the fold's RNG state, whatever ran before
+                seed_everything(config.seed + k)
+                model = build_teacher(**kwargs)
+            tl, vl = loaders(config.stage1)
+            r1 = fit(SupervisedModel(model), lambda: model, tl, vl, config.stage1, runtime,
+                     _teacher_dir(config, kwargs, fold_dir, k, name, teacher_store),
+                     _metadata(config, k, "teacher", kwargs, pcfg), desc=f"fold {k} {name}")
+            log(f"fold {k}: {name} best epoch {r1.best_epoch + 1}, val {config.stage1.select_metric.value} {r1.best_metric:.3f}")
+            model.load_state_dict(load_checkpoint(r1.best_path, runtime.device)[0]["model"])
+            return model.requires_grad_(False).eval()
+
         teacher, student = build_models(config)
-        tl, vl = loaders(config.stage1)
-        teacher_dir = (Path(teacher_root) / f"fold{k}" if teacher_root else fold_dir) / "teacher"
-        r1 = fit(SupervisedModel(teacher), lambda: teacher, tl, vl, config.stage1, runtime, teacher_dir,
-                 _metadata(config, k, "teacher", config.teacher, pcfg), desc=f"fold {k} teacher")
-        log(f"fold {k}: teacher best epoch {r1.best_epoch + 1}, val {config.stage1.select_metric.value} {r1.best_metric:.3f}")
-        teacher.load_state_dict(load_checkpoint(r1.best_path, runtime.device)[0]["model"])
-        teacher.requires_grad_(False).eval()
+        teacher = stage1(config.teacher, "teacher", teacher)
+        own = distiller_teachers(config)
+        teachers = [teacher if kw == config.teacher else stage1(kw, f"teacher{i + 1}")
+                    for i, kw in enumerate(own)] if own else teacher
 
         from reactkd.distill import build_distiller
 
         seed_everything(config.seed + k)  # stage 2 starts from the same RNG state, trained teacher or loaded
 
-        distiller = build_distiller(config.distiller["name"], student, teacher, **config.distiller.get("kwargs", {}))
+        distiller = build_distiller(config.distiller["name"], student, teachers, **config.distiller.get("kwargs", {}))
         tl, vl = loaders(config.stage2)
         from reactkd.train.inference import standalone_student_kwargs
 
@@ -145,6 +181,6 @@ def run_experiment(config: ExperimentConfig, run_dir: str | Path, log=print, tea
             write_fold_predictions(predict_loader(teacher, test_loader, runtime), k, fold_dir / "teacher_predictions.csv")
             write_fold_predictions(predict_loader(student, test_loader, runtime), k, fold_dir / "predictions.csv")
         runtime.barrier()
-        del teacher, student, distiller
+        del teacher, teachers, student, distiller
         torch.cuda.empty_cache() if torch.cuda.is_available() else None
     return run_dir
