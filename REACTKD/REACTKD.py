@@ -372,25 +372,11 @@ class REACTKDLogic(ScriptedLoadableModuleLogic):
         return ensure_dependencies(askConfirmation)
 
     def start(self, ctNode, segmentationNode, liverIds, tumorIds, petNodes, model, device="auto"):
-        """Check the model against the inputs, export them and launch ``reactkd predict``.
+        """Check, export and launch ``reactkd predict`` → ``(inputs, process, notes)`` (see start_grading)."""
+        from REACTKDLib.inference import start_grading
 
-        Returns ``(inputs, process, notes)``. Raises ValueError with a message for the user.
-        """
-        from REACTKDLib.inference import export_inputs, start_prediction
-        from REACTKDLib.model import model_input_problems, read_model_metadata
-
-        if not model or not Path(model).exists():
-            raise ValueError(f"Model not found: {model!r}. Choose a student checkpoint (best.pt) or a run folder.")
-        pets = {t: n for t, n in (petNodes or {}).items() if n is not None}
-        errors, notes = model_input_problems(read_model_metadata(model), list(pets))
-        if errors:
-            raise ValueError("\n".join(errors))
-        if pets and any("ignored" in n for n in notes):
-            pets = {}
-        folder = slicer.util.tempDirectory("REACTKD")
-        inputs = export_inputs(slicer.mrmlScene, ctNode, segmentationNode, [i for i in liverIds if i],
-                               list(tumorIds), folder, pets)
-        return inputs, start_prediction(inputs, model, device), notes
+        return start_grading(slicer.mrmlScene, ctNode, segmentationNode, liverIds, tumorIds, petNodes, model,
+                             lambda: slicer.util.tempDirectory("REACTKD"), device)
 
     def startSegmentation(self, ctNode, model, device="auto"):
         """Export the CT and launch ``reactkd segment``; returns ``(SegmentationJob, process)``. Raises

@@ -23,7 +23,8 @@ from REACTKDLib.geometry import volume_to_sitk
 from REACTKDLib.process import BackgroundProcess
 from REACTKDLib.segments import segments_mask_on_volume
 
-__all__ = ["PredictionInputs", "export_inputs", "start_prediction", "read_prediction", "default_model"]
+__all__ = ["PredictionInputs", "export_inputs", "start_prediction", "start_grading", "read_prediction",
+           "default_model"]
 
 log = logging.getLogger("REACTKD")
 
@@ -106,6 +107,31 @@ def start_prediction(inputs: PredictionInputs, model: str, device: str = "auto")
                               {t: str(p) for t, p in inputs.pets.items()}, device)
     log.info("REACTKD: %s", " ".join(command))
     return BackgroundProcess(command, env=child_environment(device))
+
+
+def start_grading(scene, ct_node, segmentation_node, liver_ids: list[str], tumor_ids: list[str], pet_nodes: dict | None,
+                  model, folder, device: str = "auto") -> tuple[PredictionInputs, BackgroundProcess, list[str]]:
+    """Check the model against the inputs, export them into ``folder`` and launch ``reactkd predict``.
+
+    ``folder`` may be a function that makes one, called only once the checks pass (no empty folders
+    left behind by a refused run). PET volumes a CT-only model would ignore are not exported. Returns ``(inputs, process, notes)``.
+
+    Raises:
+        ValueError: with a message for the user (no model file, the model does not fit these inputs, bad segments).
+    """
+    from REACTKDLib.model import model_input_problems, read_model_metadata
+
+    if not model or not Path(model).exists():
+        raise ValueError(f"Model not found: {model!r}. Choose a student checkpoint (best.pt) or a run folder.")
+    pets = {t: n for t, n in (pet_nodes or {}).items() if n is not None}
+    errors, notes = model_input_problems(read_model_metadata(model), list(pets))
+    if errors:
+        raise ValueError("\n".join(errors))
+    if pets and any("ignored" in n for n in notes):
+        pets = {}
+    folder = folder() if callable(folder) else folder
+    inputs = export_inputs(scene, ct_node, segmentation_node, [i for i in liver_ids if i], list(tumor_ids), folder, pets)
+    return inputs, start_prediction(inputs, model, device), notes
 
 
 def read_prediction(out_folder) -> tuple[dict, sitk.Image]:

@@ -100,6 +100,25 @@ def test_prediction_summary_reads_like_a_report():
     assert prediction_summary(pred) == "Predicted Edmondson–Steiner grade 3 (G1 0.10, G2 0.20, G3 0.70); 2 tumour node(s)."
 
 
+def test_grading_refuses_before_exporting_anything(tiny_model, tmp_path):
+    from reactkd.train.checkpoint import load_checkpoint, save_checkpoint
+    from REACTKDLib.inference import start_grading
+
+    made = []
+
+    def folder():
+        made.append(tmp_path / "job")
+        return made[-1]
+
+    with pytest.raises(ValueError, match="Model not found"):
+        start_grading(None, None, None, ["liver"], [], None, tmp_path / "none.pt", folder)
+    state, meta = load_checkpoint(tiny_model)
+    save_checkpoint(tmp_path / "teacher.pt", state, {**meta, "kind": "teacher"})
+    with pytest.raises(ValueError, match="'teacher' checkpoint"):
+        start_grading(None, None, None, ["liver"], [], None, tmp_path / "teacher.pt", folder)
+    assert not made, "a refused run must not leave a temporary folder behind"
+
+
 def test_model_checks(tiny_model):
     meta = read_model_metadata(tiny_model)
     assert meta["kind"] == "student"
