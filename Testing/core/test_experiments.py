@@ -88,7 +88,7 @@ def test_ablate_command_writes_table_ii(tmp_path, tiny_cohort, capsys):
     assert "w/o RGD" in capsys.readouterr().out
 
 
-def test_robustness_and_dose_tables(compared, capsys):
+def test_robustness_and_dose_tables(compared, capsys, tmp_path):
     run = compared.runs["REACT-KD"][0]
     assert main(["robustness", "--run", str(run)]) == 0
     header, rows = read_table(run / "tables" / "table3_missing_modality.csv")
@@ -102,6 +102,13 @@ def test_robustness_and_dose_tables(compared, capsys):
     assert main(["evaluate", "--run", str(run)]) == 0
     assert "table4_dose" in (run / "report" / "index.md").read_text()
     assert main(["dose", "--run", str(run.parent / "missing")]) == 2
+    # several runs (the seeds of one row) pool into one table
+    pooled = tmp_path / "pooled"
+    assert main(["robustness", "--run", str(run), str(compared.runs["KD"][0]), "--out", str(pooled)]) == 0
+    header, rows = read_table(pooled / "table3_missing_modality.csv")
+    assert header == ["Inputs", *COLUMNS] and len(rows) == 3
+    assert "every fold of 2 runs" in (pooled / "table3_missing_modality.md").read_text()
+    assert main(["robustness", "--run", str(run), str(run)]) == 2, "several runs need --out"
 
 
 def test_later_seeds_join_the_experiment(tmp_path):

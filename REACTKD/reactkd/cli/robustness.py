@@ -9,7 +9,10 @@ from pathlib import Path
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("robustness", help="Table III: inference with a modality withheld",
                               description=__doc__)
-    p.add_argument("--run", required=True, type=Path, help="run folder written by `reactkd train`")
+    p.add_argument("--run", required=True, type=Path, nargs="+",
+                   help="run folder written by `reactkd train`; several (e.g. the seeds of one compare row) "
+                        "are pooled into one table, written to --out")
+    p.add_argument("--out", type=Path, help="folder for the pooled table (default: RUN/tables of a single run)")
     p.add_argument("--manifest", help="evaluate on another cohort instead of the held-out folds")
     p.set_defaults(func=run)
 
@@ -17,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from reactkd.experiments import robustness_table
 
-    path = robustness_table(args.run, args.manifest)
+    path = robustness_table(args.run if len(args.run) > 1 else args.run[0], args.manifest, args.out)
     print(path.read_text())
     print(f"→ {path} (and .csv)")
     return 0
