@@ -39,7 +39,8 @@ def test_unknown_key_suggests_closest():
     ({"modality_dropout": 1.5}, r"`modality_dropout` must be in \[0, 1\)"),
     ({"data": {"dose_level": "extreme"}}, r"`data.dose_level`: `dose` must be one of"),
     ({"data": {"preprocess": {"grid": 3}}}, r"`data.preprocess`: unknown preprocessing key"),
-    ({"distiller": {"name": "reactkd", "weights": {}}}, r"`distiller` must be a mapping with only `name` and `kwargs`"),
+    ({"distiller": {"name": "reactkd", "weights": {}}}, r"`distiller` must be a mapping with only `name`, `kwargs` and `teachers`"),
+    ({"distiller": {"name": "mtcmkd", "teachers": [["pet_ct"]]}}, r"`distiller.teachers` must be a non-empty list of mappings"),
 ])
 def test_bad_values_name_the_key(data, message):
     with pytest.raises(ConfigError, match=message):

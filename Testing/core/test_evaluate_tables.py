@@ -72,3 +72,20 @@ def test_errors():
     with pytest.raises(ValueError, match=r"`rows` \[0\] do not have 2 cells"):
         Table(("a", "b"), (("x",),))
     assert set(METRIC_NAMES) <= set(METRIC_LABELS)  # every metric has a column title
+
+
+def test_paired_table_against_the_first_row():
+    from reactkd.evaluate.paired import paired_table
+
+    ref = {(0, k): 0.7 for k in range(6)}
+    better = {(0, k): 0.7 + 0.05 * (k + 1) for k in range(6)}
+    mixed = {(0, k): 0.7 + (0.01 if k % 2 else -0.01) for k in range(6)}
+    partial = {(0, 0): 0.9, (1, 0): 0.1}  # only one pair is shared with the reference
+    table = paired_table({"REACT-KD": ref, "A": better, "B": mixed, "C": partial})
+    rows = {r[0]: r[1:] for r in table.rows}
+    assert table.header[1] == "Δ AUC vs REACT-KD" and list(rows) == ["A", "B", "C"]
+    assert rows["A"][0] == "0.175 ± 0.094" and rows["A"][1] == "6/6" and float(rows["A"][2]) < 0.05
+    assert rows["B"][1] == "3/6" and float(rows["B"][2]) > 0.5
+    assert rows["C"] == ("0.200", "1/1", "n/a")
+    with pytest.raises(ValueError, match="not one of the rows"):
+        paired_table({"A": ref}, reference="Z")

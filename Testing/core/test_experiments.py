@@ -40,6 +40,8 @@ def test_compare_table_and_shared_teachers(compared):
     assert not (compared.out / "runs" / "seed0" / "kd" / "fold0" / "teacher").exists()
     assert {p.name for p in compared.figures} == {"dca_high_grade.png", "dca_poorly_differentiated.png"} or compared.figures
     assert "REACT-KD" in (compared.out / "index.md").read_text()
+    header, paired = read_table(compared.out / "paired.csv")
+    assert header[1] == "Δ AUC vs REACT-KD" and list(paired) == ["KD"] and paired["KD"][1].endswith("/2")
 
 
 def test_compare_resumes_and_repeats_exactly(compared, tmp_path, tiny_cohort):

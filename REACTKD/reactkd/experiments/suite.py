@@ -8,6 +8,7 @@ Folder ``OUT``::
     teachers/<key>/fold{k}/teacher stage-1 teachers, one set per distinct teacher setting and seed
     runs/seed{s}/<row>/            an ordinary run folder per row and seed (``reactkd evaluate --run`` works)
     table.md, table.csv            the table (mean ± std over every fold of every seed), table_numeric.csv
+    paired.csv                     each row against the first, paired over (seed, fold): Δ AUC, wins, Wilcoxon p
     dca_<question>.png             decision curves of every row (predictions pooled over folds and seeds)
     index.md                       the page to open
 
@@ -124,25 +125,31 @@ def _finished(run_dir: Path) -> bool:
 
 
 def write_suite_tables(out: Path, runs: dict[str, list[Path]], kind: str) -> SuiteResult:
-    """Table (mean ± std over every fold of every seed) and decision curves across rows."""
+    """Table (mean ± std over every fold of every seed), the paired comparison with the first row, and
+    decision curves across rows."""
     from reactkd.evaluate.dca import GradeQuestion, grade_decision_curve
     from reactkd.evaluate.figures import plot_dca
     from reactkd.evaluate.metrics import aggregate_folds, evaluate_folds
+    from reactkd.evaluate.paired import paired_table
     from reactkd.evaluate.predictions import concat_predictions, read_run_predictions
     from reactkd.evaluate.tables import summary_table
 
-    summaries, pooled = {}, {}
+    summaries, pooled, paired_auc = {}, {}, {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # small folds may miss a grade; n per metric is in the numeric CSV
         for name, dirs in runs.items():
             tables = [t for d in dirs for t in read_run_predictions(d)]
-            per_fold = [m for d in dirs for m in evaluate_folds(read_run_predictions(d))[0]]
-            summaries[name] = aggregate_folds(per_fold)
+            by_run = {d.parent.name: evaluate_folds(read_run_predictions(d))[0] for d in dirs}
+            summaries[name] = aggregate_folds([m for ms in by_run.values() for m in ms])
+            paired_auc[name] = {(seed, k): m["auc"] for seed, ms in by_run.items() for k, m in enumerate(ms)}
             pooled[name] = concat_predictions(tables)
     row_title = "Method" if kind == "compare" else "Variant"
     table = summary_table(summaries, row_title=row_title)
     result = SuiteResult(out, table.write_markdown(out / "table.md"), table.to_csv(out / "table.csv"), runs=runs)
     summary_table(summaries, row_title=row_title, numeric=True).to_csv(out / "table_numeric.csv")
+    paired = paired_table(paired_auc, row_title=row_title) if len(runs) > 1 else None
+    if paired is not None:
+        paired.to_csv(out / "paired.csv")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for q in GradeQuestion:
@@ -151,8 +158,13 @@ def write_suite_tables(out: Path, runs: dict[str, list[Path]], kind: str) -> Sui
     seeds = sorted({d.parent.name for dirs in runs.values() for d in dirs}, key=lambda n: int(n[4:]))
     lines = [f"# {'Comparison of distillers (Table I)' if kind == 'compare' else 'Ablation (Table II)'}", "",
              f"Students on held-out folds; mean ± std over every fold of {len(seeds)} seed(s) ({', '.join(seeds)}).",
-             "", table.to_markdown(), "", "CSV: [table.csv](table.csv), [numeric](table_numeric.csv)", "",
-             "## Decision curves (predictions pooled over folds and seeds)", ""]
+             "", table.to_markdown(), "", "CSV: [table.csv](table.csv), [numeric](table_numeric.csv)", ""]
+    if paired is not None:
+        lines += ["## Paired over folds and seeds", "",
+                  "Every row is trained on the same folds and seeds as the first, so its per-fold AUC pairs with "
+                  "the first row's; the Wilcoxon signed-rank p is two-sided and uncorrected for the number of rows.",
+                  "", paired.to_markdown(), "CSV: [paired.csv](paired.csv)", ""]
+    lines += ["## Decision curves (predictions pooled over folds and seeds)", ""]
     lines += [f"![{p.name}]({p.name})" for p in result.figures]
     lines += ["", "## Runs", ""] + [f"- {name}: " + ", ".join(f"[{d.parent.name}]({d.relative_to(out)})" for d in dirs)
                                     for name, dirs in runs.items()]
