@@ -309,23 +309,23 @@ class REACTKDWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if process.running:
             return
         self._timer.stop()
-        if kind == "segment":
-            self._finishSegmentation(inputs, process, ct)
-            return
         try:
             if process.returncode == 0 and not process.cancelled:
-                self.ui.progressBar.setFormat("Loading results…")
-                slicer.app.processEvents()
-                with slicer.util.tryWithErrorDisplay("Could not load the results.", waitCursor=True):
-                    out = self.logic.importResults(ct, inputs, self._parameterNode.overlayOpacity)
-                    self.ui.resultLabel.text = self.logic.summary(out)
-                    self._log(self.ui.resultLabel.text)
+                (self._finishSegmentation if kind == "segment" else self._finishGrading)(inputs, ct)
             else:
-                self._reportFailure(process, "prediction")
+                self._reportFailure(process, "segmentation" if kind == "segment" else "prediction")
         finally:
             shutil.rmtree(inputs.folder, ignore_errors=True)
             self._job = None
             self._setRunning(False)
+
+    def _finishGrading(self, inputs, ct):
+        self.ui.progressBar.setFormat("Loading results…")
+        slicer.app.processEvents()
+        with slicer.util.tryWithErrorDisplay("Could not load the results.", waitCursor=True):
+            out = self.logic.importResults(ct, inputs, self._parameterNode.overlayOpacity)
+            self.ui.resultLabel.text = self.logic.summary(out)
+            self._log(self.ui.resultLabel.text)
 
     def _reportFailure(self, process, what):
         """Explain a failed or cancelled background run in words; log and show the details unless cancelled."""
@@ -337,20 +337,12 @@ class REACTKDWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             log.error("REACTKD %s failed (exit %s):\n%s", what, process.returncode, "\n".join(process.lines))
             slicer.util.errorDisplay(message, detailedText="\n".join(process.lines[-200:]))
 
-    def _finishSegmentation(self, job, process, ct):
-        try:
-            if process.returncode == 0 and not process.cancelled:
-                with slicer.util.tryWithErrorDisplay("Could not load the segmentation.", waitCursor=True):
-                    node = self.logic.importSegmentation(ct, job)
-                    # selecting it pre-selects its "liver" and "tumor" segments: Apply can grade right away
-                    self._parameterNode.segmentation = node
-                    self._log(f"Segmentation {node.GetName()!r} is selected; press Apply to grade.")
-            else:
-                self._reportFailure(process, "segmentation")
-        finally:
-            shutil.rmtree(job.folder, ignore_errors=True)
-            self._job = None
-            self._setRunning(False)
+    def _finishSegmentation(self, job, ct):
+        with slicer.util.tryWithErrorDisplay("Could not load the segmentation.", waitCursor=True):
+            node = self.logic.importSegmentation(ct, job)
+            # selecting it pre-selects its "liver" and "tumor" segments: Apply can grade right away
+            self._parameterNode.segmentation = node
+            self._log(f"Segmentation {node.GetName()!r} is selected; press Apply to grade.")
 
 
 class REACTKDLogic(ScriptedLoadableModuleLogic):

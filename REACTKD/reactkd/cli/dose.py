@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+
+from reactkd.cli.robustness import add_run_arguments, print_table
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("dose", help="Table IV: inference on dose-degraded CT", description=__doc__)
-    p.add_argument("--run", required=True, type=Path, nargs="+",
-                   help="run folder written by `reactkd train`; several (e.g. the seeds of one compare row) "
-                        "are pooled into one table, written to --out")
-    p.add_argument("--out", type=Path, help="folder for the pooled table (default: RUN/tables of a single run)")
-    p.add_argument("--manifest", help="evaluate on another cohort instead of the held-out folds")
+    add_run_arguments(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from reactkd.experiments import dose_table
 
-    path = dose_table(args.run if len(args.run) > 1 else args.run[0], args.manifest, args.out)
-    print(path.read_text())
-    print(f"→ {path} (and .csv)")
-    return 0
+    return print_table(dose_table, args)
