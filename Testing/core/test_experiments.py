@@ -53,7 +53,14 @@ def test_compare_resumes_and_repeats_exactly(compared, tmp_path, tiny_cohort):
     assert again.table_csv.read_text() == compared.table_csv.read_text()
     # same seed in a fresh folder: the same numbers on CPU
     fresh = run_suite(base, tmp_path / "again", compare_variants(base, ["kd"]), kind="compare", log=lambda *_: None)
-    assert read_table(fresh.table_csv)[1]["KD"] == read_table(compared.table_csv)[1]["KD"]
+    one_seed = read_table(fresh.table_csv)[1]["KD"]
+    assert one_seed == read_table(compared.table_csv)[1]["KD"]
+    # a later seed joins the table; decision curves pool both seeds (one case, two predictions)
+    both = run_suite(base, tmp_path / "again", compare_variants(base, ["kd"]), seeds=[1], kind="compare",
+                     log=lambda *_: None)
+    assert "2 seed(s) (seed0, seed1)" in (tmp_path / "again" / "index.md").read_text()
+    assert read_table(both.table_csv)[1]["KD"] != one_seed
+    assert all(p.is_file() for p in both.figures) and len(both.figures) == 2
     with pytest.raises(ConfigError, match="different experiment"):
         run_suite(base, compared.out, compare_variants(base, ["at"]), kind="compare", log=lambda *_: None)
 

@@ -20,11 +20,13 @@ Every step resumes: finished stages, folds and runs are skipped on a re-run.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
+import numpy as np
 import yaml
 
 from reactkd.config import ConfigError, ExperimentConfig, config_from_mapping, to_dict
@@ -138,7 +140,9 @@ def write_suite_tables(out: Path, runs: dict[str, list[Path]], kind: str) -> Sui
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # small folds may miss a grade; n per metric is in the numeric CSV
         for name, dirs in runs.items():
-            tables = [t for d in dirs for t in read_run_predictions(d)]
+            # a case predicted by every seed counts once per seed: the pooled net benefit is the seeds' mean
+            tables = [dataclasses.replace(t, case_id=np.char.add(f"{d.parent.name}/", t.case_id.astype(str)))
+                      for d in dirs for t in read_run_predictions(d)]
             by_run = {d.parent.name: evaluate_folds(read_run_predictions(d))[0] for d in dirs}
             summaries[name] = aggregate_folds([m for ms in by_run.values() for m in ms])
             paired_auc[name] = {(seed, k): m["auc"] for seed, ms in by_run.items() for k, m in enumerate(ms)}
