@@ -46,8 +46,15 @@ def test_module_files_compile_and_stay_thin():
         # torch / the core load lazily (inside functions): the module must load without them, before the
         # dependency check has offered to install them
         assert not top_imports & {"torch", "reactkd", "monai"}, (path.name, top_imports)
-    tests = [n.name for n in ast.walk(ast.parse(MODULE.read_text())) if isinstance(n, ast.ClassDef)]
-    assert "REACTKDTest" in tests
+    # Slicer looks the self-test up as REACTKD.REACTKDTest: defined in REACTKDLib.selftest, bound at the
+    # module file's top level
+    module = ast.parse(MODULE.read_text())
+    bound = {a.asname or a.name for n in module.body if isinstance(n, ast.ImportFrom) for a in n.names}
+    assert "REACTKDTest" in bound
+    selftest = ast.parse((ROOT / "REACTKD" / "REACTKDLib" / "selftest.py").read_text())
+    cls = next(n for n in selftest.body if isinstance(n, ast.ClassDef) and n.name == "REACTKDTest")
+    assert [b.id for b in cls.bases] == ["ScriptedLoadableModuleTest"]
+    assert {"runTest", "test_prediction_end_to_end"} <= {f.name for f in cls.body if isinstance(f, ast.FunctionDef)}
 
 
 def test_cmake_and_extension_index_entry():
