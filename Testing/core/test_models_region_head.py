@@ -126,3 +126,26 @@ def test_head_input_pools_the_inputs_roi_statistics():
     assert features_from_batch(t, batch).embedding.shape == (2, 2 * (16 + t.in_channels))
     with pytest.raises(ValueError, match="needs `head: region`"):
         Student(head="gap", head_input=True)
+
+
+def test_roi_geometry_counts_tumours_burden_and_spread():
+    from reactkd.models.region_head import roi_geometry
+
+    m = torch.zeros(3, 4, 16, 16, 16)
+    m[:, 0, 0:8, 0:8, 0:8] = 1  # liver of 512 voxels, size 8
+    m[0, 1, 1:3, 1:3, 1:3] = 1  # case 0: one tumour of 8 voxels
+    m[1, 1, 1:3, 1:3, 1:3] = 1  # case 1: that tumour plus one 4 voxels away (largest first) ...
+    m[1, 2, 5:6, 1:3, 1:3] = 1  # ... of 4 voxels
+    # case 2: liver only, zero-padded nodes
+    g = roi_geometry(m)
+    assert g.shape == (3, 3)
+    assert torch.allclose(g[:, 0], torch.log1p(torch.tensor([1.0, 2.0, 0.0])))
+    assert torch.isclose(g[0, 1], torch.log(torch.tensor(8 / 512 + 1e-3)))
+    assert torch.isclose(g[1, 1], torch.log(torch.tensor(12 / 512 + 1e-3)))
+    assert g[0, 2] == 0 and g[2, 2] == 0, "one tumour or none: no spread"
+    assert torch.isclose(g[1, 2], torch.tensor(3.5 / 8)), "centroid distance 3.5 voxels over the liver's size 8"
+    s = Student(init_filters=8, fusion_channels=16, blocks_down=[1, 1, 1], head="region", head_geometry=True)
+    assert s.head.fc.in_features == 2 * 16 + 3
+    assert s(torch.randn(3, 1, 16, 16, 16), roi_masks=m).shape == (3, 3)
+    with pytest.raises(ValueError, match="`head_geometry: true` needs `head: region`"):
+        Student(head="gap", head_geometry=True)

@@ -12,8 +12,8 @@ from reactkd.graph.pooling import area_resize, masked_average_pool
 from reactkd.models.heads import ClassificationHead
 from reactkd.utils.enums import parse_enum
 
-__all__ = ["HeadKind", "RegionHead", "build_head", "check_head_input", "check_head_levels", "roi_input_channels",
-           "run_head"]
+__all__ = ["HeadKind", "RegionHead", "build_head", "check_head_input", "check_head_levels", "roi_geometry",
+           "roi_input_channels", "run_head"]
 
 
 def roi_input_channels(roi_masks: torch.Tensor) -> torch.Tensor:
@@ -24,6 +24,35 @@ def roi_input_channels(roi_masks: torch.Tensor) -> torch.Tensor:
     liver = roi_masks[:, :1]
     tumour = roi_masks[:, 1:].sum(1, keepdim=True).clamp(max=1.0) if roi_masks.shape[1] > 1 else torch.zeros_like(liver)
     return torch.cat([liver, tumour], 1)
+
+
+def roi_geometry(roi_masks: torch.Tensor) -> torch.Tensor:
+    """``(B, R, D, H, W)`` ROI fractions → ``(B, 3)`` region-graph geometry per case:
+    ``[log(1 + tumour count), log(tumour volume / liver volume + 10⁻³), spread]``.
+
+    Spread is the mean distance of the tumour centroids from the largest tumour's, in units of the liver's
+    size (cube root of its volume); 0 with fewer than two tumours. A tumour is a node whose mask is not
+    empty (zero padding is not counted). Multifocality, burden and intrahepatic spread are grade-linked
+    and read from the segmentation alone, so a CT-only model keeps them.
+    """
+    if roi_masks.ndim != 5 or roi_masks.shape[1] < 1:
+        raise ValueError(f"`roi_masks` must be (B, R>=1, D, H, W), got {tuple(roi_masks.shape)}.")
+    m = roi_masks.float()
+    mass = m.flatten(2).sum(2)  # (B, R)
+    liver, tumours = mass[:, 0].clamp_min(1.0), mass[:, 1:]
+    present = tumours > 0
+    count = present.sum(1).float()
+    burden = torch.log(tumours.sum(1) / liver + 1e-3)
+    grids = torch.meshgrid(*[torch.arange(n, device=m.device, dtype=m.dtype) for n in m.shape[2:]], indexing="ij")
+    coords = torch.stack([g.flatten() for g in grids], 1)  # (V, 3)
+    centroids = (m[:, 1:].flatten(2) @ coords) / tumours.clamp_min(1e-6)[..., None]  # (B, R-1, 3)
+    largest = tumours.argmax(1) if tumours.shape[1] else torch.zeros(m.shape[0], dtype=torch.long, device=m.device)
+    spread = torch.zeros_like(count)
+    if tumours.shape[1]:
+        ref = centroids[torch.arange(m.shape[0]), largest]  # (B, 3)
+        dist = (centroids - ref[:, None]).norm(dim=2) * present
+        spread = torch.where(count > 1, dist.sum(1) / (count - 1).clamp_min(1), spread) / liver.pow(1 / 3)
+    return torch.stack([torch.log1p(count), burden, spread], 1).to(roi_masks.dtype)
 
 
 class HeadKind(str, enum.Enum):
@@ -57,18 +86,25 @@ class RegionHead(ClassificationHead):
     wash-out in HU). A learned map can in principle compute them, but from ~36 training cases the networks
     did not find the weak CT contrast on their own (figures in ``configs/demo-cpu.yaml``).
 
+    **Geometry** (``head_geometry`` of teacher and student): three numbers of the region graph itself,
+    :func:`roi_geometry` (tumour count, burden, spread), join the embedding. Pooling all tumours together
+    hides how many there are and how far apart; on the embedded cohort with 180 patients these three
+    alone, with logistic regression, reach held-out AUC 0.77 without any image (``docs/results.md``).
+
     Args:
         in_channels: ``C`` of the fused map.
         num_classes: grades. Default 3.
         dropout: before the linear layer, in [0, 1). Default 0.
         extra_channels: channels of each extra map given to ``forward``. Default none.
+        geometry: append :func:`roi_geometry`. Default False.
     """
 
     def __init__(self, in_channels: int, num_classes: int = 3, dropout: float = 0.0,
-                 extra_channels: Sequence[int] = ()) -> None:
+                 extra_channels: Sequence[int] = (), geometry: bool = False) -> None:
         self.extra_channels = [int(c) for c in extra_channels]
-        # the embedding is [tumour, contrast] for the fused map and each extra map
-        super().__init__(2 * (in_channels + sum(self.extra_channels)), num_classes, dropout)
+        self.geometry = bool(geometry)
+        # the embedding is [tumour, contrast] for the fused map and each extra map (+ 3 geometry numbers)
+        super().__init__(2 * (in_channels + sum(self.extra_channels)) + 3 * self.geometry, num_classes, dropout)
 
     @staticmethod
     def pool(feature: torch.Tensor, roi_masks: torch.Tensor) -> torch.Tensor:
@@ -88,14 +124,17 @@ class RegionHead(ClassificationHead):
         got = [int(e.shape[1]) for e in extras]
         if got != self.extra_channels:
             raise ValueError(f"this head pools extra maps with channels {self.extra_channels}, got {got}.")
-        embedding = torch.cat([self.pool(m, roi_masks) for m in (fused, *extras)], 1)
+        parts = [self.pool(m, roi_masks) for m in (fused, *extras)]
+        if self.geometry:
+            parts.append(roi_geometry(roi_masks).to(fused.dtype))
+        embedding = torch.cat(parts, 1)
         return embedding, self.fc(self.dropout(embedding))
 
 
-def check_head_input(head_input: bool, kind: HeadKind) -> bool:
-    """Validate ``head_input`` (pool the model's own input over the ROIs; needs a region head)."""
+def check_head_input(head_input: bool, kind: HeadKind, name: str = "head_input") -> bool:
+    """Validate a region-head switch (``head_input``, ``head_geometry``): it needs a region head."""
     if head_input and kind is not HeadKind.REGION:
-        raise ValueError("`head_input: true` needs `head: region` (a global-average head pools no ROI).")
+        raise ValueError(f"`{name}: true` needs `head: region` (a global-average head pools no ROI).")
     return bool(head_input)
 
 
@@ -111,10 +150,10 @@ def check_head_levels(head_levels: Sequence[int], n_levels: int, kind: HeadKind)
 
 
 def build_head(kind: HeadKind | str, in_channels: int, num_classes: int, dropout: float,
-               extra_channels: Sequence[int] = ()) -> nn.Module:
+               extra_channels: Sequence[int] = (), geometry: bool = False) -> nn.Module:
     kind = parse_enum(HeadKind, kind, "head")
     if kind is HeadKind.REGION:
-        return RegionHead(in_channels, num_classes, dropout, extra_channels)
+        return RegionHead(in_channels, num_classes, dropout, extra_channels, geometry)
     return ClassificationHead(in_channels, num_classes, dropout)
 
 

@@ -59,6 +59,8 @@ class Student(nn.Module):
             :class:`RegionHead`). Default none.
         head_input: a region head also pools the encoder's input (mean CT attenuation and PET uptake in the
             tumours and their contrast to the liver; blanked modalities pool to 0). Default False.
+        head_geometry: a region head also reads the region graph's geometry (tumour count, burden, spread;
+            :func:`~reactkd.models.region_head.roi_geometry`). Default False.
         use_cbam: False for an identity in place of an own CBAM3D (ablation); a shared instance decides
             for itself. Default True.
 
@@ -89,6 +91,7 @@ class Student(nn.Module):
         roi_channels: bool = False,
         head_levels: Sequence[int] = (),
         head_input: bool = False,
+        head_geometry: bool = False,
         use_cbam: bool = True,
     ) -> None:
         super().__init__()
@@ -116,9 +119,11 @@ class Student(nn.Module):
         self.head_kind = parse_enum(HeadKind, head, "head")
         self.head_levels = check_head_levels(head_levels, len(self.out_channels), self.head_kind)
         self.head_input = check_head_input(head_input, self.head_kind)
+        geometry = check_head_input(head_geometry, self.head_kind, "head_geometry")
         encoder_in = self.in_channels + 2 * self.modality_indicators
         self.head = build_head(self.head_kind, fusion_channels, num_classes, dropout,
-                               [encoder_in] * self.head_input + [self.out_channels[i] for i in self.head_levels])
+                               [encoder_in] * self.head_input + [self.out_channels[i] for i in self.head_levels],
+                               geometry)
         self.modality_dropout = ModalityDropout(modality_dropout)
 
     def batch_inputs(self, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:

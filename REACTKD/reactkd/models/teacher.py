@@ -51,6 +51,7 @@ class Teacher(nn.Module):
         head: ``"gap"`` (default) or ``"region"`` (see :class:`~reactkd.models.region_head.RegionHead`).
         head_levels: encoder levels (branches concatenated) a region head also pools. Default none.
         head_input: a region head also pools the input channels (ROI mean attenuation/uptake). Default False.
+        head_geometry: a region head also reads tumour count, burden and spread (``roi_geometry``). Default False.
         use_cbam: False replaces the CBAM3D by an identity (the ablation's "w/o CBAM3D"). Default True.
         **swin_kwargs: passed to :class:`SwinEncoder` (``depths``, ``num_heads``, ``use_checkpoint`` ...).
 
@@ -79,6 +80,7 @@ class Teacher(nn.Module):
         roi_channels: bool = False,
         head_levels: Sequence[int] = (),
         head_input: bool = False,
+        head_geometry: bool = False,
         use_cbam: bool = True,
         **swin_kwargs,
     ) -> None:
@@ -115,8 +117,10 @@ class Teacher(nn.Module):
         self.head_kind = parse_enum(HeadKind, head, "head")
         self.head_levels = check_head_levels(head_levels, len(self.out_channels), self.head_kind)
         self.head_input = check_head_input(head_input, self.head_kind)
+        geometry = check_head_input(head_geometry, self.head_kind, "head_geometry")
         self.head = build_head(self.head_kind, fusion_channels, num_classes, dropout,
-                               [self.in_channels] * self.head_input + [self.out_channels[i] for i in self.head_levels])
+                               [self.in_channels] * self.head_input + [self.out_channels[i] for i in self.head_levels],
+                               geometry)
 
     def batch_inputs(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Build the ``(B, in_channels, D, H, W)`` input from a batch with ``ct``, ``pet``, ``ct_lowdose``.
