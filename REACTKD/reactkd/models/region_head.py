@@ -12,7 +12,7 @@ from reactkd.graph.pooling import area_resize, masked_average_pool
 from reactkd.models.heads import ClassificationHead
 from reactkd.utils.enums import parse_enum
 
-__all__ = ["HeadKind", "RegionHead", "build_head", "check_head_input", "check_head_levels", "roi_geometry",
+__all__ = ["HeadKind", "RegionHead", "build_head", "check_region_switch", "check_head_levels", "roi_geometry",
            "roi_input_channels", "run_head"]
 
 
@@ -46,10 +46,9 @@ def roi_geometry(roi_masks: torch.Tensor) -> torch.Tensor:
     grids = torch.meshgrid(*[torch.arange(n, device=m.device, dtype=m.dtype) for n in m.shape[2:]], indexing="ij")
     coords = torch.stack([g.flatten() for g in grids], 1)  # (V, 3)
     centroids = (m[:, 1:].flatten(2) @ coords) / tumours.clamp_min(1e-6)[..., None]  # (B, R-1, 3)
-    largest = tumours.argmax(1) if tumours.shape[1] else torch.zeros(m.shape[0], dtype=torch.long, device=m.device)
     spread = torch.zeros_like(count)
     if tumours.shape[1]:
-        ref = centroids[torch.arange(m.shape[0]), largest]  # (B, 3)
+        ref = centroids[torch.arange(m.shape[0]), tumours.argmax(1)]  # (B, 3): the largest tumour
         dist = (centroids - ref[:, None]).norm(dim=2) * present
         spread = torch.where(count > 1, dist.sum(1) / (count - 1).clamp_min(1), spread) / liver.pow(1 / 3)
     return torch.stack([torch.log1p(count), burden, spread], 1).to(roi_masks.dtype)
@@ -131,11 +130,11 @@ class RegionHead(ClassificationHead):
         return embedding, self.fc(self.dropout(embedding))
 
 
-def check_head_input(head_input: bool, kind: HeadKind, name: str = "head_input") -> bool:
+def check_region_switch(on: bool, kind: HeadKind, name: str) -> bool:
     """Validate a region-head switch (``head_input``, ``head_geometry``): it needs a region head."""
-    if head_input and kind is not HeadKind.REGION:
+    if on and kind is not HeadKind.REGION:
         raise ValueError(f"`{name}: true` needs `head: region` (a global-average head pools no ROI).")
-    return bool(head_input)
+    return bool(on)
 
 
 def check_head_levels(head_levels: Sequence[int], n_levels: int, kind: HeadKind) -> list[int]:

@@ -13,7 +13,7 @@ from .heads import FeatureProjection, ModelFeatures
 from .modality import ModalityDropout, check_modality_mask
 from reactkd.utils.enums import parse_enum
 
-from .region_head import HeadKind, build_head, check_head_input, check_head_levels, roi_input_channels, run_head
+from .region_head import HeadKind, build_head, check_head_levels, check_region_switch, roi_input_channels, run_head
 
 __all__ = ["Student"]
 
@@ -118,8 +118,8 @@ class Student(nn.Module):
         self.cbam.requires_grad_(self.cbam_trainable)
         self.head_kind = parse_enum(HeadKind, head, "head")
         self.head_levels = check_head_levels(head_levels, len(self.out_channels), self.head_kind)
-        self.head_input = check_head_input(head_input, self.head_kind)
-        geometry = check_head_input(head_geometry, self.head_kind, "head_geometry")
+        self.head_input = check_region_switch(head_input, self.head_kind, "head_input")
+        geometry = check_region_switch(head_geometry, self.head_kind, "head_geometry")
         encoder_in = self.in_channels + 2 * self.modality_indicators
         self.head = build_head(self.head_kind, fusion_channels, num_classes, dropout,
                                [encoder_in] * self.head_input + [self.out_channels[i] for i in self.head_levels],

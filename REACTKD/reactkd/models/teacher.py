@@ -13,7 +13,7 @@ from .encoders import SwinEncoder
 from .heads import FeatureProjection, ModelFeatures
 from reactkd.utils.enums import parse_enum
 
-from .region_head import HeadKind, build_head, check_head_input, check_head_levels, roi_input_channels, run_head
+from .region_head import HeadKind, build_head, check_head_levels, check_region_switch, roi_input_channels, run_head
 
 __all__ = ["TeacherBranch", "Teacher"]
 
@@ -116,8 +116,8 @@ class Teacher(nn.Module):
         self.cbam = CBAM3D(fusion_channels, cbam_reduction, cbam_kernel, enabled=use_cbam)
         self.head_kind = parse_enum(HeadKind, head, "head")
         self.head_levels = check_head_levels(head_levels, len(self.out_channels), self.head_kind)
-        self.head_input = check_head_input(head_input, self.head_kind)
-        geometry = check_head_input(head_geometry, self.head_kind, "head_geometry")
+        self.head_input = check_region_switch(head_input, self.head_kind, "head_input")
+        geometry = check_region_switch(head_geometry, self.head_kind, "head_geometry")
         self.head = build_head(self.head_kind, fusion_channels, num_classes, dropout,
                                [self.in_channels] * self.head_input + [self.out_channels[i] for i in self.head_levels],
                                geometry)
