@@ -18,13 +18,10 @@ from reactkd.config import load_config
 from reactkd.config.shipped import resolve_config_path
 from reactkd.cohort import read_manifest
 from reactkd.predict import predict_case
-from reactkd.train.inference import standalone_student_kwargs
-from reactkd.models import Student
+from reactkd.models import Student, standalone_student_spec
 from reactkd.preprocess import PreprocessConfig
 config = load_config(resolve_config_path("demo-cpu"))
-kw = standalone_student_kwargs({"modality_dropout": 0.3, **config.student}, config.teacher,
-                               config.teacher.get("fusion_channels", 128))
-student = Student(**kw).eval()
+student = Student(standalone_student_spec(config.student, config.teacher)).eval()
 meta = {"preprocess": PreprocessConfig.from_dict(config.data.preprocess).to_dict()}
 records = read_manifest(sys.argv[1])
 case = records[0].load()

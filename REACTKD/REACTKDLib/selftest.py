@@ -106,7 +106,7 @@ class REACTKDTest(ScriptedLoadableModuleTest):
         model = Path(slicer.util.tempDirectory("REACTKDTest")) / "tiny.pt"
         save_checkpoint(model, {"model": Student(**kwargs).state_dict()},
                         {"kind": "student", "model_kwargs": kwargs, "grades": [1, 2, 3],
-                         "preprocess": PreprocessConfig(grid_size=32, lesion_crop_size=8).to_dict(),
+                         "preprocess": PreprocessConfig(grid_size=32).to_dict(),
                          "inputs": {"ct": True, "pet_tracers": ["fdg", "acetate"]}})
         from REACTKDLib.segments import default_segment_choice, segment_names
 

@@ -11,6 +11,7 @@ import torch
 from reactkd import GRADES
 from reactkd.cohort.dataset import collate_cases, item_from_input
 from reactkd.io.case import Case
+from reactkd.losses.region_graph import cosine_adjacency, region_nodes
 from reactkd.preprocess import PreprocessConfig, preprocess_case, region_graph
 from reactkd.train.inference import node_attention
 
@@ -48,7 +49,7 @@ def predict_case(student, metadata: dict, case: Case, device: str | torch.device
         "case_id": case.case_id,
         "probabilities": {str(g): round(float(p), 6) for g, p in zip(GRADES, probs)},
         "grade": int(GRADES[int(np.argmax(probs))]),
-        "modalities": {"ct": True, "pet": sorted(case.pets) if student.pet_channels else []},
+        "modalities": {"ct": True, "pet": sorted(case.pets) if student.spec.pet_channels else []},
         "nodes": nodes,
         "edges": edges,
         "dropped": graph.dropped,
@@ -61,11 +62,8 @@ def predict_case(student, metadata: dict, case: Case, device: str | torch.device
 def _graph_edges(student, batch: dict) -> list[dict]:
     """Region-graph edges ``[{"i", "j", "similarity"}]`` (``i < j``): cosine similarity of the nodes'
     features pooled from the CBAM-gated fused map (the map the node attention is read from)."""
-    from reactkd.losses.region_graph import cosine_adjacency, region_nodes
-
     with torch.no_grad():
-        x, mask = student.batch_inputs(batch)
-        fused = student.forward_features(x, mask, batch["roi_masks"]).fused
+        fused = student.forward_features(*student.inputs(batch)).fused
         adjacency = cosine_adjacency(region_nodes(fused, batch["roi_masks"].to(fused.dtype)))[0].cpu().numpy()
     n = adjacency.shape[0]
     return [{"i": i, "j": j, "similarity": round(float(adjacency[i, j]), 6)} for i in range(n) for j in range(i + 1, n)]

@@ -102,7 +102,7 @@ def test_folds_bad_arguments():
 
 def test_cache_preprocesses_once(files, monkeypatch):
     rec = CaseRecord("P1", "C1", 2, files / "ct.nii.gz", str(files / "liver.nii.gz"), str(files / "tumor.nii.gz"))
-    cfg = PreprocessConfig(grid_size=16, lesion_crop_size=8)
+    cfg = PreprocessConfig(grid_size=16)
     first = PreprocessCache(files / "cache", cfg).get(rec)
     assert len(list((files / "cache").glob("C1-*.npz"))) == 1
     import reactkd.cohort.cache as cache_mod
@@ -115,7 +115,7 @@ def test_cache_preprocesses_once(files, monkeypatch):
 
 
 def test_dataset_and_collate_pad_graphs(files):
-    cfg = PreprocessConfig(grid_size=16, lesion_crop_size=8)
+    cfg = PreprocessConfig(grid_size=16)
     recs = [CaseRecord("P1", "C1", 2, files / "ct.nii.gz", str(files / "liver.nii.gz"), str(files / "tumor.nii.gz")),
             CaseRecord("P2", "C2", 1, files / "ct.nii.gz", str(files / "liver.nii.gz"))]
     ds = CaseDataset(recs, PreprocessCache(None, cfg))

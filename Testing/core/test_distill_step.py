@@ -54,12 +54,12 @@ def test_every_registered_distiller_runs_one_step(models, name):
     logits, losses = d(batch)
     assert logits.shape == (2, 3) and "loss_task" in losses and len(losses) >= 2
     assert all(k.startswith("loss_") and v.ndim == 0 and bool(torch.isfinite(v)) for k, v in losses.items())
-    first = student.encoder.convInit.conv.weight  # upstream of every level, embedding and logits
+    first = student.backbone.encoder.convInit.conv.weight  # upstream of every level, embedding and logits
     for key, value in losses.items():  # every term on its own reaches the student
         student.zero_grad()
         value.backward(retain_graph=True)
         assert first.grad is not None and float(first.grad.abs().sum()) > 0, key
-    assert all(p.grad is None for p in teacher.encoders.parameters())
+    assert all(p.grad is None for p in teacher.backbone.encoders.parameters())
     d.eval()
     with torch.no_grad():
         assert d(batch).shape == (2, 3)
@@ -72,7 +72,7 @@ def test_every_reactkd_term_reaches_the_student(models):
     d = REACTKD(student, teacher)
     _, losses = d(make_batch())
     assert sorted(losses) == ["loss_edge", "loss_gw", "loss_kd", "loss_node", "loss_task"]
-    enc = student.encoder.down_layers[-1][0].conv.weight  # feeds the graph level and the head
+    enc = student.backbone.encoder.down_layers[-1][0].conv.weight  # feeds the graph level and the head
     for key, value in losses.items():
         student.zero_grad()
         d.node_projector.zero_grad()
@@ -161,4 +161,4 @@ def test_every_distiller_trains_under_bf16_autocast(models, name):
         _, losses = d(make_batch())
     assert all(bool(torch.isfinite(v)) for v in losses.values()), {k: float(v) for k, v in losses.items()}
     sum(losses.values()).backward()
-    assert student.encoder.convInit.conv.weight.grad is not None
+    assert student.backbone.encoder.convInit.conv.weight.grad is not None

@@ -2,6 +2,7 @@
 resume without retraining, and identical numbers for a repeated seed on CPU."""
 
 import csv
+from dataclasses import replace
 
 import pytest
 import torch
@@ -9,9 +10,11 @@ import yaml
 
 from conftest import tiny_experiment
 from reactkd.cli import main
-from reactkd.config import ConfigError
+from reactkd.config import ConfigError, config_from_mapping
 from reactkd.experiments import ablation_variants, compare_variants, run_suite
 from reactkd.config.identity import teacher_key
+from reactkd.experiments.cross_validation import distiller_teachers
+from reactkd.train.checkpoint import load_checkpoint
 
 pytestmark = pytest.mark.slow
 
@@ -73,9 +76,9 @@ def test_ablation_rows_and_teacher_sets(tiny_cohort):
     configs = [v.apply(base) for v in variants]
     assert len({teacher_key(c) for c in configs}) == 4, "RGD on/off shares the teacher"
     no_rgd = configs[2]  # (dose, no RGD, CBAM)
-    assert [no_rgd.distiller["kwargs"][w] for w in ("node_weight", "edge_weight", "gw_weight")] == [0.0] * 3
-    assert configs[4].teacher["branches"] == ["pet_ct"] and configs[1].teacher["use_cbam"] is False
-    assert base.teacher.get("use_cbam") is None, "variants must not edit the base config"
+    assert [no_rgd.distiller.kwargs[w] for w in ("node_weight", "edge_weight", "gw_weight")] == [0.0] * 3
+    assert configs[4].teacher.branches == ["pet_ct"] and configs[1].teacher.cbam.enabled is False
+    assert base.teacher.cbam.enabled is True, "variants must not edit the base config"
     with pytest.raises(ValueError, match="reactkd"):
         ablation_variants(tiny_experiment(tiny_cohort, distiller={"name": "kd", "kwargs": {}}))
     with pytest.raises(ValueError, match="unknown method"):
@@ -153,28 +156,22 @@ def test_older_folder_and_logging_switches_stay_the_same_experiment(tmp_path):
 
 def test_multi_teacher_methods_learn_from_modality_teachers(tmp_path, tiny_cohort):
     """MTCM-KD and AWMTKD get one PET/CT and one dose-CT teacher (their set-up), trained once and shared."""
-    from reactkd.train.experiment import distiller_teachers
-
     base = tiny_experiment(tiny_cohort)
     rows = compare_variants(base, ["mtcmkd", "awmtkd", "kd"])
     mt = rows[0].apply(base)
-    assert distiller_teachers(mt) == [{**base.teacher, "branches": ["pet_ct"]}, {**base.teacher, "branches": ["dose"]}]
+    assert distiller_teachers(mt) == [replace(base.teacher, branches=["pet_ct"]), replace(base.teacher, branches=["dose"])]
     assert distiller_teachers(rows[2].apply(base)) is None
     result = run_suite(base, tmp_path / "cmp", rows, kind="compare", log=lambda *_: None)
     keys = sorted(p.name for p in (tmp_path / "cmp" / "teachers").iterdir())
     assert len(keys) == 3, "fused + PET/CT + dose teachers, each trained once for both multi-teacher rows"
     branches = sorted(str(yaml.safe_load((tmp_path / "cmp" / "teachers" / k / "teacher.yaml").read_text())["teacher"]
                           .get("branches")) for k in keys)
-    assert branches == ["None", "['dose']", "['pet_ct']"]  # the fused one: default branches
+    assert branches == ["['dose']", "['pet_ct', 'dose']", "['pet_ct']"]
     header, table = read_table(result.table_csv)
     assert list(table) == ["MTCM-KD", "AWMTKD", "KD"]
-    from reactkd.train.checkpoint import load_checkpoint
-
     weights = [load_checkpoint(tmp_path / "cmp" / "runs" / "seed0" / row / "fold0" / "student" / "best.pt")[0]["model"]
                for row in ("mtcm-kd", "awmtkd")]
     assert any(not torch.equal(weights[0][n], weights[1][n]) for n in weights[0]), \
         "with two teachers AWMTKD's per-case weighting must train a different student than MTCM-KD's uniform one"
     with pytest.raises(ConfigError, match="distiller.teachers"):
-        from reactkd.config import config_from_mapping
-
         config_from_mapping({"distiller": {"name": "mtcmkd", "teachers": []}})

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from reactkd.models import CBAM3D, Student, build_student, build_teacher
+from reactkd.models import CBAM3D, CBAMSpec, Student, StudentSpec, TeacherSpec, build_student, build_teacher, standalone_student_spec
 
 
 
@@ -88,6 +88,5 @@ def test_disabled_cbam_is_a_parameter_free_identity_for_both_networks():
     t = build_teacher(feature_size=12, fusion_channels=16, window_size=4, depths=[1, 1, 1, 1], use_cbam=False)
     s = build_student(teacher=t, init_filters=8, fusion_channels=16)
     assert s.cbam is t.cbam and not t.cbam.enabled
-    from reactkd.train.inference import standalone_student_kwargs
-
-    assert Student(**standalone_student_kwargs({"init_filters": 8}, {"use_cbam": False}, 16)).cbam.enabled is False
+    standalone = standalone_student_spec(StudentSpec(init_filters=8), TeacherSpec(fusion_channels=16, cbam=CBAMSpec(enabled=False)))
+    assert standalone.fusion_channels == 16 and Student(standalone).cbam.enabled is False

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from reactkd.models import ModalityDropout, default_modality_mask
+from reactkd.cohort.modality import ModalityDropout, default_modality_mask
 
 
 def _inputs(b=64):

@@ -3,14 +3,15 @@
 import pytest
 import torch
 
-from reactkd.models import MODELS, SegResNetEncoder, Student, SwinEncoder, Teacher, build_model, build_student
+from reactkd.models import SegResNetEncoder, Student, StudentSpec, SwinEncoder, Teacher, TeacherSpec, build_student
+from reactkd.utils.typed import ConfigError, from_dict
 
 TINY_SWIN = {"feature_size": 12, "depths": (1, 1, 1, 1), "window_size": 4}
 
 
 
 
-@pytest.mark.parametrize("branches,in_channels", [(("pet_ct", "dose"), 4), (("pet_ct",), 3), ("dose", 1)])
+@pytest.mark.parametrize("branches,in_channels", [(("pet_ct", "dose"), 4), (("pet_ct",), 3), (["dose"], 1)])
 def test_teacher_shapes_every_branch_set(branches, in_channels):
     torch.manual_seed(0)
     t = Teacher(branches=branches, fusion_channels=16, **TINY_SWIN).eval()
@@ -18,7 +19,7 @@ def test_teacher_shapes_every_branch_set(branches, in_channels):
     x = torch.randn(1, in_channels, 32, 32, 32)  # (B, C, D, H, W)
     with torch.no_grad():
         f = t.forward_features(x)
-    n = len(t.branches)
+    n = len(t.spec.branches)
     assert f.logits.shape == (1, 3)
     assert [tuple(m.shape) for m in f.levels] == [(1, 12 * 2**i * n, 16 >> i, 16 >> i, 16 >> i) for i in range(5)]
     assert f.fused.shape == (1, 16, 1, 1, 1) and f.embedding.shape == (1, 16)
@@ -37,15 +38,17 @@ def test_teacher_batch_inputs_orders_channels():
     t = Teacher(fusion_channels=16, **TINY_SWIN)
     batch = {"ct": torch.zeros(1, 1, 32, 32, 32), "pet": torch.ones(1, 2, 32, 32, 32),
              "ct_lowdose": torch.full((1, 1, 32, 32, 32), 2.0)}
-    x = t.batch_inputs(batch)
+    x, mask, roi = t.inputs(batch)
     assert x.shape == (1, 4, 32, 32, 32) and x[0, :, 0, 0, 0].tolist() == [0.0, 1.0, 1.0, 2.0]
+    assert mask is None and roi is None
     with pytest.raises(ValueError, match="ct_lowdose"):
-        t.batch_inputs({"ct": batch["ct"], "pet": batch["pet"]})
+        t.inputs({"ct": batch["ct"], "pet": batch["pet"]})
 
 
 @pytest.mark.parametrize(
     "kwargs,match",
-    [({"branches": []}, "at least one"), ({"branches": ["mri"]}, "subset"), ({"feature_size": 10}, "multiple of 12"),
+    [({"branches": []}, "non-empty subset"), ({"branches": ["mri"]}, r"one of \['pet_ct', 'dose'\]"),
+     ({"feature_size": 10}, "multiple of 12"),
      ({"fusion_level": 5}, "fusion_level"), ({"pet_channels": 0}, "pet_channels")],
 )
 def test_teacher_bad_arguments(kwargs, match):
@@ -93,11 +96,30 @@ def test_segresnet_encoder_validation():
         SegResNetEncoder(1)(torch.zeros(1, 1, 12, 16, 16))
 
 
-def test_model_registry_builds_from_kwargs():
-    assert MODELS.keys() == ["student", "teacher"]
-    s = build_model("student", init_filters=8, fusion_channels=16)
-    assert isinstance(s, Student)
-    with pytest.raises(ValueError, match=r"available: \['student', 'teacher'\].*Did you mean 'teacher'"):
-        build_model("teachr")
+def test_networks_build_from_specs_mappings_or_keys():
+    torch.manual_seed(0)
+    a = Student(StudentSpec(init_filters=8, fusion_channels=16))
+    torch.manual_seed(0)
+    b = Student({"init_filters": 8, "fusion_channels": 16})
+    torch.manual_seed(0)
+    c = Student(init_filters=8, fusion_channels=16)
+    assert a.spec == b.spec == c.spec
+    assert all(torch.equal(x, y) and torch.equal(x, z)
+               for x, y, z in zip(a.state_dict().values(), b.state_dict().values(), c.state_dict().values()))
     with pytest.raises(ValueError, match="not both"):
-        build_student(Teacher(fusion_channels=16, **TINY_SWIN), cbam=s.cbam)
+        Student(StudentSpec(), init_filters=8)
+    with pytest.raises(ValueError, match="not both"):
+        build_student(Teacher(fusion_channels=16, **TINY_SWIN), cbam=a.cbam)
+    with pytest.raises(ConfigError, match=r"unknown config key `teacher.feature_sise`.*Did you mean `teacher.feature_size`"):
+        from_dict(TeacherSpec, {"feature_sise": 24}, "teacher")
+
+
+def test_checkpoints_of_earlier_versions_load_into_the_composition():
+    """Before the composition, a student's weights sat at ``encoder.*``, ``project.*``, ``cbam.*``, ``head.*``."""
+    torch.manual_seed(0)
+    s = Student(init_filters=8, fusion_channels=16, blocks_down=(1, 1, 1, 1))
+    old = {k.removeprefix("backbone."): v for k, v in s.state_dict().items()}
+    assert any(k.startswith("encoder.") for k in old)
+    fresh = Student(init_filters=8, fusion_channels=16, blocks_down=(1, 1, 1, 1))
+    fresh.load_state_dict(old)
+    assert all(torch.equal(v, fresh.state_dict()[k]) for k, v in s.state_dict().items())

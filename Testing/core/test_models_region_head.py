@@ -4,7 +4,9 @@ import pytest
 import torch
 
 from reactkd.distill import build_distiller
-from reactkd.models import RegionHead, Student, build_student, build_teacher, features_from_batch
+from reactkd.models import BackboneOutput, HeadSpec, RegionHead, Student, build_student, build_teacher, features_from_batch
+from reactkd.models.region_head import roi_geometry
+from reactkd.utils.typed import ConfigError
 
 
 def _masks(b=2, r=3, s=16):
@@ -15,19 +17,20 @@ def _masks(b=2, r=3, s=16):
 
 
 def test_region_head_embedding_is_tumour_and_contrast():
-    head = RegionHead(4)
+    head = RegionHead(["fused"], [4])
     fused = torch.zeros(2, 4, 4, 4, 4)
     fused[:, :, 1, 1, 1] = 2.0  # the tumour's feature-map voxel (mask voxels 4..7 → index 1 at 4³)
     masks = _masks()
-    emb, logits = head(fused, masks)
+    out = BackboneOutput([], fused, torch.zeros(2, 1, 16, 16, 16))
+    emb, logits = head(out, masks)
     assert emb.shape == (2, 8) and logits.shape == (2, 3)
     assert torch.allclose(emb[0, :4], torch.full((4,), 2.0))  # tumour pooled
     assert torch.all(emb[0, 4:] > 0)  # tumour brighter than its liver
     assert torch.allclose(emb[1, 4:], torch.zeros(4))  # no tumour: the contrast term is 0
     with pytest.raises(ValueError, match="pass `roi_masks`"):
-        head(fused, None)
+        head(out, None)
     with pytest.raises(ValueError, match=r"`roi_masks` must be \(B=2"):
-        head(fused, masks[:1])
+        head(out, masks[:1])
 
 
 def test_student_and_teacher_with_region_heads_train_through_a_distiller():
@@ -50,8 +53,10 @@ def test_student_and_teacher_with_region_heads_train_through_a_distiller():
 
 
 def test_unknown_head_is_refused():
-    with pytest.raises(ValueError, match=r"`head` must be one of \['gap', 'region'\], got 'mlp'"):
+    with pytest.raises(ConfigError, match=r"`student.head.kind` must be one of \['gap', 'region'\], got 'mlp'"):
         Student(head="mlp")
+    with pytest.raises(ConfigError, match=r"unknown config key `student.head.pool`; allowed here: \[.kind., .sources., .geometry., .dropout.\]"):
+        Student(head={"kind": "region", "pool": ["fused"]})
 
 
 def test_roi_input_channels_are_appended_and_never_gated():
@@ -63,28 +68,26 @@ def test_roi_input_channels_are_appended_and_never_gated():
              "pet_present": torch.ones(2, 2, dtype=torch.bool),
              "modality_mask": torch.tensor([[True, False], [True, True]])}
     student.eval()
-    x, mask = student.batch_inputs(batch)
+    x, mask, _ = student.inputs(batch)
     assert x.shape == (2, 5, s, s, s)
     assert torch.equal(x[:, 3], batch["roi_masks"][:, 0]) and torch.equal(x[0, 4], batch["roi_masks"][0, 1])
-    gated = student._encoder_input(x, mask)
+    gated = student.backbone.stem(x, mask)
     assert torch.all(gated[0, 1:3] == 0) and torch.equal(gated[0, 3:5], x[0, 3:5])  # PET blanked, ROIs kept
     teacher = build_teacher(feature_size=12, fusion_channels=16, window_size=4, depths=(1, 1, 1, 1), roi_channels=True)
     tb = {**batch, "ct": torch.randn(2, 1, 32, 32, 32), "pet": torch.randn(2, 2, 32, 32, 32),
           "ct_lowdose": torch.randn(2, 1, 32, 32, 32), "roi_masks": _masks(s=32)}
-    assert teacher.batch_inputs(tb).shape[1] == teacher.in_channels == 3 + 2 + 1 + 2
+    assert teacher.inputs(tb).x.shape[1] == teacher.in_channels == 3 + 2 + 1 + 2
 
 
 def test_multi_scale_head_pools_a_fine_map_where_the_fused_map_blurs_the_tumour():
-    head = RegionHead(4, extra_channels=[2])
+    head = RegionHead(["fused", "level0"], [4, 2])
     fused = torch.zeros(2, 4, 2, 2, 2)  # stride 8: the 4³-voxel tumour is a fraction of one voxel
     fine = torch.zeros(2, 2, 16, 16, 16)
     fine[:, :, 4:8, 4:8, 4:8] = 3.0  # exactly the tumour at input resolution
-    emb, logits = head(fused, _masks(), [fine])
+    emb, logits = head(BackboneOutput([fine], fused, fine), _masks())
     assert emb.shape == (2, 2 * (4 + 2)) and logits.shape == (2, 3)
     assert torch.allclose(emb[0, 8:10], torch.full((2,), 3.0))  # tumour pooled on the fine map
     assert torch.all(emb[0, 10:] > 2.5)  # its contrast to the liver survives
-    with pytest.raises(ValueError, match=r"extra maps with channels \[2\], got \[\]"):
-        head(fused, _masks())
 
 
 def test_head_levels_on_teacher_and_student():
@@ -96,10 +99,12 @@ def test_head_levels_on_teacher_and_student():
              "pet_present": torch.ones(2, 2, dtype=torch.bool)}
     assert features_from_batch(t, batch).embedding.shape == (2, 2 * (16 + 24))  # two branches of 12 at level 0
     assert features_from_batch(s, batch).embedding.shape == (2, 2 * (16 + 8 + 16))
-    with pytest.raises(ValueError, match="needs `head: region`"):
+    with pytest.raises(ConfigError, match=r"`student.head.sources` \['fused', 'level0'\].*need `kind: region`"):
         Student(head="gap", head_levels=[0])
-    with pytest.raises(ValueError, match=r"distinct encoder levels in 0\.\.2"):
+    with pytest.raises(ConfigError, match=r"`student.head.sources` must be encoder levels in level0\.\.level2"):
         Student(head="region", blocks_down=[1, 1, 1], head_levels=[3])
+    with pytest.raises(ConfigError, match=r"`student.head.sources` must be distinct names"):
+        Student(head={"kind": "region", "sources": ["fused", "fused"]})
 
 
 def test_head_input_pools_the_inputs_roi_statistics():
@@ -124,13 +129,11 @@ def test_head_input_pools_the_inputs_roi_statistics():
                       head="region", head_input=True, roi_channels=True)
     batch = {"ct": ct, "pet": pet, "ct_lowdose": ct, "roi_masks": masks}
     assert features_from_batch(t, batch).embedding.shape == (2, 2 * (16 + t.in_channels))
-    with pytest.raises(ValueError, match="needs `head: region`"):
+    with pytest.raises(ConfigError, match="need `kind: region`"):
         Student(head="gap", head_input=True)
 
 
 def test_roi_geometry_counts_tumours_burden_and_spread():
-    from reactkd.models.region_head import roi_geometry
-
     m = torch.zeros(3, 4, 16, 16, 16)
     m[:, 0, 0:8, 0:8, 0:8] = 1  # liver of 512 voxels, size 8
     m[0, 1, 1:3, 1:3, 1:3] = 1  # case 0: one tumour of 8 voxels
@@ -147,5 +150,10 @@ def test_roi_geometry_counts_tumours_burden_and_spread():
     s = Student(init_filters=8, fusion_channels=16, blocks_down=[1, 1, 1], head="region", head_geometry=True)
     assert s.head.fc.in_features == 2 * 16 + 3
     assert s(torch.randn(3, 1, 16, 16, 16), roi_masks=m).shape == (3, 3)
-    with pytest.raises(ValueError, match="`head_geometry: true` needs `head: region`"):
+    with pytest.raises(ConfigError, match="`student.head.sources` \\['fused'\\] and `geometry` need `kind: region`"):
         Student(head="gap", head_geometry=True)
+
+
+def test_flat_head_keys_of_earlier_versions_become_a_head_spec():
+    s = Student(head="region", head_levels=[0], head_input=True, head_geometry=True, dropout=0.2, blocks_down=[1, 1, 1])
+    assert s.spec.head == HeadSpec(kind="region", sources=["fused", "input", "level0"], geometry=True, dropout=0.2)

@@ -10,7 +10,7 @@ import SimpleITK as sitk
 
 from reactkd.cli import main
 from conftest import tiny_experiment
-from reactkd.train.experiment import run_experiment
+from reactkd.experiments.cross_validation import run_experiment
 
 pytestmark = pytest.mark.slow
 

@@ -53,7 +53,7 @@ def write_tiny_student(path) -> Path:
     kwargs = {"init_filters": 8, "fusion_channels": 8, "blocks_down": [1, 1, 1], "head": "region"}
     return save_checkpoint(path, {"model": Student(**kwargs).state_dict()},
                            {"kind": "student", "fold": 0, "grades": [1, 2, 3], "model_kwargs": kwargs,
-                            "preprocess": PreprocessConfig(grid_size=32, lesion_crop_size=8).to_dict(),
+                            "preprocess": PreprocessConfig(grid_size=32).to_dict(),
                             "inputs": {"ct": True, "pet_tracers": ["fdg", "acetate"]}})
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 
 from reactkd.cli.compare import add_suite_arguments
+from reactkd.config import load_config
+from reactkd.config.shipped import resolve_config_path
+from reactkd.experiments import ablation_variants, run_suite
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -15,9 +18,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reactkd.config import load_config
-    from reactkd.config.shipped import resolve_config_path
-    from reactkd.experiments import ablation_variants, run_suite
 
     config = load_config(resolve_config_path(args.config), args.overrides)
     result = run_suite(config, args.out, ablation_variants(config), args.seeds or [config.seed], kind="ablate")

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import csv
+from collections import Counter
 from pathlib import Path
+
+from reactkd.cohort.phantom import generate_cohort
+from reactkd.cohort.phantom_rules import RULES
 
 __all__ = ["register", "run"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``cohort`` subcommand to the ``reactkd`` parser."""
-    from reactkd.cohort.phantom_rules import RULES  # light: no SimpleITK
 
     p = subparsers.add_parser(
         "cohort",
@@ -30,10 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Generate (or reuse) the cohort and print where its manifest is, with a one-line summary."""
-    import csv
-    from collections import Counter
 
-    from reactkd.cohort.phantom import generate_cohort
 
     reused = (Path(args.out) / "cohort.json").is_file()
     manifest = generate_cohort(args.out, n_patients=args.patients, seed=args.seed)

@@ -6,6 +6,9 @@ import argparse
 from pathlib import Path
 
 from reactkd.cli.train import add_config_arguments
+from reactkd.config import load_config
+from reactkd.config.shipped import resolve_config_path
+from reactkd.experiments import compare_variants, run_suite
 
 
 def add_suite_arguments(p: argparse.ArgumentParser) -> None:
@@ -25,9 +28,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reactkd.config import load_config
-    from reactkd.config.shipped import resolve_config_path
-    from reactkd.experiments import compare_variants, run_suite
 
     config = load_config(resolve_config_path(args.config), args.overrides)
     result = run_suite(config, args.out, compare_variants(config, args.methods), args.seeds or [config.seed],

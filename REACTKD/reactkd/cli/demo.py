@@ -6,7 +6,14 @@ shipped ``demo-cpu`` config. Re-running resumes; ``--set`` overrides config valu
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
+
+from reactkd.config import load_config
+from reactkd.config.shipped import resolve_config_path
+from reactkd.evaluate.report import write_report
+from reactkd.experiments import dose_table, robustness_table
+from reactkd.experiments.cross_validation import run_experiment
 
 DEFAULT_OUT = Path("runs/demo")
 
@@ -21,13 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import time
 
-    from reactkd.config import load_config
-    from reactkd.config.shipped import resolve_config_path
-    from reactkd.evaluate.report import write_report
-    from reactkd.experiments import dose_table, robustness_table
-    from reactkd.train.experiment import run_experiment
 
     t0 = time.perf_counter()
     config = load_config(resolve_config_path(args.config), args.overrides)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from reactkd.cli.robustness import add_run_arguments, print_table
+from reactkd.experiments import dose_table
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -14,6 +15,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reactkd.experiments import dose_table
 
     return print_table(dose_table, args)

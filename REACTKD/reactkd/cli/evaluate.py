@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from reactkd.evaluate.report import write_report
+from reactkd.evaluate.run_eval import evaluate_run
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("evaluate", help="evaluate a trained run", description=__doc__)
@@ -17,11 +20,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if not (args.manifest or args.dose or args.withhold):
-        from reactkd.evaluate.report import write_report
 
         print(f"report: {write_report(args.run)}")
         return 0
-    from reactkd.evaluate.run_eval import evaluate_run
 
     out = evaluate_run(args.run, args.manifest, args.dose, args.withhold)
     print((out / "summary.md").read_text())

@@ -7,6 +7,9 @@ import json
 import sys
 import warnings
 
+from reactkd.io import load_case
+from reactkd.preprocess import PreprocessConfig, region_graph
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -24,8 +27,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reactkd.io import load_case
-    from reactkd.preprocess import PreprocessConfig, region_graph
 
     config = PreprocessConfig() if args.min_tumor_ml is None else PreprocessConfig(min_tumor_ml=args.min_tumor_ml)
     case = load_case(args.ct, args.liver, args.tumor, case_id=str(args.ct))

@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import tempfile
 from pathlib import Path
+
+import SimpleITK as sitk
+
+from reactkd.io import load_case
+from reactkd.predict import predict_case
+from reactkd.train.inference import load_student
 
 
 def _pets(items: list[str]) -> dict[str, str]:
@@ -31,15 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-    import os
-    import tempfile
 
-    import SimpleITK as sitk
 
-    from reactkd.io import load_case
-    from reactkd.predict import predict_case
-    from reactkd.train.inference import load_student
 
     student, meta = load_student(args.model, args.device)
     case = load_case(args.ct, args.liver, args.tumor, _pets(args.pet), case_id=Path(args.ct).name)

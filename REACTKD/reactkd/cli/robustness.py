@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from reactkd.experiments import robustness_table
+
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
     """``--run RUN [RUN ...]``, ``--out`` and ``--manifest``, shared with ``reactkd dose``."""
@@ -30,6 +32,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reactkd.experiments import robustness_table
 
     return print_table(robustness_table, args)

@@ -13,6 +13,12 @@ import tempfile
 import time
 from pathlib import Path
 
+import SimpleITK as sitk
+
+from reactkd.dose.levels import resolve_dose
+from reactkd.dose.simulate import LowDoseSimulator
+from reactkd.io import read_image
+
 __all__ = ["register", "run"]
 
 
@@ -39,7 +45,6 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reactkd.dose.levels import resolve_dose
 
     try:
         fraction = resolve_dose(args.level)  # before reading the CT: a typo fails at once
@@ -55,10 +60,7 @@ def run(args: argparse.Namespace) -> int:
     if not out.parent.is_dir():
         raise FileNotFoundError(f"`--out` folder does not exist: {out.parent}")
 
-    import SimpleITK as sitk
 
-    from reactkd.dose.simulate import LowDoseSimulator
-    from reactkd.io import read_image
 
     image = read_image(args.ct, role="CT")
     start = time.perf_counter()

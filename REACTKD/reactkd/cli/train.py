@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
+
+from reactkd.config import load_config
+from reactkd.config.shipped import resolve_config_path
+from reactkd.evaluate.report import write_report
+from reactkd.experiments.cross_validation import run_experiment
 
 
 def add_config_arguments(p: argparse.ArgumentParser) -> None:
@@ -22,16 +28,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reactkd.config import load_config
-    from reactkd.config.shipped import resolve_config_path
-    from reactkd.train.experiment import run_experiment
 
     config = load_config(resolve_config_path(args.config), args.overrides)
     run_dir = run_experiment(config, args.out)
-    import os
 
     if not args.no_report and int(os.environ.get("RANK", 0)) == 0:  # under torchrun only rank 0 reports
-        from reactkd.evaluate.report import write_report
 
         print(f"report: {write_report(run_dir, title=config.name)}")
     return 0

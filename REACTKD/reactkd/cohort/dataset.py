@@ -4,7 +4,6 @@ Each item is a dict (the batch contract every model and distiller reads):
 
 - ``ct`` ``(1, D, H, W)``, ``pet`` ``(P, D, H, W)``, ``pet_present`` ``(P,)`` bool
 - ``ct_lowdose`` ``(1, D, H, W)`` when a low-dose function is configured (dose-aware teacher)
-- ``masked`` ``(1, D, H, W)``, ``lesion_crop`` ``(1, c, c, c)`` raw HU
 - ``roi_masks`` ``(R, D, H, W)`` float (node 0 = liver), ``label`` int64 class index (grade − 1, −1 if unknown)
 - ``case_id``, ``patient_id`` strings
 
@@ -36,8 +35,6 @@ def item_from_input(mi: ModelInput, lowdose: LowDoseFn | None = None) -> dict:
         "ct": torch.from_numpy(mi.ct),
         "pet": torch.from_numpy(mi.pet),
         "pet_present": torch.from_numpy(mi.pet_present.astype(bool)),
-        "masked": torch.from_numpy(mi.masked),
-        "lesion_crop": torch.from_numpy(mi.lesion_crop),
         "roi_masks": torch.from_numpy(mi.roi_masks),
         "label": torch.tensor(mi.grade - 1 if mi.grade else -1, dtype=torch.int64),
         "case_id": mi.case_id,

@@ -8,6 +8,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from sklearn.model_selection import StratifiedGroupKFold
 
 from reactkd.cohort.manifest import CaseRecord
 
@@ -29,7 +30,6 @@ def patient_folds(records: list[CaseRecord], n_folds: int = N_FOLDS, seed: int =
     Raises:
         ValueError: ``n_folds`` < 2, more folds than patients, or missing grades.
     """
-    from sklearn.model_selection import StratifiedGroupKFold
 
     if n_folds < 2:
         raise ValueError(f"`n_folds` must be >= 2, got {n_folds}.")

@@ -26,6 +26,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from reactkd.io.case import PET_TRACERS, Case, load_case
 from reactkd.io.masks import parse_mask_spec
 
@@ -75,7 +77,6 @@ class CaseRecord:
 
 def _rows(path: Path) -> list[dict]:
     if path.suffix.lower() in (".yaml", ".yml"):
-        import yaml
 
         data = yaml.safe_load(path.read_text())
         rows = data.get("cases") if isinstance(data, dict) else data

@@ -39,6 +39,8 @@ References:
 
 from __future__ import annotations
 
+import csv
+import json
 import logging
 import os
 import shutil
@@ -135,8 +137,6 @@ def generate_cohort(out_dir: str | os.PathLike[str], n_patients: int = DEFAULT_P
 
 def _existing_cohort(out: Path, params: dict) -> bool:
     """True if ``out`` holds this complete cohort; False if absent or empty; otherwise ValueError."""
-    import csv
-    import json
 
     if not out.exists():
         return False

@@ -8,9 +8,15 @@ from typing import Any, Callable
 
 import yaml
 
-from reactkd.config.schema import ConfigError, ExperimentConfig, from_dict, to_dict
+from reactkd.config.experiment import ExperimentConfig
+from reactkd.config.schema import ConfigError, from_dict, to_dict
+from reactkd.dose.levels import resolve_dose
+from reactkd.models.spec import teacher_spec, upgrade_network_keys
+from reactkd.preprocess import PreprocessConfig
+from reactkd.utils.typed import require
 
-__all__ = ["load_config", "parse_overrides", "dump_config", "config_from_mapping"]
+__all__ = ["load_config", "parse_overrides", "dump_config", "config_from_mapping", "upgrade_legacy_keys",
+           "read_yaml_config"]
 
 
 def parse_overrides(items: list[str] | None) -> dict:
@@ -41,10 +47,29 @@ def config_from_mapping(data: dict, overrides: list[str] | None = None) -> Exper
     """Validate a mapping (plus overrides) into an :class:`ExperimentConfig`."""
     if not isinstance(data, dict):
         raise ConfigError(f"an experiment config must be a mapping, got {type(data).__name__}.")
-    merged = _merge(data, parse_overrides(overrides))
+    merged = upgrade_legacy_keys(_merge(data, parse_overrides(overrides)))
     config = from_dict(ExperimentConfig, merged)
     _check_values(config)
     return config
+
+
+def upgrade_legacy_keys(data: dict) -> dict:
+    """Translate a config written by an earlier version: flat ``teacher``/``student`` keys
+    (:func:`~reactkd.models.spec.upgrade_network_keys`), the top-level ``modality_dropout`` (now
+    ``student.modality_dropout``) and ``data.preprocess.lesion_crop_size`` (a crop no model read; dropped)."""
+    d = dict(data)
+    for section in ("teacher", "student"):
+        if isinstance(d.get(section), dict):
+            d[section] = upgrade_network_keys(d[section])
+    if "modality_dropout" in d:
+        student = dict(d.get("student") or {})
+        student.setdefault("modality_dropout", d.pop("modality_dropout"))
+        d["student"] = student
+    data_section = d.get("data")
+    if isinstance(data_section, dict) and isinstance(data_section.get("preprocess"), dict):
+        d["data"] = {**data_section, "preprocess": {k: v for k, v in data_section["preprocess"].items()
+                                                    if k != "lesion_crop_size"}}
+    return d
 
 
 def read_yaml_config(path: str | os.PathLike, build: Callable[[dict], Any]) -> Any:
@@ -73,13 +98,9 @@ def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> 
 
 
 def _check_values(c: ExperimentConfig) -> None:
-    def need(ok: bool, key: str, value: Any, rule: str) -> None:
-        if not ok:
-            raise ConfigError(f"`{key}` must be {rule}, got {value!r}.")
-
+    need = require
     need(c.data.folds >= 2, "data.folds", c.data.folds, ">= 2")
     need(c.data.phantom_patients >= 1, "data.phantom_patients", c.data.phantom_patients, ">= 1")
-    need(0.0 <= c.modality_dropout < 1.0, "modality_dropout", c.modality_dropout, "in [0, 1)")
     for name, stage in (("stage1", c.stage1), ("stage2", c.stage2)):
         need(stage.epochs >= 1, f"{name}.epochs", stage.epochs, ">= 1")
         need(stage.batch_size >= 1, f"{name}.batch_size", stage.batch_size, ">= 1")
@@ -87,22 +108,16 @@ def _check_values(c: ExperimentConfig) -> None:
         need(stage.optimizer.weight_decay >= 0, f"{name}.optimizer.weight_decay", stage.optimizer.weight_decay, ">= 0")
         need(stage.grad_clip >= 0, f"{name}.grad_clip", stage.grad_clip, ">= 0 (0 = off)")
         need(stage.num_workers >= 0, f"{name}.num_workers", stage.num_workers, ">= 0")
-    d = c.distiller
-    need(isinstance(d.get("name"), str), "distiller.name", d.get("name"), "a registered distiller key")
-    extra = sorted(set(d) - {"name", "kwargs", "teachers"})
-    need(not extra, "distiller", extra, "a mapping with only `name`, `kwargs` and `teachers`")
-    if "teachers" in d:
-        t = d["teachers"]
-        need(isinstance(t, list) and len(t) >= 1 and all(isinstance(e, dict) for e in t), "distiller.teachers", t,
-             "a non-empty list of mappings, each editing `teacher` (e.g. [{branches: [pet_ct]}, {branches: [dose]}])")
-    from reactkd.preprocess import PreprocessConfig
-
+    for i, edit in enumerate(c.distiller.teachers or []):
+        teacher_spec({**to_dict(c.teacher), **upgrade_network_keys(edit)}, f"distiller.teachers[{i}]")
+    student_width = c.student.fusion_channels
+    if c.student.cbam is None and student_width is not None and student_width != c.teacher.fusion_channels:
+        raise ConfigError(f"`student.fusion_channels` ({student_width}) must equal `teacher.fusion_channels` "
+                          f"({c.teacher.fusion_channels}) while the student shares the teacher's CBAM3D.")
     try:
         PreprocessConfig.from_dict(c.data.preprocess)
     except (ValueError, TypeError) as err:
         raise ConfigError(f"`data.preprocess`: {err}") from None
-    from reactkd.dose.levels import resolve_dose
-
     try:
         resolve_dose(c.data.dose_level)
     except ValueError as err:

@@ -11,8 +11,7 @@ import torch.nn.functional as F
 
 from reactkd.losses.focal import DEFAULT_GRADE_ALPHA, FocalLoss
 from reactkd.losses.kd import kd_loss
-from reactkd.models.batch import features_from_batch
-from reactkd.models.heads import ModelFeatures
+from reactkd.models import ModelFeatures, features_from_batch
 
 __all__ = ["TaskLoss", "Distiller", "matched_level_pairs", "resolve_level_pairs"]
 
@@ -44,9 +43,8 @@ class Distiller(nn.Module):
     eval mode it returns the student's logits. Teachers run under ``torch.no_grad()``. Terms whose
     weight is 0 are neither computed nor reported (ablations cost nothing).
 
-    Models must provide ``forward_features`` returning :class:`~reactkd.models.ModelFeatures`; a model
-    with ``batch_inputs(batch)`` builds its own input from the batch (the REACTKD teacher and student do),
-    otherwise ``batch["ct"]`` is used.
+    Models are :class:`~reactkd.models.GradingNet` compositions: their input adapter builds the tensors
+    from the batch, ``forward_features`` returns :class:`~reactkd.models.ModelFeatures`.
 
     Args:
         student: the network being trained.

@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import SimpleITK as sitk
 
 from reactkd.dose.levels import DoseLevel, dose_tag, resolve_dose
 from reactkd.dose.simulate import LowDoseSimulator
@@ -71,7 +72,6 @@ class DoseCache:
         Returns:
             float32 ``SimpleITK.Image`` with the input's geometry.
         """
-        import SimpleITK as sitk
 
         if resolve_dose(dose) == 1.0:
             return self.simulator(image, dose, seed)
@@ -91,7 +91,6 @@ class DoseCache:
         return result
 
     def _digest(self, image) -> str:
-        import SimpleITK as sitk
 
         if not isinstance(image, sitk.Image):
             raise TypeError(f"`image` must be a SimpleITK.Image, got {type(image).__name__}.")

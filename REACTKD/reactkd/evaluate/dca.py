@@ -28,9 +28,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reactkd.utils.enums import parse_enum
-
 from reactkd import GRADES
+from reactkd.evaluate.metrics import check_grades_probs
+from reactkd.utils.enums import parse_enum
 
 __all__ = [
     "GradeQuestion",
@@ -107,7 +107,6 @@ def binary_outcome(grade: np.ndarray, probs: np.ndarray,
     Raises:
         ValueError: bad shapes, grades or ``question``.
     """
-    from reactkd.evaluate.metrics import check_grades_probs
 
     q = _question(question)
     g, p = check_grades_probs(grade, probs)

@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, precision_recall_fscore_support, roc_auc_score
 
 from reactkd import GRADES
 from reactkd.utils.enums import parse_enum
@@ -86,7 +87,6 @@ def check_grades_probs(grade: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray
 
 
 def _binary_auc(y: np.ndarray, score: np.ndarray) -> float:
-    from sklearn.metrics import roc_auc_score
 
     if y.all() or not y.any():
         return float("nan")
@@ -152,7 +152,6 @@ def fold_metrics(grade: np.ndarray, probs: np.ndarray, *,
         >>> round(m["accuracy"], 3), round(m["recall"], 3), m["auc"]
         (0.75, 0.833, 1.0)
     """
-    from sklearn.metrics import accuracy_score, balanced_accuracy_score, precision_recall_fscore_support
 
     g, p = check_grades_probs(grade, probs)
     pred = p.argmax(axis=1) + 1
@@ -175,7 +174,6 @@ def per_class_metrics(grade: np.ndarray, probs: np.ndarray) -> dict[int, dict[st
     Raises:
         ValueError: bad shapes or grades.
     """
-    from sklearn.metrics import precision_recall_fscore_support
 
     g, p = check_grades_probs(grade, probs)
     pred = p.argmax(axis=1) + 1

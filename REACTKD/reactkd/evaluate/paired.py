@@ -15,6 +15,7 @@ import warnings
 from collections.abc import Mapping
 
 import numpy as np
+from scipy.stats import wilcoxon
 
 from reactkd.evaluate.tables import Table, format_mean_std
 
@@ -31,7 +32,6 @@ def paired_table(per_fold: Mapping[str, Mapping[tuple, float]], reference: str |
     Raises:
         ValueError: no rows, or ``reference`` is not a row.
     """
-    from scipy.stats import wilcoxon
 
     rows = list(per_fold)
     if not rows:

@@ -25,6 +25,7 @@ import numpy as np
 from reactkd import GRADES
 
 __all__ = [
+    "write_fold_predictions",
     "GRADES",
     "PROB_COLUMNS",
     "LOGIT_COLUMNS",
@@ -263,3 +264,11 @@ def concat_predictions(tables: Sequence[PredictionTable]) -> PredictionTable:
     source = tables[0].source if len(tables) == 1 else f"concat of {len(tables)} tables"
     return PredictionTable(cat("case_id"), cat("patient_id"), cat("fold"), cat("grade"), cat("probs"),
                            cat("logits"), extra, source)
+
+
+def write_fold_predictions(pred: dict, fold: int, path: str | os.PathLike) -> Path:
+    """Write :func:`~reactkd.train.predict.predict_loader` output (class indices, logits) as a fold's CSV."""
+    n = len(pred["case_id"])
+    table = PredictionTable.from_logits(pred["case_id"], pred["patient_id"], np.full(n, fold),
+                                        pred["label"] + 1, pred["logits"])
+    return write_predictions(table, path)

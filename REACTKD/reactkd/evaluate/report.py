@@ -6,14 +6,13 @@ import csv
 import warnings
 from pathlib import Path
 
-import numpy as np
-
 from reactkd.evaluate.dca import GradeQuestion, grade_decision_curve
 from reactkd.evaluate.figures import plot_dca, plot_loss_curves, plot_roc, plot_tsne
 from reactkd.evaluate.metrics import evaluate_folds
 from reactkd.evaluate.predictions import concat_predictions, read_run_predictions
 from reactkd.evaluate.roc import ovr_roc_curves
 from reactkd.evaluate.tables import fold_table, summary_table
+from reactkd.evaluate.topology_figure import topology_figures
 from reactkd.evaluate.tsne import tsne_embedding
 
 __all__ = ["write_report", "MODELS"]
@@ -67,7 +66,7 @@ def write_report(run: str | Path, title: str | None = None, extra_sections: list
     table.to_csv(out / "summary.csv")
     summary_table(summaries, numeric=True).to_csv(out / "summary_numeric.csv")
     lines += ["## Cross-validated performance (mean ± std over folds)", "", table.to_markdown(), ""]
-    lines += [f"Per fold: " + ", ".join(f"[{m}](folds_{m}.md)" for m in summaries), ""]
+    lines += ["Per fold: " + ", ".join(f"[{m}](folds_{m}.md)" for m in summaries), ""]
     figures = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -83,7 +82,6 @@ def write_report(run: str | Path, title: str | None = None, extra_sections: list
             emb = tsne_embedding(student.logits, seed=0)
             plot_tsne(emb, student.grade, out / "tsne_student.png", title="t-SNE of student logits")
             figures.append("tsne_student.png")
-    from reactkd.evaluate.topology_figure import topology_figures
 
     figures += topology_figures(run, out)
     log = _training_log(run, out)

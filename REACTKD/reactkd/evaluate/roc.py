@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.metrics import roc_auc_score, roc_curve
 
 from reactkd import GRADES
 from reactkd.evaluate.metrics import MissingGradeWarning, check_grades_probs
@@ -64,7 +65,6 @@ def ovr_roc_curves(grade: np.ndarray, probs: np.ndarray, grid_size: int = 201) -
     Raises:
         ValueError: bad shapes or grades, or ``grid_size`` < 2.
     """
-    from sklearn.metrics import roc_auc_score, roc_curve
 
     if not isinstance(grid_size, (int, np.integer)) or grid_size < 2:
         raise ValueError(f"`grid_size` must be an integer >= 2, got {grid_size!r}.")

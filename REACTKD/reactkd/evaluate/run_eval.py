@@ -11,15 +11,24 @@ manifest (external evaluation). Each fold's best student predicts; results go to
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
+import torch
 import yaml
 
 from reactkd.cohort import read_folds, read_manifest
 from reactkd.config import config_from_mapping
+from reactkd.dose import assign_mixed_cohort, resolve_dose
 from reactkd.evaluate.metrics import evaluate_folds
-from reactkd.evaluate.predictions import read_run_predictions
+from reactkd.evaluate.predictions import read_run_predictions, write_fold_predictions
 from reactkd.evaluate.tables import fold_table, summary_table
+from reactkd.preprocess import PreprocessConfig
+from reactkd.preprocess.intensity import normalize_ct
+from reactkd.train.data import LowDose, load_records, make_loader, run_caches
+from reactkd.train.inference import load_student
+from reactkd.train.predict import predict_loader
+from reactkd.train.runtime import Runtime
 
 __all__ = ["evaluate_run", "eval_tag"]
 
@@ -33,17 +42,8 @@ def eval_tag(manifest: str | None, dose: str | None, withhold: str | None) -> st
 def evaluate_run(run: str | Path, manifest: str | None = None, dose: str | None = None,
                  withhold: str | None = None) -> Path:
     """Predict with each fold's student under the given condition; returns the folder with the tables."""
-    import warnings
 
-    import torch
 
-    from reactkd.dose import assign_mixed_cohort, resolve_dose
-    from reactkd.preprocess import PreprocessConfig
-    from reactkd.train.data import LowDose, load_records, make_loader, run_caches
-    from reactkd.train.experiment import write_fold_predictions
-    from reactkd.train.inference import load_student
-    from reactkd.train.predict import predict_loader
-    from reactkd.train.runtime import Runtime
 
     run = Path(run)
     if not (run / "config.yaml").is_file():
@@ -69,7 +69,6 @@ def evaluate_run(run: str | Path, manifest: str | None = None, dose: str | None 
     def degrade(item: dict) -> dict:
         level = levels.get(item["case_id"], dose) if dose else None
         if level and resolve_dose(level) < 1.0:
-            from reactkd.preprocess.intensity import normalize_ct
 
             mi = cache.get(by_id[item["case_id"]])
             item["ct"] = torch.from_numpy(normalize_ct(lowdose[level](mi), pcfg.hu_window)[None])

@@ -8,7 +8,10 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
+from reactkd.cohort import read_folds, read_manifest
 from reactkd.evaluate.figures import _figure, _save
+from reactkd.predict import predict_case
+from reactkd.train.inference import load_student
 
 __all__ = ["plot_topology_slice", "topology_figures"]
 
@@ -34,9 +37,6 @@ def plot_topology_slice(ct: sitk.Image, attention: sitk.Image, result: dict, pat
 
 def topology_figures(run: Path, out: Path, n_cases: int = 2) -> list[str]:
     """Predict a few held-out cases of fold 0 with its student and draw their topology maps."""
-    from reactkd.cohort import read_folds, read_manifest
-    from reactkd.predict import predict_case
-    from reactkd.train.inference import load_student
 
     ckpt = run / "fold0" / "student" / "best.pt"
     if not ckpt.is_file():

@@ -14,6 +14,7 @@ import inspect
 import warnings
 
 import numpy as np
+from sklearn.manifold import TSNE
 
 __all__ = ["effective_perplexity", "tsne_embedding"]
 
@@ -52,7 +53,6 @@ def tsne_embedding(features: np.ndarray, *, seed: int = 0, perplexity: float = 3
     Raises:
         ValueError: bad shape, non-finite values, ``N < 2``, or arguments out of range.
     """
-    from sklearn.manifold import TSNE
 
     x = np.asarray(features, dtype=np.float64)
     if x.ndim != 2:

@@ -11,7 +11,10 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from reactkd.evaluate.tables import Table
+from reactkd.evaluate.metrics import aggregate_folds, evaluate_folds
+from reactkd.evaluate.predictions import read_run_predictions
+from reactkd.evaluate.run_eval import eval_tag, evaluate_run
+from reactkd.evaluate.tables import Table, summary_table
 
 __all__ = ["robustness_table", "dose_table", "MODALITY_CONDITIONS", "DOSE_CONDITIONS", "TABLES_DIR"]
 
@@ -35,9 +38,6 @@ DOSE_CONDITIONS: list[tuple[str, str | None]] = [
 
 def _condition(runs: list[Path], manifest: str | None, dose: str | None, withhold: str | None):
     """Summary (mean ± std over every fold of every run) of the runs' students under one condition."""
-    from reactkd.evaluate.metrics import aggregate_folds, evaluate_folds
-    from reactkd.evaluate.predictions import read_run_predictions
-    from reactkd.evaluate.run_eval import eval_tag, evaluate_run
 
     per_fold = []
     for run in runs:
@@ -64,7 +64,6 @@ def _runs_and_folder(run: str | Path | list, out: str | Path | None) -> tuple[li
 
 
 def _write(folder: Path, name: str, title: str, summaries: dict, row_title: str) -> Path:
-    from reactkd.evaluate.tables import summary_table
 
     table: Table = summary_table(summaries, row_title=row_title)
     table.to_csv(folder / f"{name}.csv")

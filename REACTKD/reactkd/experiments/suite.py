@@ -29,8 +29,17 @@ from typing import Callable, Sequence
 import numpy as np
 import yaml
 
+from reactkd.cohort import read_folds
+from reactkd.cohort.phantom import generate_cohort
 from reactkd.config import ConfigError, ExperimentConfig, config_from_mapping, to_dict
 from reactkd.config.identity import config_identity, teacher_key
+from reactkd.evaluate.dca import GradeQuestion, grade_decision_curve
+from reactkd.evaluate.figures import plot_dca
+from reactkd.evaluate.metrics import aggregate_folds, evaluate_folds
+from reactkd.evaluate.paired import paired_table
+from reactkd.evaluate.predictions import concat_predictions, read_run_predictions
+from reactkd.evaluate.tables import summary_table
+from reactkd.experiments.cross_validation import run_experiment
 from reactkd.experiments.variants import Variant
 
 __all__ = ["run_suite", "SuiteResult", "teacher_key"]
@@ -71,7 +80,6 @@ def _shared_base(base: ExperimentConfig, out: Path) -> ExperimentConfig:
     """The base config pointed at the suite's cohort and caches (the cohort generated once if embedded)."""
     c = copy.deepcopy(base)
     if not c.data.manifest:
-        from reactkd.cohort.phantom import generate_cohort
 
         c.data.manifest = str(generate_cohort(out / "cohort", n_patients=c.data.phantom_patients,
                                               seed=c.data.phantom_seed).resolve())
@@ -87,7 +95,6 @@ def run_suite(base: ExperimentConfig, out: str | Path, variants: Sequence[Varian
         ValueError: no variants, duplicate row names, or no seeds.
         ConfigError: ``out`` holds another experiment.
     """
-    from reactkd.train.experiment import run_experiment
 
     out = Path(out)
     if not variants:
@@ -119,7 +126,6 @@ def run_suite(base: ExperimentConfig, out: str | Path, variants: Sequence[Varian
 
 
 def _finished(run_dir: Path) -> bool:
-    from reactkd.cohort import read_folds
 
     folds = run_dir / "folds.json"
     return folds.is_file() and all((run_dir / f"fold{k}" / "predictions.csv").is_file()
@@ -129,12 +135,6 @@ def _finished(run_dir: Path) -> bool:
 def write_suite_tables(out: Path, runs: dict[str, list[Path]], kind: str) -> SuiteResult:
     """Table (mean ± std over every fold of every seed), the paired comparison with the first row, and
     decision curves across rows."""
-    from reactkd.evaluate.dca import GradeQuestion, grade_decision_curve
-    from reactkd.evaluate.figures import plot_dca
-    from reactkd.evaluate.metrics import aggregate_folds, evaluate_folds
-    from reactkd.evaluate.paired import paired_table
-    from reactkd.evaluate.predictions import concat_predictions, read_run_predictions
-    from reactkd.evaluate.tables import summary_table
 
     summaries, pooled, paired_auc = {}, {}, {}
     with warnings.catch_warnings():

@@ -8,11 +8,12 @@ dose-aware teacher branch, Region Graph Distillation and CBAM3D on and off (2³ 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
+from reactkd.cohort.inputs import TeacherBranch
 from reactkd.config import ExperimentConfig
-from reactkd.distill import DISTILLERS
+from reactkd.distill.spec import DistillerSpec, accepted_kwargs
 
 __all__ = ["Variant", "COMPARE_METHODS", "MULTI_TEACHER", "modality_teachers", "ABLATION_ROWS", "compare_variants", "ablation_variants", "RGD_WEIGHTS"]
 
@@ -40,8 +41,7 @@ MULTI_TEACHER = ("mtcmkd", "awmtkd")
 def modality_teachers(config: ExperimentConfig) -> list[dict]:
     """One single-branch teacher per branch of the base teacher (PET/CT, dose-degraded CT): the teachers a
     multi-teacher method distils from. Each is trained at stage 1 like the fused teacher, and shared."""
-    branches = config.teacher.get("branches", ["pet_ct", "dose"])
-    return [{"branches": [b]} for b in branches]
+    return [{"branches": [b.value]} for b in config.teacher.branches]
 
 
 ABLATION_ROWS: list[tuple[bool, bool, bool]] = [
@@ -67,17 +67,12 @@ class Variant:
 
 
 def _distiller_kwargs(base: ExperimentConfig, key: str) -> dict:
-    """The base distiller's kwargs that ``key`` accepts too (temperature, KD weight, levels …)."""
-    import inspect
-
-    cls = DISTILLERS.get(key)
-    accepted = set()
-    for klass in cls.__mro__:
-        if "__init__" in vars(klass):
-            accepted |= set(inspect.signature(klass.__init__).parameters)
-    kwargs = dict(base.distiller.get("kwargs", {}))
-    if key == base.distiller.get("name"):
+    """The base distiller's kwargs that ``key`` accepts too (temperature, KD weight, levels …), RGD weights
+    apart: they are REACT-KD's own."""
+    kwargs = dict(base.distiller.kwargs)
+    if key == base.distiller.name:
         return kwargs
+    accepted = accepted_kwargs(key)
     return {k: v for k, v in kwargs.items() if k in accepted and k not in RGD_WEIGHTS}
 
 
@@ -99,9 +94,8 @@ def compare_variants(base: ExperimentConfig, methods: Sequence[str] | None = Non
 
     def edit_for(key: str):
         def edit(c: ExperimentConfig) -> ExperimentConfig:
-            c.distiller = {"name": key, "kwargs": _distiller_kwargs(base, key)}
-            if key in MULTI_TEACHER:
-                c.distiller["teachers"] = modality_teachers(c)
+            c.distiller = DistillerSpec(key, _distiller_kwargs(base, key),
+                                        modality_teachers(c) if key in MULTI_TEACHER else None)
             return c
         return edit
 
@@ -124,18 +118,17 @@ def ablation_variants(base: ExperimentConfig) -> list[Variant]:
     Raises:
         ValueError: if the base distiller is not ``reactkd`` (RGD is its part).
     """
-    if base.distiller.get("name") != "reactkd":
+    if base.distiller.name != "reactkd":
         raise ValueError(f"the ablation switches parts of the `reactkd` distiller; the base config uses "
-                         f"{base.distiller.get('name')!r}.")
+                         f"{base.distiller.name!r}.")
 
     def edit_for(dose: bool, rgd: bool, cbam: bool):
         def edit(c: ExperimentConfig) -> ExperimentConfig:
-            branches = list(c.teacher.get("branches", ["pet_ct", "dose"]))
-            c.teacher["branches"] = branches if dose else [b for b in branches if b != "dose"] or ["pet_ct"]
-            c.teacher["use_cbam"] = cbam
+            branches = c.teacher.branches if dose else [b for b in c.teacher.branches if b is not TeacherBranch.DOSE]
+            c.teacher = replace(c.teacher, branches=branches or [TeacherBranch.PET_CT],
+                                cbam=replace(c.teacher.cbam, enabled=cbam))
             if not rgd:
-                c.distiller = {"name": "reactkd", "kwargs": {**c.distiller.get("kwargs", {}),
-                                                              **{w: 0.0 for w in RGD_WEIGHTS}}}
+                c.distiller = replace(c.distiller, kwargs={**c.distiller.kwargs, **{w: 0.0 for w in RGD_WEIGHTS}})
             return c
         return edit
 

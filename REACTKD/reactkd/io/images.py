@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pydicom
 import SimpleITK as sitk
 
 __all__ = ["read_image", "validate_image", "is_dicom_file", "is_dicom_seg"]
@@ -31,7 +32,6 @@ def is_dicom_seg(path: Path) -> bool:
     """True if ``path`` is a DICOM Segmentation object."""
     if not (path.is_file() and is_dicom_file(path)):
         return False
-    import pydicom
 
     ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["SOPClassUID"])
     return str(getattr(ds, "SOPClassUID", "")) == SEG_SOP_CLASS_UID
@@ -80,7 +80,6 @@ def read_image(path: str | os.PathLike, role: str = "image") -> sitk.Image:
     elif is_dicom_file(p):
         if is_dicom_seg(p):
             raise ValueError(f"{role}: {p} is a DICOM SEG (a segmentation), not an image; pass it as a mask.")
-        import pydicom
 
         uid = str(pydicom.dcmread(p, stop_before_pixels=True, specific_tags=["SeriesInstanceUID"]).SeriesInstanceUID)
         image = _read_dicom_series(p.parent, role, series_uid=uid)

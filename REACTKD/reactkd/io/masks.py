@@ -13,8 +13,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import highdicom as hd
 import numpy as np
 import SimpleITK as sitk
+import slicerio
 
 from reactkd.io.geometry import overlap_fraction, resample_to
 from reactkd.io.images import is_dicom_seg, read_image
@@ -89,7 +91,6 @@ def _image_from_ijk(mask_ijk: np.ndarray, ijk_to_lps: np.ndarray) -> sitk.Image:
 
 
 def _read_seg_nrrd(spec: MaskSpec, role: str) -> sitk.Image:
-    import slicerio
 
     seg = slicerio.read_segmentation(str(spec.path))
     segments = seg.get("segments", [])
@@ -108,7 +109,6 @@ def _read_seg_nrrd(spec: MaskSpec, role: str) -> sitk.Image:
 
 
 def _read_dicom_seg(spec: MaskSpec, role: str) -> sitk.Image:
-    import highdicom as hd
 
     seg = hd.seg.segread(str(spec.path))
     numbers = list(seg.segment_numbers)

@@ -1,35 +1,31 @@
-"""Models: CBAM3D, the dual-branch Swin teacher, the SegResNet student, modality dropout, factories."""
+"""Grading networks as compositions (input adapter → backbone → head), their specs, CBAM3D, encoders."""
 
-from .cbam import CBAM3D
-from .encoders import SegResNetEncoder, SwinEncoder
-from .factory import MODELS, build_model, build_student, build_teacher
-from .heads import ClassificationHead, FeatureProjection, ModelFeatures
-from .batch import features_from_batch
-from .modality import ModalityDropout, check_modality_mask, default_modality_mask
-from .region_head import HeadKind, RegionHead
-from .registry import Registry
-from .student import Student
-from .teacher import Teacher, TeacherBranch
+from reactkd.models.backbones import BackboneOutput, SegResNetBackbone, SwinFusionBackbone
+from reactkd.models.cbam import CBAM3D
+from reactkd.models.encoders import SegResNetEncoder, SwinEncoder
+from reactkd.models.factory import build_student, build_teacher
+from reactkd.models.grading_net import GradingNet, features_from_batch
+from reactkd.models.heads import HEADS, ClassificationHead, ModelFeatures, build_head
+from reactkd.models.region_head import RegionHead, roi_geometry
+from reactkd.models.registry import Registry
+from reactkd.models.spec import (
+                                 CBAMSpec,
+                                 HeadKind,
+                                 HeadSpec,
+                                 StudentSpec,
+                                 TeacherSpec,
+                                 standalone_student_spec,
+                                 student_spec,
+                                 teacher_spec,
+                                 upgrade_network_keys,
+)
+from reactkd.models.student import Student
+from reactkd.models.teacher import Teacher
 
 __all__ = [
-    "CBAM3D",
-    "ClassificationHead",
-    "FeatureProjection",
-    "HeadKind",
-    "RegionHead",
-    "features_from_batch",
-    "MODELS",
-    "ModalityDropout",
-    "ModelFeatures",
-    "Registry",
-    "SegResNetEncoder",
-    "Student",
-    "SwinEncoder",
-    "Teacher",
-    "TeacherBranch",
-    "build_model",
-    "build_student",
-    "build_teacher",
-    "check_modality_mask",
-    "default_modality_mask",
+    "BackboneOutput", "CBAM3D", "CBAMSpec", "ClassificationHead", "GradingNet", "HEADS", "HeadKind", "HeadSpec",
+    "ModelFeatures", "RegionHead", "Registry", "SegResNetBackbone", "SegResNetEncoder", "Student", "StudentSpec",
+    "SwinEncoder", "SwinFusionBackbone", "Teacher", "TeacherSpec", "build_head", "build_student", "build_teacher",
+    "features_from_batch", "roi_geometry", "standalone_student_spec", "student_spec", "teacher_spec",
+    "upgrade_network_keys",
 ]

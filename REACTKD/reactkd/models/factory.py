@@ -1,42 +1,31 @@
-"""Build models from plain keyword arguments (what a config file's ``kwargs`` block holds)."""
+"""Build the grading networks from specs, mappings or keys; the student shares the teacher's CBAM3D."""
 
 from __future__ import annotations
 
-from typing import Any
+from reactkd.models.cbam import CBAM3D
+from reactkd.models.spec import StudentSpec, TeacherSpec, student_spec
+from reactkd.models.student import Student
+from reactkd.models.teacher import Teacher
 
-from .registry import Registry
-from .student import Student
-from .teacher import Teacher
-
-__all__ = ["MODELS", "build_teacher", "build_student", "build_model"]
-
-MODELS = Registry("model")
-"""Config keys → model classes: ``"teacher"`` (:class:`Teacher`), ``"student"`` (:class:`Student`)."""
-MODELS.register(Teacher, key="teacher")
-MODELS.register(Student, key="student")
+__all__ = ["build_teacher", "build_student"]
 
 
-def build_teacher(**kwargs: Any) -> Teacher:
-    """``Teacher(**kwargs)``; e.g. ``build_teacher(feature_size=48, branches=["pet_ct"])``."""
-    return Teacher(**kwargs)
+def build_teacher(spec: TeacherSpec | dict | None = None, **keys) -> Teacher:
+    """``Teacher`` from a spec, a mapping, or keys (``build_teacher(feature_size=12, branches=["pet_ct"])``)."""
+    return Teacher(spec, **keys)
 
 
-def build_student(teacher: Teacher | None = None, share_cbam: bool = True, **kwargs: Any) -> Student:
-    """Build a :class:`Student`, sharing ``teacher.cbam`` when a teacher is given and ``share_cbam``.
-
-    The student's ``fusion_channels`` defaults to the teacher's CBAM width when sharing.
+def build_student(teacher: Teacher | None = None, spec: StudentSpec | dict | None = None, cbam: CBAM3D | None = None,
+                  **keys) -> Student:
+    """``Student`` from a spec, a mapping or keys, sharing ``teacher.cbam`` unless the spec names an own
+    ``cbam`` (or ``cbam`` passes another module to share).
 
     Raises:
-        ValueError: if both ``teacher`` (with ``share_cbam``) and ``cbam`` are given.
+        ValueError: if both ``teacher`` and ``cbam`` are given.
     """
-    if teacher is not None and share_cbam:
-        if "cbam" in kwargs:
-            raise ValueError("pass either `teacher` (to share its CBAM3D) or `cbam`, not both.")
-        kwargs["cbam"] = teacher.cbam
-        kwargs.setdefault("fusion_channels", teacher.cbam.channels)
-    return Student(**kwargs)
-
-
-def build_model(name: str, **kwargs: Any) -> Any:
-    """Build the model registered as ``name`` in :data:`MODELS` with ``kwargs``."""
-    return MODELS.build(name, **kwargs)
+    if teacher is not None and cbam is not None:
+        raise ValueError("pass either `teacher` (to share its CBAM3D) or `cbam`, not both.")
+    spec = student_spec(spec if spec is not None else keys)
+    if cbam is None and teacher is not None and spec.cbam is None:
+        cbam = teacher.cbam
+    return Student(spec, cbam=cbam)

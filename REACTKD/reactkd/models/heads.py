@@ -1,13 +1,23 @@
-"""Pieces shared by teacher and student: projection to the common width, the grading head, the feature record."""
+"""Grading heads: ``(BackboneOutput, roi_masks) → (embedding, logits)``, built from a :class:`HeadSpec`.
+
+A head is chosen by ``head.kind`` through :data:`HEADS` (``gap``: :class:`ClassificationHead`;
+``region``: :class:`~reactkd.models.region_head.RegionHead`); a new head is a new entry, not a switch.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping
 
 import torch
 import torch.nn as nn
 
-__all__ = ["ModelFeatures", "FeatureProjection", "ClassificationHead"]
+from reactkd.models.backbones import BackboneOutput
+from reactkd.models.region_head import RegionHead
+from reactkd.models.registry import Registry
+from reactkd.models.spec import HeadKind, HeadSpec
+
+__all__ = ["ModelFeatures", "ClassificationHead", "HEADS", "build_head", "source_channels"]
 
 
 @dataclass
@@ -17,8 +27,7 @@ class ModelFeatures:
     Attributes:
         levels: multi-scale encoder maps, shallow to deep, each ``(B, C_i, d_i, h_i, w_i)``.
         fused: the map after projection to the common width and the shared CBAM3D, ``(B, W, d, h, w)``.
-        embedding: what the head classifies: globally average-pooled ``fused`` ``(B, W)``, or for the region
-            head ``[tumour, tumour − liver]`` pooled ``fused`` ``(B, 2W)``.
+        embedding: what the head classifies ``(B, E)``.
         logits: class scores ``(B, num_classes)`` (grades 1/2/3 are indices 0/1/2).
     """
 
@@ -28,29 +37,8 @@ class ModelFeatures:
     logits: torch.Tensor
 
 
-class FeatureProjection(nn.Sequential):
-    """1×1×1 convolution + ReLU taking ``(B, in_channels, ...)`` to ``(B, out_channels, ...)``.
-
-    No normalisation layer: the teacher's deepest Swin map is 1³ for a 32³ input, where instance
-    norm would zero it.
-
-    Raises:
-        ValueError: if a channel count is < 1.
-    """
-
-    def __init__(self, in_channels: int, out_channels: int) -> None:
-        if in_channels < 1 or out_channels < 1:
-            raise ValueError(f"channel counts must be >= 1, got in={in_channels!r}, out={out_channels!r}.")
-        super().__init__(nn.Conv3d(in_channels, out_channels, kernel_size=1), nn.ReLU(inplace=True))
-
-
 class ClassificationHead(nn.Module):
-    """Global average pooling, dropout and a linear layer: ``(B, C, d, h, w)`` → ``(embedding, logits)``.
-
-    Args:
-        in_channels: channels ``C`` of the fused map.
-        num_classes: number of grades. Default 3 (Edmondson–Steiner 1–3).
-        dropout: dropout probability before the linear layer, in [0, 1). Default 0.
+    """Global average pooling of the fused map, dropout and a linear layer → ``(embedding (B, C), logits)``.
 
     Raises:
         ValueError: for ``num_classes`` < 2 or ``dropout`` outside [0, 1).
@@ -65,6 +53,40 @@ class ClassificationHead(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(in_channels, num_classes)
 
-    def forward(self, fused: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        embedding = fused.flatten(2).mean(-1)
+    def classify(self, embedding: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return embedding, self.fc(self.dropout(embedding))
+
+    def forward(self, out: BackboneOutput, roi_masks: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.classify(out.fused.flatten(2).mean(-1))
+
+
+HEADS = Registry("head")
+"""``head.kind`` → ``builder(spec, channels, num_classes)`` where ``channels`` maps every source name to
+its channel count."""
+
+
+@HEADS.register(key=HeadKind.GAP.value)
+def _gap(spec: HeadSpec, channels: Mapping[str, int], num_classes: int) -> nn.Module:
+    return ClassificationHead(channels["fused"], num_classes, spec.dropout)
+
+
+@HEADS.register(key=HeadKind.REGION.value)
+def _region(spec: HeadSpec, channels: Mapping[str, int], num_classes: int) -> nn.Module:
+    return RegionHead(spec.sources, [channels[s] for s in spec.sources], num_classes, spec.dropout, spec.geometry)
+
+
+def source_channels(in_channels: int, level_channels: list[int], fused_channels: int) -> dict[str, int]:
+    """Channel count of every map a head may read: ``fused``, ``input``, ``level<i>``."""
+    return {"fused": fused_channels, "input": in_channels, **{f"level{i}": c for i, c in enumerate(level_channels)}}
+
+
+def build_head(spec: HeadSpec, channels: Mapping[str, int], num_classes: int) -> nn.Module:
+    """The head ``spec`` describes, reading maps of the given ``channels``.
+
+    Raises:
+        ValueError: a source the backbone does not have.
+    """
+    missing = [s for s in spec.sources if s not in channels]
+    if missing:
+        raise ValueError(f"`head.sources` {missing} are not maps of this backbone; available: {sorted(channels)}.")
+    return HEADS.build(spec.kind.value, spec, channels, num_classes)

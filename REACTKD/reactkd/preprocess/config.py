@@ -12,9 +12,8 @@ from reactkd.preprocess.masks import CLOSING_ITERATIONS, CONNECTIVITY
 
 __all__ = ["PreprocessConfig"]
 
-LESION_CROP_SIZE = 32
-"""Side of the raw-HU lesion crop in voxels: a 3–60 mm lesion plus margin at ≈1–2 mm per voxel."""
-LESION_MARGIN_MM = 5.0
+LEGACY_KEYS = ("lesion_crop_size", "lesion_margin_mm")
+"""Keys of earlier versions' lesion crop, which no model read: accepted in stored configs and ignored."""
 
 
 @dataclass(frozen=True)
@@ -28,16 +27,12 @@ class PreprocessConfig:
     closing_iterations: int = CLOSING_ITERATIONS
     min_tumor_ml: float = MIN_TUMOR_ML
     connectivity: int = CONNECTIVITY
-    lesion_crop_size: int = LESION_CROP_SIZE
-    lesion_margin_mm: float = LESION_MARGIN_MM
 
     def __post_init__(self) -> None:
         if self.grid_size < 8:
             raise ValueError(f"`grid_size` must be >= 8, got {self.grid_size}.")
         if self.closing_iterations < 0:
             raise ValueError(f"`closing_iterations` must be >= 0, got {self.closing_iterations}.")
-        if self.lesion_crop_size < 4:
-            raise ValueError(f"`lesion_crop_size` must be >= 4, got {self.lesion_crop_size}.")
         if self.connectivity not in (1, 2, 3):
             raise ValueError(f"`connectivity` must be 1, 2 or 3, got {self.connectivity}.")
         lo, hi = self.hu_window
@@ -50,6 +45,7 @@ class PreprocessConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "PreprocessConfig":
         known = {f.name for f in fields(cls)}
+        d = {k: v for k, v in d.items() if k not in LEGACY_KEYS}
         unknown = sorted(set(d) - known)
         if unknown:
             raise ValueError(f"unknown preprocessing key(s) {unknown}; allowed keys are {sorted(known)}.")

@@ -15,7 +15,7 @@ from reactkd.preprocess.grid import ModelGrid
 
 __all__ = ["ModelInput"]
 
-_ARRAYS = ("ct", "ct_hu", "pet", "pet_present", "masked", "lesion_crop", "roi_masks", "organ_mask")
+_ARRAYS = ("ct", "ct_hu", "pet", "pet_present", "roi_masks", "organ_mask")
 
 
 @dataclass
@@ -28,9 +28,6 @@ class ModelInput:
         pet: ``(P, D, H, W)`` normalised PET per tracer in :data:`reactkd.io.case.PET_TRACERS` order;
             zeros where absent (``pet_present`` says which, never the zeros).
         pet_present: ``(P,)`` bool.
-        masked: ``(1, D, H, W)`` intensity-masked map: ``ct`` inside liver ∪ tumours, 0 elsewhere.
-        lesion_crop: ``(1, c, c, c)`` raw HU cube around all tumours (isotropic, CT-aligned).
-        lesion_crop_valid: False when the case has no tumour (the crop then centres on the liver).
         roi_masks: ``(R, D, H, W)`` per-node partial-volume fractions in [0, 1]; node 0 = liver.
         organ_mask: ``(D, H, W)`` uint8 liver ∪ tumour mask (nearest neighbour).
         nodes: per node ``kind``, ``label``, ``voxels``, ``volume_ml``, ``centroid_lps_mm`` (CT grid).
@@ -46,9 +43,6 @@ class ModelInput:
     ct_hu: np.ndarray
     pet: np.ndarray
     pet_present: np.ndarray
-    masked: np.ndarray
-    lesion_crop: np.ndarray
-    lesion_crop_valid: bool
     roi_masks: np.ndarray
     organ_mask: np.ndarray
     nodes: list[dict]
@@ -63,7 +57,7 @@ class ModelInput:
     def metadata(self) -> dict:
         return {
             "case_id": self.case_id, "patient_id": self.patient_id, "grade": self.grade,
-            "lesion_crop_valid": bool(self.lesion_crop_valid), "nodes": self.nodes, "dropped": self.dropped,
+            "nodes": self.nodes, "dropped": self.dropped,
             "grid": self.grid.to_dict(), "config": self.config.to_dict(),
         }
 
@@ -90,6 +84,6 @@ class ModelInput:
             arrays = {k: data[k] for k in _ARRAYS}
         return cls(
             case_id=meta["case_id"], patient_id=meta["patient_id"], grade=meta["grade"],
-            lesion_crop_valid=meta["lesion_crop_valid"], nodes=meta["nodes"], dropped=meta["dropped"],
+            nodes=meta["nodes"], dropped=meta["dropped"],
             grid=ModelGrid.from_dict(meta["grid"]), config=PreprocessConfig.from_dict(meta["config"]), **arrays,
         )

@@ -4,8 +4,8 @@ Steps: refine masks on the CT grid (liver: largest component + closing; tumour: 
 graph nodes measured on the CT grid → model grid around the liver → CT clipped to the HU window,
 resampled (linear) and z-scored → PETs resampled onto the grid in world space, percentile-clipped,
 min–max scaled, z-scored → masks (nearest neighbour) and per-node area fractions (linear, so that no
-small tumour vanishes between grid points) → the three representations: full normalised volume,
-intensity-masked map, raw-HU lesion crop.
+small tumour vanishes between grid points). The networks read the normalised volumes and the ROI
+fractions (as input channels and to pool over); the paper's intensity-masked map is the ROI channels.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import SimpleITK as sitk
 
 from reactkd.graph.rois import RegionGraph, extract_regions
 from reactkd.io.case import PET_TRACERS, Case
+from reactkd.io.geometry import world_corners
 from reactkd.preprocess.config import PreprocessConfig
 from reactkd.preprocess.grid import ModelGrid, array_to_image
 from reactkd.preprocess.intensity import normalize_ct, normalize_pet, zscore
@@ -43,7 +44,6 @@ def _mask_on_grid(mask: np.ndarray, ct: sitk.Image, grid: ModelGrid, interpolato
 
 def _crop_ct(ct: sitk.Image, grid: ModelGrid) -> sitk.Image:
     """The CT restricted to the grid's world box (plus one voxel), so full-resolution work stays small."""
-    from reactkd.io.geometry import world_corners
 
     corners = world_corners(grid.reference())
     idx = np.array([ct.TransformPhysicalPointToContinuousIndex(c.tolist()) for c in corners])
@@ -52,31 +52,6 @@ def _crop_ct(ct: sitk.Image, grid: ModelGrid) -> sitk.Image:
     if np.any(hi <= lo):
         return ct
     return sitk.RegionOfInterest(ct, (hi - lo).tolist(), lo.tolist())
-
-
-def _lesion_crop(ct: sitk.Image, tumor: np.ndarray, liver: np.ndarray, config: PreprocessConfig) -> tuple[np.ndarray, bool]:
-    """Raw-HU cube around all tumours (or, with no tumour, around the liver's centre; flagged invalid)."""
-    box = bounding_box(tumor)
-    valid = box is not None
-    spacing = np.asarray(ct.GetSpacing())
-    if valid:
-        lo = np.array([s.start for s in box][::-1], float)
-        hi = np.array([s.stop - 1 for s in box][::-1], float)
-        side = float(((hi - lo + 1) * spacing).max() + 2 * config.lesion_margin_mm)
-    else:
-        idx = np.argwhere(liver).mean(0)[::-1]
-        lo = hi = idx
-        side = 40.0 + 2 * config.lesion_margin_mm
-    n = config.lesion_crop_size
-    step = side / n
-    center = np.asarray(ct.TransformContinuousIndexToPhysicalPoint(((lo + hi) / 2).tolist()))
-    direction = np.asarray(ct.GetDirection()).reshape(3, 3)
-    ref = sitk.Image([n] * 3, sitk.sitkFloat32)
-    ref.SetSpacing([step] * 3)
-    ref.SetDirection(ct.GetDirection())
-    ref.SetOrigin((center - direction @ np.full(3, step * (n - 1) / 2)).tolist())
-    hu = sitk.Resample(ct, ref, sitk.Transform(), sitk.sitkLinear, -1000.0, sitk.sitkFloat32)
-    return sitk.GetArrayFromImage(hu)[None], valid
 
 
 def preprocess_case(case: Case, config: PreprocessConfig = PreprocessConfig(), graph: RegionGraph | None = None) -> ModelInput:
@@ -107,7 +82,6 @@ def preprocess_case(case: Case, config: PreprocessConfig = PreprocessConfig(), g
     tumor_any = graph.labels > 0
     rois = np.stack([_mask_on_grid(m, case.ct, grid, sitk.sitkLinear) for m in graph.roi_masks()])
     organ = _mask_on_grid(graph.liver | tumor_any, case.ct, grid, sitk.sitkNearestNeighbor)
-    crop, crop_valid = _lesion_crop(case.ct, tumor_any, graph.liver, config)
     return ModelInput(
         case_id=case.case_id,
         patient_id=case.patient_id,
@@ -116,9 +90,6 @@ def preprocess_case(case: Case, config: PreprocessConfig = PreprocessConfig(), g
         ct_hu=ct_hu[None],
         pet=pet,
         pet_present=present,
-        masked=(ct_norm * organ)[None],
-        lesion_crop=crop,
-        lesion_crop_valid=crop_valid,
         roi_masks=rois.astype(np.float32),
         organ_mask=organ.astype(np.uint8),
         nodes=[n.to_dict() for n in graph.nodes],

@@ -62,7 +62,7 @@ def _load_teacher(teacher: SegNet, path: str, device) -> None:
 
 def run_seg_distill(config: SegExperimentConfig, run_dir: str | Path, log=print) -> Path:
     """Train teacher and student, write the evaluation table; returns ``run_dir``. Re-running resumes."""
-    from reactkd.train.experiment import prepare_run_dir
+    from reactkd.config.run_dir import prepare_run_dir
 
     run_dir = Path(run_dir)
     runtime = Runtime.create(config.device, config.precision)

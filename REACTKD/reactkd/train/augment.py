@@ -6,10 +6,11 @@ from __future__ import annotations
 import math
 
 import torch
+from monai.transforms import Compose, Rand3DElasticd, RandAffined
 
 __all__ = ["build_augmentation", "SPATIAL_KEYS"]
 
-SPATIAL_KEYS = ("ct", "pet", "ct_lowdose", "masked", "roi_masks")
+SPATIAL_KEYS = ("ct", "pet", "ct_lowdose", "roi_masks")
 
 
 def build_augmentation(elastic: bool = False, prob: float = 0.8, seed: int = 0):
@@ -20,7 +21,6 @@ def build_augmentation(elastic: bool = False, prob: float = 0.8, seed: int = 0):
     default: it costs ~1 s per 96³ case on a CPU) uses MONAI's ``Rand3DElasticd`` with sigma 5–7 voxels.
     ROI masks are interpolated bilinearly (they are area fractions, not labels).
     """
-    from monai.transforms import Compose, Rand3DElasticd, RandAffined
 
     modes = ["bilinear"] * len(SPATIAL_KEYS)
     pads = ["zeros"] * len(SPATIAL_KEYS)

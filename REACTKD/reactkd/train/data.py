@@ -6,11 +6,14 @@ from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk
+import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
 from reactkd.cohort import CaseDataset, CaseRecord, PreprocessCache, collate_cases, patient_folds, read_manifest
-from reactkd.config.schema import ExperimentConfig
-from reactkd.preprocess import ModelInput
+from reactkd.cohort.phantom import generate_cohort
+from reactkd.config.experiment import ExperimentConfig
+from reactkd.dose import DoseCache
+from reactkd.preprocess import ModelInput, PreprocessConfig
 from reactkd.train.runtime import Runtime
 
 __all__ = ["load_records", "inner_split", "LowDose", "make_loader", "run_caches", "VALIDATION_SHARE"]
@@ -24,7 +27,6 @@ def load_records(config: ExperimentConfig, run_dir: Path) -> list[CaseRecord]:
     """The manifest's cases, or the embedded phantom cohort generated into ``run_dir/cohort``."""
     if config.data.manifest:
         return read_manifest(config.data.manifest)
-    from reactkd.cohort.phantom import generate_cohort
 
     manifest = generate_cohort(run_dir / "cohort", n_patients=config.data.phantom_patients, seed=config.data.phantom_seed)
     return read_manifest(manifest)
@@ -32,7 +34,6 @@ def load_records(config: ExperimentConfig, run_dir: Path) -> list[CaseRecord]:
 
 def run_caches(config: ExperimentConfig, run_dir: Path) -> tuple[PreprocessCache, Path]:
     """The run's preprocessing cache and low-dose cache folder (``data.cache_dir``, else inside the run)."""
-    from reactkd.preprocess import PreprocessConfig
 
     root = Path(config.data.cache_dir) if config.data.cache_dir else Path(run_dir)
     return PreprocessCache(root / "cache", PreprocessConfig.from_dict(config.data.preprocess)), root / "dose-cache"
@@ -52,7 +53,6 @@ class LowDose:
     """Dose-degraded HU on a case's model grid (sinogram-domain simulation, cached on disk and in RAM)."""
 
     def __init__(self, cache_dir: Path, level: str, seed: int):
-        from reactkd.dose import DoseCache
 
         self.cache = DoseCache(cache_dir)
         self.level, self.seed = level, seed
@@ -72,7 +72,6 @@ def make_loader(records: list[CaseRecord], cache: PreprocessCache, lowdose: LowD
     sampler = None
     if train and runtime.distributed:
         sampler = DistributedSampler(dataset, runtime.world_size, runtime.rank, shuffle=True, seed=seed)
-    import torch
 
     generator = torch.Generator().manual_seed(seed)
     return DataLoader(dataset, batch_size=batch_size, shuffle=train and sampler is None, sampler=sampler,

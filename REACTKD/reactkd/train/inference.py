@@ -16,19 +16,10 @@ import numpy as np
 import torch
 
 from reactkd.graph.pooling import area_resize
+from reactkd.models import Student, student_spec
 from reactkd.train.checkpoint import load_checkpoint
 
-__all__ = ["load_student", "best_checkpoint", "node_attention", "standalone_student_kwargs"]
-
-
-def standalone_student_kwargs(student_kwargs: dict, teacher_kwargs: dict, fusion_channels: int) -> dict:
-    """Kwargs that rebuild the student without its teacher (own CBAM3D of the shared one's shape)."""
-    kw = {k: v for k, v in student_kwargs.items() if k not in ("cbam", "cbam_trainable")}
-    kw["fusion_channels"] = fusion_channels
-    kw.setdefault("cbam_reduction", teacher_kwargs.get("cbam_reduction", 8))
-    kw.setdefault("cbam_kernel", teacher_kwargs.get("cbam_kernel", 7))
-    kw.setdefault("use_cbam", teacher_kwargs.get("use_cbam", True))
-    return kw
+__all__ = ["load_student", "best_checkpoint", "node_attention"]
 
 
 def best_checkpoint(model: str | Path) -> Path:
@@ -54,14 +45,13 @@ def best_checkpoint(model: str | Path) -> Path:
 
 
 def load_student(model: str | Path, device: str | torch.device = "cpu"):
-    """Returns ``(student in eval mode, metadata)``."""
-    from reactkd.models import Student
-
+    """Returns ``(student in eval mode, metadata)``; checkpoints of earlier versions (flat model keys)
+    load through :func:`~reactkd.models.spec.upgrade_network_keys`."""
     path = best_checkpoint(model)
     state, meta = load_checkpoint(path, map_location=device)
     if meta.get("kind") != "student":
         raise ValueError(f"{path} holds a {meta.get('kind')!r} checkpoint, not a student.")
-    student = Student(**meta["model_kwargs"])
+    student = Student(student_spec(meta["model_kwargs"], "model_kwargs"))
     student.load_state_dict(state["model"])
     return student.to(device).eval(), meta
 
@@ -78,8 +68,7 @@ def node_attention(student, batch: dict):
     """
     student.eval()
     with torch.enable_grad():
-        x, mask = student.batch_inputs(batch)
-        feats = student.forward_features(x, mask, batch["roi_masks"])
+        feats = student.forward_features(*student.inputs(batch))
         fused = feats.fused
         fused.retain_grad()
         logits = feats.logits

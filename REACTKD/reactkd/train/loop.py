@@ -26,7 +26,6 @@ from tqdm import tqdm
 from reactkd.config.schema import StageConfig
 from reactkd.train.checkpoint import load_checkpoint, save_checkpoint
 from reactkd.train.optim import build_optimizer, build_scheduler
-from reactkd.train.predict import predict_loader
 from reactkd.train.runtime import Runtime
 
 __all__ = ["fit", "StageResult"]
@@ -38,20 +37,6 @@ class StageResult:
     best_epoch: int
     best_metric: float
     epochs_run: int
-
-
-def _val_metrics(pred: dict) -> dict:
-    import warnings
-
-    from reactkd.evaluate.metrics import fold_metrics
-
-    logits = torch.from_numpy(pred["logits"])
-    probs = torch.softmax(logits, 1).numpy()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # a small validation split may lack a grade: AUC over present grades
-        m = fold_metrics(pred["label"] + 1, probs)
-    m["loss"] = float(torch.nn.functional.cross_entropy(logits, torch.from_numpy(pred["label"])))
-    return m
 
 
 def _score(m: dict, metric: str) -> tuple[float, float]:
@@ -86,7 +71,8 @@ def fit(
     metadata: dict,
     desc: str = "train",
     skip_prefixes: tuple[str, ...] = ("teachers.",),
-    validate: Callable[[nn.Module], dict] | None = None,
+    *,
+    validate: Callable[[nn.Module], dict],
 ) -> StageResult:
     """Train ``module`` (a distiller or :class:`~reactkd.train.supervised.SupervisedModel`).
 
@@ -97,9 +83,9 @@ def fit(
         out_dir: the stage folder (see module docstring).
         metadata: JSON-able facts stored in ``best.pt`` (config, fold, preprocessing, modalities …).
         skip_prefixes: state-dict keys not saved in ``last.pt`` (frozen teachers are saved elsewhere).
-        validate: maps the exported network to validation metrics (must include ``stage.select_metric``);
-            default: classification metrics of the network's predictions on ``val_loader``. Segmentation
-            passes its own (Dice on whole validation volumes).
+        validate: maps the exported network to validation metrics (must include ``stage.select_metric``):
+            :func:`~reactkd.evaluate.validation.classification_validator` for grading, Dice on whole
+            validation volumes for segmentation.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     done = out_dir / "done.json"
@@ -157,7 +143,7 @@ def fit(
             bar.set_postfix(loss=f"{sums['loss'] / n:.3f}")
         lr = optimizer.param_groups[0]["lr"]
         scheduler.step()
-        val = validate(export()) if validate is not None else _val_metrics(predict_loader(export(), val_loader, runtime))
+        val = validate(export())
         score = _score(val, stage.select_metric.value)
         improved = score > best_score
         if improved:

@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 from torch.utils.data import DataLoader
 
-from reactkd.models.batch import features_from_batch
+from reactkd.models import features_from_batch
 from reactkd.train.runtime import Runtime
 
 __all__ = ["predict_loader", "withhold"]

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-import torch
 import torch.nn as nn
 
 from reactkd.losses.focal import DEFAULT_GRADE_ALPHA, FocalLoss
-from reactkd.models.batch import features_from_batch
+from reactkd.models import features_from_batch
 
 __all__ = ["SupervisedModel"]
 
@@ -17,7 +16,7 @@ class SupervisedModel(nn.Module):
     """Wrap a model with focal loss: training ``forward(batch)`` → ``(logits, {"loss_task": …})``.
 
     Args:
-        model: a network with ``batch_inputs(batch)`` and ``forward_features``/``forward``.
+        model: a :class:`~reactkd.models.GradingNet`.
         gamma: focal γ (default 2).
         alpha: per-grade focal α (default 1.5/1.0/2.0: the authors' weights favour the rarer grades 1 and 3).
     """

@@ -18,14 +18,18 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-import numpy as np
 import torch
-import yaml
 
 from reactkd import GRADES
 from reactkd.cohort import patient_folds, read_folds, write_folds
-from reactkd.config import ConfigError, ExperimentConfig, dump_config, to_dict
-from reactkd.config.identity import config_identity, teacher_key
+from reactkd.config import ExperimentConfig, dump_config, to_dict
+from reactkd.config.identity import teacher_key
+from reactkd.config.run_dir import prepare_run_dir
+from reactkd.distill import build_distiller
+from reactkd.evaluate.predictions import write_fold_predictions
+from reactkd.evaluate.validation import classification_validator
+from reactkd.models import Student, Teacher, TeacherSpec, build_student, standalone_student_spec, teacher_spec
+from reactkd.models.spec import upgrade_network_keys
 from reactkd.preprocess import PreprocessConfig
 from reactkd.train.augment import build_augmentation
 from reactkd.train.checkpoint import load_checkpoint
@@ -35,64 +39,37 @@ from reactkd.train.predict import predict_loader
 from reactkd.train.runtime import Runtime, seed_everything
 from reactkd.train.supervised import SupervisedModel
 
-__all__ = ["run_experiment", "prepare_run_dir", "write_fold_predictions", "build_models", "distiller_teachers"]
+__all__ = ["run_experiment", "build_models", "distiller_teachers"]
 
 
-def prepare_run_dir(config: ExperimentConfig, run_dir: Path) -> None:
-    """Create the run folder, or accept it when it holds this same experiment (resume); refuse otherwise."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    saved = run_dir / "config.yaml"
-    if saved.is_file():
-        if config_identity(yaml.safe_load(saved.read_text())) != config_identity(to_dict(config)):
-            raise ConfigError(f"{run_dir} holds a run of a different config; choose another --out "
-                              f"(nothing in it was changed).")
-        return
-    if any(run_dir.iterdir()):
-        raise ConfigError(f"{run_dir} is not empty and is not a REACTKD run; choose another --out.")
-    dump_config(config, saved)
+def build_models(config: ExperimentConfig) -> tuple[Teacher, Student]:
+    """The fold's teacher and the student sharing its CBAM3D."""
+    teacher = Teacher(config.teacher)
+    return teacher, build_student(teacher, config.student)
 
 
-def _student_kwargs(config: ExperimentConfig) -> dict:
-    return {"modality_dropout": config.modality_dropout, **config.student}
-
-
-def build_models(config: ExperimentConfig):
-    from reactkd.models import build_student, build_teacher
-
-    teacher = build_teacher(**config.teacher)
-    return teacher, build_student(teacher=teacher, **_student_kwargs(config))
-
-
-def write_fold_predictions(pred: dict, fold: int, path: Path) -> None:
-    from reactkd.evaluate.predictions import PredictionTable, write_predictions
-
-    n = len(pred["case_id"])
-    table = PredictionTable.from_logits(pred["case_id"], pred["patient_id"], np.full(n, fold),
-                                        pred["label"] + 1, pred["logits"])
-    write_predictions(table, path)
-
-
-def _metadata(config: ExperimentConfig, fold: int, kind: str, model_kwargs: dict, pcfg: PreprocessConfig) -> dict:
+def _metadata(config: ExperimentConfig, fold: int, kind: str, spec, pcfg: PreprocessConfig) -> dict:
     return {"kind": kind, "fold": fold, "grades": list(GRADES), "class_names": [f"grade {g}" for g in GRADES],
-            "model_kwargs": model_kwargs, "preprocess": pcfg.to_dict(), "config": to_dict(config),
+            "model_kwargs": to_dict(spec), "preprocess": pcfg.to_dict(), "config": to_dict(config),
             "inputs": {"ct": True, "pet_tracers": ["fdg", "acetate"], "dose_level": config.data.dose_level}}
 
 
-def distiller_teachers(config: ExperimentConfig) -> list[dict] | None:
-    """Teacher kwargs of the teachers the distiller learns from when ``distiller.teachers`` lists them (each
-    entry edits ``teacher``, e.g. ``{branches: [pet_ct]}``); None: the distiller learns from ``teacher``."""
-    edits = config.distiller.get("teachers")
-    return [{**config.teacher, **e} for e in edits] if edits else None
+def distiller_teachers(config: ExperimentConfig) -> list[TeacherSpec] | None:
+    """The teachers the distiller learns from when ``distiller.teachers`` lists them (each entry edits
+    ``teacher``, e.g. ``{branches: [pet_ct]}``); None: the distiller learns from ``teacher``."""
+    edits = config.distiller.teachers
+    base = to_dict(config.teacher)
+    return [teacher_spec({**base, **upgrade_network_keys(e)}) for e in edits] if edits else None
 
 
-def _teacher_dir(config: ExperimentConfig, kwargs: dict, fold_dir: Path, k: int, name: str,
+def _teacher_dir(config: ExperimentConfig, spec: TeacherSpec, fold_dir: Path, k: int, name: str,
                  store: Path | None) -> Path:
     """Where one fold teacher lives: ``store/<teacher_key>/fold{k}/teacher`` (shared by every run whose
     stage 1 is the same, its config beside it) or ``fold_dir/<name>``."""
     if store is None:
         return fold_dir / name
     own = copy.deepcopy(config)
-    own.teacher = kwargs
+    own.teacher = spec
     root = Path(store) / teacher_key(own)
     if not (root / "teacher.yaml").is_file():
         dump_config(own, root / "teacher.yaml")
@@ -142,17 +119,16 @@ def run_experiment(config: ExperimentConfig, run_dir: str | Path, log=print, tea
                                 config.seed + k),
                     make_loader(val, cache, lowdose, stage.batch_size, runtime, False))
 
-        def stage1(kwargs: dict, name: str, model=None):
+        def stage1(spec: TeacherSpec, name: str, model: Teacher | None = None) -> Teacher:
             """Train (or load) one fold teacher; returns it frozen."""
-            from reactkd.models import build_teacher
-
             if model is None:  # a distiller's own teacher: from the fold's RNG state, whatever ran before
                 seed_everything(config.seed + k)
-                model = build_teacher(**kwargs)
+                model = Teacher(spec)
             tl, vl = loaders(config.stage1)
             r1 = fit(SupervisedModel(model), lambda: model, tl, vl, config.stage1, runtime,
-                     _teacher_dir(config, kwargs, fold_dir, k, name, teacher_store),
-                     _metadata(config, k, "teacher", kwargs, pcfg), desc=f"fold {k} {name}")
+                     _teacher_dir(config, spec, fold_dir, k, name, teacher_store),
+                     _metadata(config, k, "teacher", spec, pcfg), desc=f"fold {k} {name}",
+                     validate=classification_validator(vl, runtime))
             log(f"fold {k}: {name} best epoch {r1.best_epoch + 1}, val {config.stage1.select_metric.value} {r1.best_metric:.3f}")
             model.load_state_dict(load_checkpoint(r1.best_path, runtime.device)[0]["model"])
             return model.requires_grad_(False).eval()
@@ -160,20 +136,15 @@ def run_experiment(config: ExperimentConfig, run_dir: str | Path, log=print, tea
         teacher, student = build_models(config)
         teacher = stage1(config.teacher, "teacher", teacher)
         own = distiller_teachers(config)
-        teachers = [teacher if kw == config.teacher else stage1(kw, f"teacher{i + 1}")
-                    for i, kw in enumerate(own)] if own else teacher
-
-        from reactkd.distill import build_distiller
+        teachers = [teacher if spec == config.teacher else stage1(spec, f"teacher{i + 1}")
+                    for i, spec in enumerate(own)] if own else teacher
 
         seed_everything(config.seed + k)  # stage 2 starts from the same RNG state, trained teacher or loaded
-
-        distiller = build_distiller(config.distiller["name"], student, teachers, **config.distiller.get("kwargs", {}))
+        distiller = build_distiller(config.distiller.name, student, teachers, **config.distiller.kwargs)
         tl, vl = loaders(config.stage2)
-        from reactkd.train.inference import standalone_student_kwargs
-
-        student_kwargs = standalone_student_kwargs(_student_kwargs(config), config.teacher, teacher.cbam.channels)
         r2 = fit(distiller, lambda: student, tl, vl, config.stage2, runtime, fold_dir / "student",
-                 _metadata(config, k, "student", student_kwargs, pcfg), desc=f"fold {k} student")
+                 _metadata(config, k, "student", standalone_student_spec(config.student, config.teacher), pcfg),
+                 desc=f"fold {k} student", validate=classification_validator(vl, runtime))
         log(f"fold {k}: student best epoch {r2.best_epoch + 1}, val {config.stage2.select_metric.value} {r2.best_metric:.3f}")
         student.load_state_dict(load_checkpoint(r2.best_path, runtime.device)[0]["model"])
         if runtime.is_main:

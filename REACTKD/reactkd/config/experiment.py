@@ -1,0 +1,32 @@
+"""The grading experiment's config: one YAML file per experiment, validated key by key.
+
+Every default lives in the dataclasses (here, in :mod:`reactkd.config.schema` and in the component specs);
+an experiment YAML overrides only what differs; ``--set key.path=value`` overrides on the command line;
+the resolved config is written beside every run's results. The network sections are typed specs
+(``teacher``: :class:`~reactkd.models.spec.TeacherSpec`, ``student``: :class:`~reactkd.models.spec.StudentSpec`,
+``distiller``: :class:`~reactkd.distill.spec.DistillerSpec`); a config never imports code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from reactkd.config.schema import DataConfig, Device, Precision, StageConfig
+from reactkd.distill.spec import DistillerSpec
+from reactkd.models.spec import StudentSpec, TeacherSpec
+
+__all__ = ["ExperimentConfig"]
+
+
+@dataclass
+class ExperimentConfig:
+    name: str = "experiment"
+    seed: int = 0
+    device: Device = Device.AUTO
+    precision: Precision = Precision.FP32
+    data: DataConfig = field(default_factory=DataConfig)
+    teacher: TeacherSpec = field(default_factory=TeacherSpec)
+    student: StudentSpec = field(default_factory=StudentSpec)
+    stage1: StageConfig = field(default_factory=StageConfig)
+    stage2: StageConfig = field(default_factory=lambda: StageConfig(epochs=20, batch_size=8))
+    distiller: DistillerSpec = field(default_factory=DistillerSpec)
