@@ -16,9 +16,9 @@ import pytest
 import torch
 
 import reactkd.cohort.phantom as phantom
-from reactkd.distill import build_distiller
-from reactkd.config.seg_load import seg_config_from_mapping
 from reactkd.segment import SegNet, build_seg_student
+from reactkd.segment.config import seg_config_from_mapping
+from reactkd.segment.distill import build_seg_distiller
 from reactkd.segment.experiment import run_seg_distill
 
 # Every term on: logit KD, MS-SARD, MS-CA with class-balanced sampling, a linear warm-up, custom scales.
@@ -51,7 +51,7 @@ def two_step_losses(name: str) -> list[dict[str, float]]:
     torch.manual_seed(0)
     teacher = SegNet("segresnet", init_filters=8, blocks_down=[1, 1, 1], blocks_up=[1, 1]).requires_grad_(False).eval()
     student = build_seg_student(teacher, shrink=1, min_channels=4)
-    distiller = build_distiller(name, student, teacher, **COMMON, **DISTILLER_KWARGS[name])
+    distiller = build_seg_distiller(name, student, teacher, **COMMON, **DISTILLER_KWARGS[name])
     seg = torch.zeros(2, 1, 16, 16, 16, dtype=torch.long)
     seg[:, :, 2:14, 2:14, 2:14] = 1
     seg[0, :, 5:8, 5:8, 5:8] = 2
@@ -63,7 +63,7 @@ def two_step_losses(name: str) -> list[dict[str, float]]:
         optimizer.zero_grad()
         sum(losses.values()).backward()
         optimizer.step()
-        steps.append({k: float(v) for k, v in sorted(losses.items())})
+        steps.append({k: float(v.detach()) for k, v in sorted(losses.items())})
     return steps
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from reactkd.config import ConfigError
-from reactkd.config.seg_load import load_seg_config, seg_config_from_mapping
+from reactkd.segment.config import load_seg_config, seg_config_from_mapping
 from reactkd.config.shipped import resolve_config_path
 
 TINY = {

@@ -63,7 +63,7 @@ def train_tiny_seg_model(run_dir) -> Path:
     it exercises the plumbing."""
     import torch
 
-    from reactkd.config.seg_load import seg_config_from_mapping
+    from reactkd.segment.config import seg_config_from_mapping
     from reactkd.segment.experiment import run_seg_distill
 
     stage = {"epochs": 1, "batch_size": 2, "optimizer": {"name": "adamw", "lr": 0.003}}

@@ -16,12 +16,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+import yaml
 from torch.utils.data import DataLoader
 
+from reactkd.cohort import phantom
 from reactkd.cohort.manifest import read_manifest
-from reactkd.config.schema import to_dict
-from reactkd.config.seg_schema import SegExperimentConfig
+from reactkd.config.load import dump_config
+from reactkd.config.schema import ConfigError, to_dict
+from reactkd.segment.config import SegExperimentConfig, seg_config_identity
 from reactkd.segment.data import SegPatches, load_volume, patient_split, write_split
+from reactkd.segment.distill import build_seg_distiller
 from reactkd.segment.inference import seg_metadata
 from reactkd.segment.models import SegNet, build_seg_student
 from reactkd.segment.preprocess import SegPreprocess
@@ -31,16 +35,15 @@ from reactkd.train.checkpoint import load_checkpoint
 from reactkd.train.loop import fit
 from reactkd.train.runtime import Runtime, seed_everything
 
-__all__ = ["run_seg_distill", "seg_records", "build_seg_models"]
+__all__ = ["run_seg_distill", "seg_records", "build_seg_models", "prepare_seg_run_dir"]
 
 
 def seg_records(config: SegExperimentConfig, run_dir: Path):
     """The manifest's cases (grades optional), or the embedded phantom cohort generated into ``RUN/cohort``."""
     if config.data.manifest:
         return read_manifest(config.data.manifest, require_grade=False)
-    from reactkd.cohort.phantom import generate_cohort
-
-    return read_manifest(generate_cohort(run_dir / "cohort", config.data.phantom_patients, config.data.phantom_seed))
+    return read_manifest(phantom.generate_cohort(run_dir / "cohort", config.data.phantom_patients,
+                                                 config.data.phantom_seed))
 
 
 def build_seg_models(config: SegExperimentConfig) -> tuple[SegNet, SegNet]:
@@ -60,13 +63,26 @@ def _load_teacher(teacher: SegNet, path: str, device) -> None:
                          f"{str(err).splitlines()[0]}") from None
 
 
+def prepare_seg_run_dir(config: SegExperimentConfig, run_dir: Path) -> None:
+    """Create the run folder, or accept it when it holds this same experiment (resume,
+    :func:`~reactkd.segment.config.seg_config_identity`); refuse otherwise, changing nothing."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    saved = run_dir / "config.yaml"
+    if saved.is_file():
+        if seg_config_identity(yaml.safe_load(saved.read_text())) != seg_config_identity(to_dict(config)):
+            raise ConfigError(f"{run_dir} holds a run of a different config; choose another --out "
+                              f"(nothing in it was changed).")
+        return
+    if any(run_dir.iterdir()):
+        raise ConfigError(f"{run_dir} is not empty and is not a REACTKD run; choose another --out.")
+    dump_config(config, saved)
+
+
 def run_seg_distill(config: SegExperimentConfig, run_dir: str | Path, log=print) -> Path:
     """Train teacher and student, write the evaluation table; returns ``run_dir``. Re-running resumes."""
-    from reactkd.train.experiment import prepare_run_dir
-
     run_dir = Path(run_dir)
     runtime = Runtime.create(config.device, config.precision)
-    prepare_run_dir(config, run_dir)
+    prepare_seg_run_dir(config, run_dir)
     seed_everything(config.seed)
     d = config.data
     pre = SegPreprocess(d.spacing_mm, tuple(d.hu_window))
@@ -98,17 +114,15 @@ def run_seg_distill(config: SegExperimentConfig, run_dir: str | Path, log=print)
         teacher.load_state_dict(load_checkpoint(r1.best_path, runtime.device)[0]["model"])
     teacher.to(runtime.device).requires_grad_(False).eval()
 
-    from reactkd.distill import build_distiller
-
     kwargs = {"dice_weight": config.loss.dice_weight, "ce_weight": config.loss.ce_weight,
               "ce_class_weights": config.loss.class_weights, **config.distiller.get("kwargs", {})}
     stage2_loader = loader(config.stage2)
     if "warmup_epochs" in kwargs:  # the YAML speaks in epochs, the distiller counts optimiser steps
         kwargs["warmup_steps"] = round(float(kwargs.pop("warmup_epochs")) * len(stage2_loader))
-    distiller = build_distiller(config.distiller["name"], student, teacher, **kwargs)
+    distiller = build_seg_distiller(config.distiller["name"], student, teacher, **kwargs)
     r2 = fit(distiller, lambda: student, stage2_loader, None, config.stage2, runtime, run_dir / "student",
              seg_metadata("seg_student", student, pre, d.patch_size, d.sw_overlap, extra, d.postprocess),
-             desc="seg student", validate=validate)
+             desc="seg student", skip_prefixes=("teacher.",), validate=validate)
     log(f"student: best epoch {r2.best_epoch + 1}, val {config.stage2.select_metric.value} {r2.best_metric:.3f}")
     student.load_state_dict(load_checkpoint(r2.best_path, runtime.device)[0]["model"])
     student_meta = seg_metadata("seg_student", student, pre, d.patch_size, d.sw_overlap, None, d.postprocess)
