@@ -35,7 +35,8 @@ from reactkd.train.checkpoint import load_checkpoint
 from reactkd.train.loop import fit
 from reactkd.train.runtime import Runtime, seed_everything
 
-__all__ = ["run_seg_distill", "seg_records", "build_seg_models", "prepare_seg_run_dir"]
+__all__ = ["run_seg_distill", "seg_records", "build_seg_models", "prepare_seg_run_dir", "seg_distiller_kwargs",
+           "check_seg_distiller"]
 
 
 def seg_records(config: SegExperimentConfig, run_dir: Path):
@@ -61,6 +62,37 @@ def _load_teacher(teacher: SegNet, path: str, device) -> None:
     except RuntimeError as err:
         raise ValueError(f"`teacher_checkpoint` {path} does not match `teacher` in the config: "
                          f"{str(err).splitlines()[0]}") from None
+
+
+def seg_distiller_kwargs(config: SegExperimentConfig, steps_per_epoch: int) -> dict:
+    """The stage-2 distiller's kwargs: the config's Dice + CE weights, then ``distiller.kwargs`` (where
+    ``warmup_epochs`` becomes ``warmup_steps``: the YAML speaks in epochs, the distiller counts optimiser steps)."""
+    kwargs = {"dice_weight": config.loss.dice_weight, "ce_weight": config.loss.ce_weight,
+              "ce_class_weights": config.loss.class_weights, **config.distiller.get("kwargs", {})}
+    if "warmup_epochs" in kwargs:
+        kwargs["warmup_steps"] = round(float(kwargs.pop("warmup_epochs")) * steps_per_epoch)
+    return kwargs
+
+
+def check_seg_distiller(config: SegExperimentConfig, teacher: SegNet, student: SegNet, steps_per_epoch: int) -> None:
+    """Build the stage-2 distiller once and drop it, so that a wrong ``distiller.kwargs`` (an unknown key, a level
+    the networks lack, a negative weight) is refused before the teacher trains for hours. The RNG, the
+    teacher's trainable flags and both networks' modes are left as they were.
+
+    Raises:
+        ConfigError: naming the distiller and what it refused.
+    """
+    trainable, modes = [p.requires_grad for p in teacher.parameters()], (teacher.training, student.training)
+    try:
+        with torch.random.fork_rng(devices=[]):
+            build_seg_distiller(config.distiller["name"], student, teacher, **seg_distiller_kwargs(config, steps_per_epoch))
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"`distiller.kwargs` of {config.distiller['name']}: {err}") from None
+    finally:
+        for p, flag in zip(teacher.parameters(), trainable):
+            p.requires_grad_(flag)
+        teacher.train(modes[0])
+        student.train(modes[1])
 
 
 def prepare_seg_run_dir(config: SegExperimentConfig, run_dir: Path) -> None:
@@ -101,6 +133,7 @@ def run_seg_distill(config: SegExperimentConfig, run_dir: str | Path, log=print)
 
     extra = {"config": to_dict(config)}
     teacher, student = build_seg_models(config)
+    check_seg_distiller(config, teacher, student, len(loader(config.stage2)))
     teacher_meta = seg_metadata("seg_teacher", teacher, pre, d.patch_size, d.sw_overlap, extra, d.postprocess)
     if config.teacher_checkpoint:
         _load_teacher(teacher, config.teacher_checkpoint, runtime.device)
@@ -114,12 +147,9 @@ def run_seg_distill(config: SegExperimentConfig, run_dir: str | Path, log=print)
         teacher.load_state_dict(load_checkpoint(r1.best_path, runtime.device)[0]["model"])
     teacher.to(runtime.device).requires_grad_(False).eval()
 
-    kwargs = {"dice_weight": config.loss.dice_weight, "ce_weight": config.loss.ce_weight,
-              "ce_class_weights": config.loss.class_weights, **config.distiller.get("kwargs", {})}
     stage2_loader = loader(config.stage2)
-    if "warmup_epochs" in kwargs:  # the YAML speaks in epochs, the distiller counts optimiser steps
-        kwargs["warmup_steps"] = round(float(kwargs.pop("warmup_epochs")) * len(stage2_loader))
-    distiller = build_seg_distiller(config.distiller["name"], student, teacher, **kwargs)
+    distiller = build_seg_distiller(config.distiller["name"], student, teacher,
+                                    **seg_distiller_kwargs(config, len(stage2_loader)))
     r2 = fit(distiller, lambda: student, stage2_loader, None, config.stage2, runtime, run_dir / "student",
              seg_metadata("seg_student", student, pre, d.patch_size, d.sw_overlap, extra, d.postprocess),
              desc="seg student", skip_prefixes=("teacher.",), validate=validate)
