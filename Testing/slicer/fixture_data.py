@@ -78,7 +78,7 @@ def train_tiny_seg_model(run_dir) -> Path:
     import reactkd.cohort.phantom as phantom
 
     original = phantom.generate_cohort
-    # the phantom's default 96×96×64 grid is more than plumbing needs (seg_records imports it at call time)
+    # the phantom's default 96×96×64 grid is more than plumbing needs (seg_records looks it up at call time)
     phantom.generate_cohort = lambda out, n, seed, size=(48, 48, 32): original(out, n, seed, size)
     threads = torch.get_num_threads()
     try:
