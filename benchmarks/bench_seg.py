@@ -15,8 +15,8 @@ from typing import Callable
 
 import torch
 
-from reactkd.config.seg_load import load_seg_config
 from reactkd.config.shipped import resolve_config_path
+from reactkd.segment.config import load_seg_config
 from reactkd.segment.experiment import build_seg_models
 from reactkd.segment.models import count_parameters
 

@@ -44,7 +44,7 @@ def _student(teacher, **kw):
     return build_student(teacher, init_filters=8, blocks_down=(1, 1, 1, 1), **kw)
 
 
-@pytest.mark.parametrize("name", [k for k in DISTILLERS.keys() if not k.startswith("seg_")])  # seg: test_seg_distill
+@pytest.mark.parametrize("name", DISTILLERS.keys())
 def test_every_registered_distiller_runs_one_step(models, name):
     torch.manual_seed(0)
     teacher, dose_teacher = models
@@ -150,7 +150,7 @@ def test_few_student_steps_lower_the_total_loss(models):
     assert totals[-1] < totals[0], totals
 
 
-@pytest.mark.parametrize("name", [k for k in DISTILLERS.keys() if not k.startswith("seg_")])
+@pytest.mark.parametrize("name", DISTILLERS.keys())
 def test_every_distiller_trains_under_bf16_autocast(models, name):
     """`precision: bf16` (CPU or CUDA): every term finite, gradients reach the student (POT needs float32)."""
     torch.manual_seed(0)

@@ -1,4 +1,5 @@
-"""Baseline feature losses: attention transfer, cross-image relations, affinity, ROI-weighted MSE."""
+"""Baseline feature losses: attention transfer, cross-image relations, affinity, ROI-weighted MSE, and the
+multi-scale MS-SARD / MS-CA sums shared by the classification baselines and the segmentation distillers."""
 
 import pytest
 import torch
@@ -8,8 +9,14 @@ from reactkd.losses import (
     attention_map,
     attention_transfer_loss,
     cross_image_relation_loss,
+    in_teacher_rms_units,
+    ms_ca_loss,
+    ms_sard_loss,
     region_weight_map,
     region_weighted_feature_loss,
+    resize_to,
+    sampled_affinity_alignment_loss,
+    scale_sum,
 )
 
 
@@ -74,3 +81,52 @@ def test_region_weighted_feature_loss():
     assert region_weighted_feature_loss(s, t, w).item() == pytest.approx(1.0)
     with pytest.raises(ValueError, match="weights"):
         region_weighted_feature_loss(s, t, w[:, :, :1])
+
+
+def _levels(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    students = [torch.randn(2, 4, 8, 8, 8, generator=g), torch.randn(2, 4, 2, 2, 2, generator=g)]
+    teachers = [torch.randn(2, 4, 8, 8, 8, generator=g), torch.randn(2, 4, 4, 4, 4, generator=g)]
+    maps = [torch.rand(2, 1, *t.shape[2:], generator=g) for t in teachers]
+    return students, teachers, [m / m.flatten(1).sum(1)[:, None, None, None, None] for m in maps]
+
+
+def test_scale_sum_weights_levels_and_names_a_mismatch():
+    losses = [torch.tensor(1.0), torch.tensor(3.0)]
+    assert float(scale_sum(losses)) == 2.0 and float(scale_sum(losses, [0.25, 0.75])) == 2.5
+    with pytest.raises(ValueError, match="`scale_weights` has 1 values for 2 levels"):
+        scale_sum(losses, [1.0])
+    with pytest.raises(ValueError, match="at least one level"):
+        scale_sum([])
+
+
+def test_ms_sard_is_the_weighted_sum_of_per_level_region_losses_on_the_teacher_grid():
+    students, teachers, maps = _levels()
+    per_level = [region_weighted_feature_loss(resize_to(s, t.shape[2:]), t, w) for s, t, w in zip(students, teachers, maps)]
+    assert resize_to(students[1], (4, 4, 4)).shape == (2, 4, 4, 4, 4) and resize_to(students[0], (8, 8, 8)) is students[0]
+    torch.testing.assert_close(ms_sard_loss(students, teachers, maps), (per_level[0] + per_level[1]) / 2)
+    torch.testing.assert_close(ms_sard_loss(students, teachers, maps, [0.2, 0.8]), 0.2 * per_level[0] + 0.8 * per_level[1])
+    assert float(ms_sard_loss(teachers, teachers, maps)) == 0.0
+    with pytest.raises(ValueError, match="one student map, teacher map and weight map per level"):
+        ms_sard_loss(students, teachers, maps[:1])
+
+
+def test_teacher_rms_units_make_the_loss_scale_free():
+    students, teachers, maps = _levels()
+    s, t = in_teacher_rms_units(students[0], teachers[0])
+    assert t.pow(2).mean(dim=(1, 2, 3, 4)).sqrt() == pytest.approx(1.0, rel=1e-5)
+    s10, t10 = in_teacher_rms_units(10 * students[0], 10 * teachers[0])
+    torch.testing.assert_close(ms_sard_loss([s10], [t10], maps[:1]), ms_sard_loss([s], [t], maps[:1]))
+
+
+def test_ms_ca_pooled_or_sampled_positions():
+    students, teachers, _ = _levels()
+    pooled = [affinity_alignment_loss(s, t, 3) for s, t in zip(students, teachers)]
+    torch.testing.assert_close(ms_ca_loss(students, teachers, grid=3), (pooled[0] + pooled[1]) / 2)
+    # Sampled: the student is brought to the teacher's grid, the draws follow the generator.
+    g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    sampled = [sampled_affinity_alignment_loss(resize_to(s, t.shape[2:]), t, 16, None, g1) for s, t in zip(students, teachers)]
+    got = ms_ca_loss(students, teachers, [0.5, 0.5], num_positions=16, generator=g2)
+    torch.testing.assert_close(got, 0.5 * sampled[0] + 0.5 * sampled[1])
+    with pytest.raises(ValueError, match="`sampling_weights` has 1 entries for 2 levels"):
+        ms_ca_loss(students, teachers, num_positions=16, sampling_weights=[None])

@@ -3,9 +3,11 @@
 import pytest
 import torch
 
-from reactkd.distill import DISTILLERS, build_distiller
+from reactkd.distill import DISTILLERS, Distiller
 from reactkd.losses import region_weight_map, region_weighted_feature_loss, sampled_affinity_alignment_loss
 from reactkd.segment import SegNet, build_seg_student
+from reactkd.segment.distill import SEG_DISTILLERS, ContextTerm, RegionTerm, SegDistiller, build_seg_distiller
+from reactkd.segment.losses import SegTaskLoss
 
 
 def _pair():
@@ -21,8 +23,11 @@ def _batch(size=16):
     return {"ct": torch.randn(2, 1, size, size, size), "seg": seg}
 
 
-def test_seg_distillers_are_registered_beside_the_classification_ones():
-    assert {"seg_ms_sard", "seg_ms_ca", "seg_reco", "ms_sard", "ms_ca"} <= set(DISTILLERS.keys())
+def test_seg_distillers_have_their_own_registry():
+    assert SEG_DISTILLERS.keys() == ["seg_ms_ca", "seg_ms_sard", "seg_reco"]
+    assert not [k for k in DISTILLERS.keys() if k.startswith("seg_")]  # classification keys only
+    with pytest.raises(ValueError, match="unknown seg distiller 'seg_rec'.*Did you mean 'seg_reco'"):
+        build_seg_distiller("seg_rec", None, None)
 
 
 def test_student_widths_are_scaled_teacher_widths():
@@ -36,7 +41,7 @@ def test_student_widths_are_scaled_teacher_widths():
                                          ("seg_reco", {"loss_sard", "loss_ca"})])
 def test_terms_shapes_and_gradients_reach_only_the_student(name, terms):
     teacher, student = _pair()
-    d = build_distiller(name, student, teacher, levels=["enc4", "dec2", "dec1"])
+    d = build_seg_distiller(name, student, teacher, levels=["enc4", "dec2", "dec1"])
     logits, losses = d(_batch())
     assert logits.shape == (2, 3, 16, 16, 16)
     assert set(losses) == {"loss_dice", "loss_ce"} | terms
@@ -53,12 +58,43 @@ def test_terms_shapes_and_gradients_reach_only_the_student(name, terms):
 
 def test_zero_weight_term_is_not_computed_and_bad_levels_are_named():
     teacher, student = _pair()
-    _, losses = build_distiller("seg_reco", student, teacher, ca_weight=0.0)(_batch())
+    _, losses = build_seg_distiller("seg_reco", student, teacher, ca_weight=0.0)(_batch())
     assert "loss_ca" not in losses and "loss_sard" in losses
     with pytest.raises(ValueError, match="missing: \\['dec16'\\]"):
-        build_distiller("seg_ms_sard", student, teacher, levels=["dec16"])
+        build_seg_distiller("seg_ms_sard", student, teacher, levels=["dec16"])
     with pytest.raises(ValueError, match="class_weights"):
-        build_distiller("seg_ms_sard", student, teacher, class_weights=[1.0])
+        build_seg_distiller("seg_ms_sard", student, teacher, class_weights=[1.0])
+    for kwargs, message in (({"ca_weight": -1.0}, "`ca_weight` must be >= 0"),
+                            ({"num_positions": 1}, "`num_positions` must be >= 2"),
+                            ({"region_sampling": 1.5}, "`region_sampling` must be in \\[0, 1\\]"),
+                            ({"kd_weight": -0.1}, "`kd_weight` must be >= 0"),
+                            ({"temperature": 0.0}, "`temperature` must be > 0"),
+                            ({"sard_weight": 1.0}, "unexpected keyword argument 'sard_weight'")):
+        with pytest.raises((ValueError, TypeError), match=message):
+            build_seg_distiller("seg_ms_ca", student, teacher, **kwargs)
+
+
+def test_the_recipes_are_one_distiller_composed_from_terms():
+    teacher, student = _pair()
+    reco = build_seg_distiller("seg_reco", student, teacher, background_weight=0.2, class_weights=[1.0, 2.0])
+    # Not the classification Distiller with parts switched off: task loss + the terms it was given.
+    assert isinstance(reco, SegDistiller) and not isinstance(reco, Distiller)
+    assert reco.region == RegionTerm(1.0, 0.2, [1.0, 2.0]) and reco.context == ContextTerm(1.0, 256, 0.5, 0.2, [1.0, 2.0])
+    sard = build_seg_distiller("seg_ms_sard", student, teacher)
+    assert sard.context is None and not hasattr(build_seg_distiller("seg_ms_ca", student, teacher), "projectors")
+    # Only the student and the projectors learn; built by hand, the same pieces give the same losses.
+    assert len(sard.get_learnable_parameters()) == len(list(student.parameters())) + 2 * len(sard.levels)
+    torch.manual_seed(3)
+    by_name = build_seg_distiller("seg_reco", student, teacher, levels=["enc4", "dec1"], num_positions=16)
+    torch.manual_seed(3)
+    by_hand = SegDistiller(student, teacher, SegTaskLoss(), RegionTerm(), ContextTerm(num_positions=16),
+                           levels=["enc4", "dec1"])
+    batch = _batch()
+    torch.manual_seed(4)
+    _, a = by_name(batch)
+    torch.manual_seed(4)
+    _, b = by_hand(batch)
+    assert list(a) == ["loss_dice", "loss_ce", "loss_sard", "loss_ca"] and all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_class_weighting_gives_a_small_tumour_a_real_share_of_the_loss():

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from reactkd.distill import build_distiller
 from reactkd.segment import SegNet, build_seg_student
+from reactkd.segment.distill import build_seg_distiller as build_distiller
 from reactkd.segment.data import SegPatches, SegVolume
 from reactkd.segment.losses import SegTaskLoss
 from reactkd.segment.postprocess import postprocess_labels

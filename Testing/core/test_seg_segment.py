@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 import SimpleITK as sitk
+import slicerio
 import torch
 
 from conftest import ball, make_image
@@ -27,8 +28,6 @@ def _labels():
 
 
 def test_seg_nrrd_round_trips_through_slicerio_with_segment_names(tmp_path):
-    import slicerio
-
     labels = _labels()
     paths = write_masks(labels, tmp_path)
     arr = sitk.GetArrayFromImage(labels)

@@ -63,7 +63,7 @@ def train_tiny_seg_model(run_dir) -> Path:
     it exercises the plumbing."""
     import torch
 
-    from reactkd.config.seg_load import seg_config_from_mapping
+    from reactkd.segment.config import seg_config_from_mapping
     from reactkd.segment.experiment import run_seg_distill
 
     stage = {"epochs": 1, "batch_size": 2, "optimizer": {"name": "adamw", "lr": 0.003}}
@@ -78,7 +78,7 @@ def train_tiny_seg_model(run_dir) -> Path:
     import reactkd.cohort.phantom as phantom
 
     original = phantom.generate_cohort
-    # the phantom's default 96×96×64 grid is more than plumbing needs (seg_records imports it at call time)
+    # the phantom's default 96×96×64 grid is more than plumbing needs (seg_records looks it up at call time)
     phantom.generate_cohort = lambda out, n, seed, size=(48, 48, 32): original(out, n, seed, size)
     threads = torch.get_num_threads()
     try:

@@ -6,6 +6,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from reactkd.config.shipped import resolve_config_path
+from reactkd.segment.config import load_seg_config
+from reactkd.segment.experiment import run_seg_distill
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("seg-distill", help="train a seg teacher and distil a compact seg student (ReCo-KD)",
@@ -18,10 +22,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reactkd.config.seg_load import load_seg_config
-    from reactkd.config.shipped import resolve_config_path
-    from reactkd.segment.experiment import run_seg_distill
-
     config = load_seg_config(resolve_config_path(args.config), args.overrides)
     run_seg_distill(config, args.out)
     print(f"seg-distill: done → {args.out} (segment with: reactkd segment --model {args.out} --ct CT --out DIR)")

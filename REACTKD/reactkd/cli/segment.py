@@ -7,7 +7,16 @@ Writes, on the CT's grid: ``liver.nii.gz`` (liver including tumours), ``tumor.ni
 from __future__ import annotations
 
 import argparse
+import json
+import time
 from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+
+from reactkd.io import read_image
+from reactkd.segment.inference import load_seg_model, segment_ct
+from reactkd.segment.writer import write_masks
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,16 +36,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-    import time
-
-    import numpy as np
-    import SimpleITK as sitk
-
-    from reactkd.io import read_image
-    from reactkd.segment.inference import load_seg_model, segment_ct
-    from reactkd.segment.writer import write_masks
-
     model, meta = load_seg_model(args.model, args.device, args.which)
     ct = read_image(args.ct, role="CT")
     t0 = time.perf_counter()

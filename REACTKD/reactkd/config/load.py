@@ -16,7 +16,7 @@ from reactkd.preprocess import PreprocessConfig
 from reactkd.utils.typed import require
 
 __all__ = ["load_config", "parse_overrides", "dump_config", "config_from_mapping", "upgrade_legacy_keys",
-           "read_yaml_config"]
+           "read_yaml_config", "merge_mappings"]
 
 
 def parse_overrides(items: list[str] | None) -> dict:
@@ -36,10 +36,10 @@ def parse_overrides(items: list[str] | None) -> dict:
     return out
 
 
-def _merge(base: dict, update: dict) -> dict:
+def merge_mappings(base: dict, update: dict) -> dict:
     merged = dict(base)
     for k, v in update.items():
-        merged[k] = _merge(merged[k], v) if isinstance(v, dict) and isinstance(merged.get(k), dict) else v
+        merged[k] = merge_mappings(merged[k], v) if isinstance(v, dict) and isinstance(merged.get(k), dict) else v
     return merged
 
 
@@ -47,7 +47,7 @@ def config_from_mapping(data: dict, overrides: list[str] | None = None) -> Exper
     """Validate a mapping (plus overrides) into an :class:`ExperimentConfig`."""
     if not isinstance(data, dict):
         raise ConfigError(f"an experiment config must be a mapping, got {type(data).__name__}.")
-    merged = upgrade_legacy_keys(_merge(data, parse_overrides(overrides)))
+    merged = upgrade_legacy_keys(merge_mappings(data, parse_overrides(overrides)))
     config = from_dict(ExperimentConfig, merged)
     _check_values(config)
     return config

@@ -1,7 +1,7 @@
 """Distillers behind one interface (``DISTILLERS`` registry): REACT-KD and the baselines it is compared with.
 
 Importing this package registers: ``reactkd``, ``kd``, ``at``, ``cirkd``, ``mskd``, ``mtcmkd``, ``awmtkd``,
-``ms_sard``, ``ms_ca``; for segmentation (ReCo-KD) ``seg_ms_sard``, ``seg_ms_ca``, ``seg_reco``.
+``ms_sard``, ``ms_ca``. The segmentation distillers (ReCo-KD) are :mod:`reactkd.segment.distill`.
 """
 
 from .base import Distiller, TaskLoss, matched_level_pairs, resolve_level_pairs
@@ -10,7 +10,6 @@ from .logit import KD
 from .multi_teacher import AWMTKD, MTCMKD, MultiTeacherDistiller
 from .reactkd import REACTKD
 from .reco import MSCA, MSSARD
-from .seg_reco import SegDistiller, SegMSCA, SegMSSARD, SegReCoKD
 from .registry import DISTILLERS, build_distiller
 
 __all__ = [
@@ -26,10 +25,6 @@ __all__ = [
     "MTCMKD",
     "MultiTeacherDistiller",
     "REACTKD",
-    "SegDistiller",
-    "SegMSCA",
-    "SegMSSARD",
-    "SegReCoKD",
     "TaskLoss",
     "build_distiller",
     "matched_level_pairs",

@@ -1,14 +1,17 @@
-"""ReCo-KD baselines adapted to classification encoders: MS-SARD and MS-CA."""
+"""ReCo-KD baselines adapted to classification encoders: MS-SARD and MS-CA.
+
+The math is :func:`~reactkd.losses.ms_sard_loss` and :func:`~reactkd.losses.ms_ca_loss`, shared with the
+segmentation distillers of :mod:`reactkd.segment.distill`; these classes only choose the maps and masks.
+"""
 
 from __future__ import annotations
 
 from typing import Sequence
 
 import torch.nn as nn
-import torch.nn.functional as F
 
-from reactkd.losses.region_weighted import region_weight_map, region_weighted_feature_loss
-from reactkd.losses.relational import affinity_alignment_loss
+from reactkd.losses.region_weighted import ms_sard_loss, region_weight_map
+from reactkd.losses.relational import ms_ca_loss
 
 from .base import Distiller, resolve_level_pairs
 from .registry import DISTILLERS
@@ -53,16 +56,11 @@ class MSSARD(Distiller):
         fs, ft = self.student_features(batch), self.teacher_features(batch)
         losses = self.base_losses(fs.logits, batch, ft.logits)
         if self.sard_weight:
-            total = 0.0
-            for proj, (s, t) in zip(self.projectors, self.level_pairs):
-                target = ft.levels[t]
-                pred = proj(fs.levels[s])
-                if pred.shape[-3:] != target.shape[-3:]:
-                    pred = F.interpolate(pred, size=target.shape[-3:], mode="trilinear", align_corners=False)
-                w = region_weight_map(batch["roi_masks"], batch["roi_valid"].bool(), target.shape[-3:],
-                                      self.background_weight)
-                total = total + region_weighted_feature_loss(pred, target, w)
-            losses["loss_sard"] = self.sard_weight * total / len(self.level_pairs)
+            targets = [ft.levels[t] for _, t in self.level_pairs]
+            preds = [proj(fs.levels[s]) for proj, (s, _) in zip(self.projectors, self.level_pairs)]
+            maps = [region_weight_map(batch["roi_masks"], batch["roi_valid"].bool(), t.shape[-3:], self.background_weight)
+                    for t in targets]
+            losses["loss_sard"] = self.sard_weight * ms_sard_loss(preds, targets, maps)
         return fs.logits, losses
 
 
@@ -97,6 +95,7 @@ class MSCA(Distiller):
         fs, ft = self.student_features(batch), self.teacher_features(batch)
         losses = self.base_losses(fs.logits, batch, ft.logits)
         if self.ca_weight:
-            ca = sum(affinity_alignment_loss(fs.levels[s], ft.levels[t], self.grid) for s, t in self.level_pairs)
-            losses["loss_ca"] = self.ca_weight * ca / len(self.level_pairs)
+            students = [fs.levels[s] for s, _ in self.level_pairs]
+            teachers = [ft.levels[t] for _, t in self.level_pairs]
+            losses["loss_ca"] = self.ca_weight * ms_ca_loss(students, teachers, grid=self.grid)
         return fs.logits, losses

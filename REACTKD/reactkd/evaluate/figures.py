@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 from reactkd import GRADES
 from reactkd.evaluate.dca import DecisionCurve
@@ -26,11 +28,6 @@ _CYCLE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0
 
 
 def _figure(ncols: int = 1, size: tuple[float, float] = (5.0, 4.5)):
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError as err:  # optional dependency: only report figures need it
-        raise ImportError("reactkd.evaluate.figures needs matplotlib (>= 3.7): pip install 'matplotlib>=3.7'") from err
     fig = Figure(figsize=(size[0] * ncols, size[1]), layout="constrained")
     FigureCanvasAgg(fig)
     return fig, [fig.add_subplot(1, ncols, i + 1) for i in range(ncols)]

@@ -142,7 +142,7 @@ def run_experiment(config: ExperimentConfig, run_dir: str | Path, log=print, tea
         seed_everything(config.seed + k)  # stage 2 starts from the same RNG state, trained teacher or loaded
         distiller = build_distiller(config.distiller.name, student, teachers, **config.distiller.kwargs)
         tl, vl = loaders(config.stage2)
-        r2 = fit(distiller, lambda: student, tl, vl, config.stage2, runtime, fold_dir / "student",
+        r2 = fit(distiller, lambda s=student: s, tl, vl, config.stage2, runtime, fold_dir / "student",
                  _metadata(config, k, "student", standalone_student_spec(config.student, config.teacher), pcfg),
                  desc=f"fold {k} student", validate=classification_validator(vl, runtime))
         log(f"fold {k}: student best epoch {r2.best_epoch + 1}, val {config.stage2.select_metric.value} {r2.best_metric:.3f}")

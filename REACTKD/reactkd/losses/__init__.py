@@ -1,4 +1,5 @@
-"""Losses (model-agnostic, on tensors): focal, logit KD, region-graph distillation, baseline feature losses."""
+"""Losses (model-agnostic, on tensors): focal, logit KD, region-graph distillation, baseline feature losses
+(MS-SARD and MS-CA of ReCo-KD for the classification baselines and the segmentation distillers)."""
 
 from .attention import attention_map, attention_transfer_loss
 from .focal import DEFAULT_GRADE_ALPHA, FocalLoss, softmax_focal_loss
@@ -11,8 +12,9 @@ from .region_graph import (
     region_nodes,
     uniform_patch_masks,
 )
-from .region_weighted import region_weight_map, region_weighted_feature_loss
-from .relational import affinity_alignment_loss, cross_image_relation_loss, sampled_affinity_alignment_loss
+from .multiscale import resize_to, scale_sum
+from .region_weighted import in_teacher_rms_units, ms_sard_loss, region_weight_map, region_weighted_feature_loss
+from .relational import affinity_alignment_loss, cross_image_relation_loss, ms_ca_loss, sampled_affinity_alignment_loss
 
 __all__ = [
     "DEFAULT_GRADE_ALPHA",
@@ -27,13 +29,18 @@ __all__ = [
     "graph_cost",
     "gromov_wasserstein_discrepancy",
     "gw_graph_loss",
+    "in_teacher_rms_units",
     "kd_loss",
+    "ms_ca_loss",
+    "ms_sard_loss",
     "multi_teacher_kd_loss",
     "node_alignment_loss",
     "region_nodes",
     "region_weight_map",
     "region_weighted_feature_loss",
+    "resize_to",
     "sampled_affinity_alignment_loss",
+    "scale_sum",
     "softmax_focal_loss",
     "uniform_patch_masks",
 ]

@@ -1,11 +1,26 @@
-"""Relational feature losses: cross-image pixel relations (CIRKD) and intra-image affinity (MS-CA)."""
+"""Relational feature losses: cross-image pixel relations (CIRKD) and intra-image affinity (MS-CA).
+
+MS-CA (ReCo-KD's multi-scale context alignment) matches, at several levels ``l``, the cosine affinity
+between positions of the student's map to the teacher's:
+
+.. math:: A_{b,ij} = \\cos(f_{b,i}, f_{b,j}),\\quad
+    \\mathcal{L}_{CA} = \\sum_l \\alpha_l\\,\\mathrm{mean}(A^s_l - A^t_l)^2
+
+on positions either pooled (:func:`affinity_alignment_loss`, small encoder maps of the classification
+baseline :class:`~reactkd.distill.reco.MSCA`) or sampled (:func:`sampled_affinity_alignment_loss`, dense
+segmentation maps, :mod:`reactkd.segment.distill`); :func:`ms_ca_loss` is the multi-scale sum both call.
+"""
 
 from __future__ import annotations
+
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 
-__all__ = ["cross_image_relation_loss", "affinity_alignment_loss", "sampled_affinity_alignment_loss"]
+from reactkd.losses.multiscale import resize_to, scale_sum
+
+__all__ = ["cross_image_relation_loss", "affinity_alignment_loss", "sampled_affinity_alignment_loss", "ms_ca_loss"]
 
 
 def _check_pair(student: torch.Tensor, teacher: torch.Tensor, same_width: bool) -> None:
@@ -144,3 +159,46 @@ def sampled_affinity_alignment_loss(
 
     s, t = _affinity(gather(student)), _affinity(gather(teacher.to(student.dtype)))
     return (s - t).pow(2).mean()
+
+
+def ms_ca_loss(
+    students: Sequence[torch.Tensor],
+    teachers: Sequence[torch.Tensor],
+    scale_weights: Sequence[float] | None = None,
+    grid: int = 6,
+    num_positions: int | None = None,
+    sampling_weights: Sequence[torch.Tensor | None] | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """MS-CA over levels (see module doc): ``Σ_l α_l`` affinity alignment of level ``l``.
+
+    Args:
+        students: per level ``(B, Cs_l, d_s, h_s, w_s)``.
+        teachers: per level ``(B, Ct_l, d, h, w)`` (widths may differ from the student's).
+        scale_weights: ``α_l`` as given; None = the plain mean over levels.
+        grid: with ``num_positions`` None, every position of both maps pooled to at most ``grid`` per side
+            (:func:`affinity_alignment_loss`). Default 6.
+        num_positions: K positions sampled per case and level instead
+            (:func:`sampled_affinity_alignment_loss`); the student map is first resized trilinearly to the
+            teacher's size where it differs.
+        sampling_weights: with ``num_positions``: per level ``(B, 1, d, h, w)`` weights to draw positions
+            with, or None (uniform).
+        generator: RNG for the draws (reproducible tests); default the global one.
+
+    Returns:
+        Scalar.
+
+    Raises:
+        ValueError: for lists of different lengths or an empty list, and what the per-level losses refuse.
+    """
+    if len(students) != len(teachers) or not students:
+        raise ValueError(f"need one student and one teacher map per level, got {len(students)} and {len(teachers)}.")
+    if num_positions is None:
+        levels = [affinity_alignment_loss(s, t, grid) for s, t in zip(students, teachers)]
+    else:
+        weights = [None] * len(students) if sampling_weights is None else list(sampling_weights)
+        if len(weights) != len(students):
+            raise ValueError(f"`sampling_weights` has {len(weights)} entries for {len(students)} levels.")
+        levels = [sampled_affinity_alignment_loss(resize_to(s, t.shape[-3:]), t, num_positions, w, generator)
+                  for s, t, w in zip(students, teachers, weights)]
+    return scale_sum(levels, scale_weights)

@@ -23,6 +23,7 @@ from torch.utils.data import Dataset
 
 from reactkd.cohort.cache import cache_key
 from reactkd.cohort.manifest import CaseRecord
+from reactkd.io.case import load_case
 from reactkd.segment.preprocess import SegPreprocess, ct_to_input, labels_on_grid
 
 __all__ = ["SegVolume", "load_volume", "patient_split", "SegPatches", "PAD_VALUE"]
@@ -49,8 +50,6 @@ def load_volume(record: CaseRecord, config: SegPreprocess, cache_dir: Path | Non
         if path.is_file():
             with np.load(path, allow_pickle=False) as d:
                 return SegVolume(record.case_id, d["image"], d["labels"], config.spacing_mm)
-    from reactkd.io.case import load_case
-
     case = load_case(record.ct, record.liver_mask, record.tumor_mask, None, record.case_id, record.patient_id)
     image, ref = ct_to_input(case.ct, config)
     labels = labels_on_grid(case.liver, case.tumor, ref)

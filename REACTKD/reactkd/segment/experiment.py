@@ -18,10 +18,13 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
+from reactkd.cohort import phantom
 from reactkd.cohort.manifest import read_manifest
-from reactkd.config.schema import to_dict
-from reactkd.config.seg_schema import SegExperimentConfig
+from reactkd.config.run_dir import prepare_run_dir
+from reactkd.config.schema import ConfigError, to_dict
+from reactkd.segment.config import SegExperimentConfig, seg_config_identity
 from reactkd.segment.data import SegPatches, load_volume, patient_split, write_split
+from reactkd.segment.distill import build_seg_distiller
 from reactkd.segment.inference import seg_metadata
 from reactkd.segment.models import SegNet, build_seg_student
 from reactkd.segment.preprocess import SegPreprocess
@@ -31,16 +34,16 @@ from reactkd.train.checkpoint import load_checkpoint
 from reactkd.train.loop import fit
 from reactkd.train.runtime import Runtime, seed_everything
 
-__all__ = ["run_seg_distill", "seg_records", "build_seg_models"]
+__all__ = ["run_seg_distill", "seg_records", "build_seg_models", "seg_distiller_kwargs",
+           "check_seg_distiller"]
 
 
 def seg_records(config: SegExperimentConfig, run_dir: Path):
     """The manifest's cases (grades optional), or the embedded phantom cohort generated into ``RUN/cohort``."""
     if config.data.manifest:
         return read_manifest(config.data.manifest, require_grade=False)
-    from reactkd.cohort.phantom import generate_cohort
-
-    return read_manifest(generate_cohort(run_dir / "cohort", config.data.phantom_patients, config.data.phantom_seed))
+    return read_manifest(phantom.generate_cohort(run_dir / "cohort", config.data.phantom_patients,
+                                                 config.data.phantom_seed))
 
 
 def build_seg_models(config: SegExperimentConfig) -> tuple[SegNet, SegNet]:
@@ -60,13 +63,42 @@ def _load_teacher(teacher: SegNet, path: str, device) -> None:
                          f"{str(err).splitlines()[0]}") from None
 
 
+def seg_distiller_kwargs(config: SegExperimentConfig, steps_per_epoch: int) -> dict:
+    """The stage-2 distiller's kwargs: the config's Dice + CE weights, then ``distiller.kwargs`` (where
+    ``warmup_epochs`` becomes ``warmup_steps``: the YAML speaks in epochs, the distiller counts optimiser steps)."""
+    kwargs = {"dice_weight": config.loss.dice_weight, "ce_weight": config.loss.ce_weight,
+              "ce_class_weights": config.loss.class_weights, **config.distiller.get("kwargs", {})}
+    if "warmup_epochs" in kwargs:
+        kwargs["warmup_steps"] = round(float(kwargs.pop("warmup_epochs")) * steps_per_epoch)
+    return kwargs
+
+
+def check_seg_distiller(config: SegExperimentConfig, teacher: SegNet, student: SegNet, steps_per_epoch: int) -> None:
+    """Build the stage-2 distiller once and drop it, so that a wrong ``distiller.kwargs`` (an unknown key, a level
+    the networks lack, a negative weight) is refused before the teacher trains for hours. The RNG, the
+    teacher's trainable flags and both networks' modes are left as they were.
+
+    Raises:
+        ConfigError: naming the distiller and what it refused.
+    """
+    trainable, modes = [p.requires_grad for p in teacher.parameters()], (teacher.training, student.training)
+    try:
+        with torch.random.fork_rng(devices=[]):
+            build_seg_distiller(config.distiller["name"], student, teacher, **seg_distiller_kwargs(config, steps_per_epoch))
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"`distiller.kwargs` of {config.distiller['name']}: {err}") from None
+    finally:
+        for p, flag in zip(teacher.parameters(), trainable):
+            p.requires_grad_(flag)
+        teacher.train(modes[0])
+        student.train(modes[1])
+
+
 def run_seg_distill(config: SegExperimentConfig, run_dir: str | Path, log=print) -> Path:
     """Train teacher and student, write the evaluation table; returns ``run_dir``. Re-running resumes."""
-    from reactkd.config.run_dir import prepare_run_dir
-
     run_dir = Path(run_dir)
     runtime = Runtime.create(config.device, config.precision)
-    prepare_run_dir(config, run_dir)
+    prepare_run_dir(config, run_dir, identity=seg_config_identity)
     seed_everything(config.seed)
     d = config.data
     pre = SegPreprocess(d.spacing_mm, tuple(d.hu_window))
@@ -85,6 +117,7 @@ def run_seg_distill(config: SegExperimentConfig, run_dir: str | Path, log=print)
 
     extra = {"config": to_dict(config)}
     teacher, student = build_seg_models(config)
+    check_seg_distiller(config, teacher, student, len(loader(config.stage2)))
     teacher_meta = seg_metadata("seg_teacher", teacher, pre, d.patch_size, d.sw_overlap, extra, d.postprocess)
     if config.teacher_checkpoint:
         _load_teacher(teacher, config.teacher_checkpoint, runtime.device)
@@ -98,17 +131,12 @@ def run_seg_distill(config: SegExperimentConfig, run_dir: str | Path, log=print)
         teacher.load_state_dict(load_checkpoint(r1.best_path, runtime.device)[0]["model"])
     teacher.to(runtime.device).requires_grad_(False).eval()
 
-    from reactkd.distill import build_distiller
-
-    kwargs = {"dice_weight": config.loss.dice_weight, "ce_weight": config.loss.ce_weight,
-              "ce_class_weights": config.loss.class_weights, **config.distiller.get("kwargs", {})}
     stage2_loader = loader(config.stage2)
-    if "warmup_epochs" in kwargs:  # the YAML speaks in epochs, the distiller counts optimiser steps
-        kwargs["warmup_steps"] = round(float(kwargs.pop("warmup_epochs")) * len(stage2_loader))
-    distiller = build_distiller(config.distiller["name"], student, teacher, **kwargs)
+    distiller = build_seg_distiller(config.distiller["name"], student, teacher,
+                                    **seg_distiller_kwargs(config, len(stage2_loader)))
     r2 = fit(distiller, lambda: student, stage2_loader, None, config.stage2, runtime, run_dir / "student",
              seg_metadata("seg_student", student, pre, d.patch_size, d.sw_overlap, extra, d.postprocess),
-             desc="seg student", validate=validate)
+             desc="seg student", skip_prefixes=("teacher.",), validate=validate)
     log(f"student: best epoch {r2.best_epoch + 1}, val {config.stage2.select_metric.value} {r2.best_metric:.3f}")
     student.load_state_dict(load_checkpoint(r2.best_path, runtime.device)[0]["model"])
     student_meta = seg_metadata("seg_student", student, pre, d.patch_size, d.sw_overlap, None, d.postprocess)

@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 import torch
+from monai.inferers import sliding_window_inference
 
+from reactkd.segment.classes import SEG_CLASSES
 from reactkd.segment.data import PAD_VALUE
 from reactkd.segment.models import SegNet
 from reactkd.segment.postprocess import NONE, postprocess_labels
@@ -26,8 +28,6 @@ def predict_labels(model: torch.nn.Module, image: np.ndarray, patch: int, overla
     blending of overlapping windows) and pads smaller ones with the air value. ``progress`` draws its
     progress bar over the windows (tqdm, on stderr): what a GUI running ``reactkd segment`` shows.
     """
-    from monai.inferers import sliding_window_inference
-
     model.eval()
     x = torch.from_numpy(np.ascontiguousarray(image, np.float32))[None, None].to(device)
     logits = sliding_window_inference(x, (patch,) * 3, sw_batch_size, model, overlap=overlap, mode="gaussian",
@@ -38,8 +38,6 @@ def predict_labels(model: torch.nn.Module, image: np.ndarray, patch: int, overla
 def seg_metadata(kind: str, model: SegNet, pre: SegPreprocess, patch: int, overlap: float, extra: dict | None = None,
                  postprocess: str = NONE) -> dict:
     """What :func:`load_seg_model` and :func:`segment_ct` need to rebuild and run a model."""
-    from reactkd.segment.classes import SEG_CLASSES
-
     return {"kind": kind, "family": model.family.value, "model_kwargs": model.kwargs, "classes": list(SEG_CLASSES),
             "preprocess": pre.to_dict(), "patch_size": int(patch), "sw_overlap": float(overlap),
             "postprocess": postprocess, **(extra or {})}

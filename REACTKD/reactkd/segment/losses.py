@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from monai.losses import DiceLoss
 
 __all__ = ["SegTaskLoss", "class_masks"]
 
@@ -24,8 +25,6 @@ class SegTaskLoss(nn.Module):
 
     def __init__(self, dice_weight: float = 1.0, ce_weight: float = 1.0, class_weights=None) -> None:
         super().__init__()
-        from monai.losses import DiceLoss
-
         if dice_weight < 0 or ce_weight < 0:
             raise ValueError(f"`dice_weight` and `ce_weight` must be >= 0, got {dice_weight!r}, {ce_weight!r}.")
         self.dice_weight, self.ce_weight = float(dice_weight), float(ce_weight)

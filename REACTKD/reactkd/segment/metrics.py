@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import torch
 import torch.nn.functional as F
+from monai.metrics import DiceMetric, HausdorffDistanceMetric
 
 from reactkd.segment.classes import SEG_CLASSES
 
@@ -20,8 +21,6 @@ def _onehot(labels: np.ndarray, k: int) -> torch.Tensor:
 def dice_per_class(pred: np.ndarray, truth: np.ndarray, classes=SEG_CLASSES) -> dict[str, float]:
     """``{"dice_<class>": value}`` for foreground classes; NaN where the class is absent from ``truth``
     (MONAI ``ignore_empty``: an absent class has no overlap to measure)."""
-    from monai.metrics import DiceMetric
-
     k = len(classes)
     values = DiceMetric(include_background=False, reduction="none", ignore_empty=True)(_onehot(pred, k), _onehot(truth, k))
     return {f"dice_{c}": float(v) for c, v in zip(classes[1:], values[0])}
@@ -30,8 +29,6 @@ def dice_per_class(pred: np.ndarray, truth: np.ndarray, classes=SEG_CLASSES) -> 
 def hd95_per_class(pred: np.ndarray, truth: np.ndarray, spacing_zyx, classes=SEG_CLASSES) -> dict[str, float]:
     """``{"hd95_<class>_mm": value}``: 95th-percentile symmetric surface distance in mm; NaN where the
     class is absent from the truth or from the prediction (no surface to measure)."""
-    from monai.metrics import HausdorffDistanceMetric
-
     k = len(classes)
     metric = HausdorffDistanceMetric(include_background=False, percentile=95, reduction="none")
     with warnings.catch_warnings():

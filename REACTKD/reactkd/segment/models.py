@@ -14,7 +14,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from reactkd.config.seg_schema import SegFamily
+from monai.networks.nets import SegResNet, SwinUNETR
+
+from reactkd.segment.config import SegFamily
 from reactkd.segment.classes import SEG_CLASSES
 
 __all__ = ["SegFeatures", "SegNet", "student_kwargs", "build_seg_student", "count_parameters"]
@@ -29,8 +31,6 @@ class SegFeatures:
 
 
 def _segresnet(in_channels: int, out_channels: int, kwargs: dict):
-    from monai.networks.nets import SegResNet
-
     kw = dict(kwargs)
     init = int(kw.get("init_filters", 8))
     # GroupNorm(8) needs widths divisible by 8; a narrow student gets as many groups as divide its width.
@@ -44,8 +44,6 @@ def _segresnet(in_channels: int, out_channels: int, kwargs: dict):
 
 
 def _swinunetr(in_channels: int, out_channels: int, kwargs: dict):
-    from monai.networks.nets import SwinUNETR
-
     kw = dict(kwargs)
     fs = int(kw.setdefault("feature_size", 24))
     net = SwinUNETR(in_channels=in_channels, out_channels=out_channels, spatial_dims=3, **kw)

@@ -11,6 +11,7 @@ connected to that liver is dropped with it. Tumours inside the kept component ar
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
 
 __all__ = ["POSTPROCESS_CHOICES", "NONE", "LARGEST_COMPONENT", "postprocess_labels"]
 
@@ -20,8 +21,6 @@ POSTPROCESS_CHOICES = (NONE, LARGEST_COMPONENT)
 
 
 def _largest_component(mask: np.ndarray) -> np.ndarray:
-    from scipy import ndimage
-
     components, n = ndimage.label(mask, structure=np.ones((3, 3, 3), bool))
     if n <= 1:
         return mask

@@ -12,6 +12,7 @@ import SimpleITK as sitk
 import torch
 
 from reactkd.cohort.manifest import CaseRecord
+from reactkd.io.case import load_case
 from reactkd.segment.classes import SEG_CLASSES
 from reactkd.segment.inference import segment_ct
 from reactkd.segment.metrics import dice_per_class, hd95_per_class
@@ -24,8 +25,6 @@ TABLE_COLUMNS = ("model", "params", "infer_s", *(f"dice_{c}" for c in SEG_CLASSE
 
 
 def _truth(record: CaseRecord) -> tuple[sitk.Image, np.ndarray]:
-    from reactkd.io.case import load_case
-
     case = load_case(record.ct, record.liver_mask, record.tumor_mask, None, record.case_id, record.patient_id)
     liver, tumor = (sitk.GetArrayFromImage(m) > 0 for m in (case.liver, case.tumor))
     labels = np.zeros(liver.shape, np.uint8)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk
+import slicerio
 
 __all__ = ["write_masks", "SEGMENT_COLORS"]
 
@@ -43,8 +44,6 @@ def _atomic(path: Path, write) -> None:
 
 def write_masks(labels: sitk.Image, out_dir: str | os.PathLike) -> dict[str, Path]:
     """Write ``labels`` (0/1/2 on the CT grid) as the files above; returns name → path."""
-    import slicerio
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     arr = sitk.GetArrayFromImage(labels)  # (Z, Y, X)
