@@ -97,7 +97,7 @@ class SegResNetEncoder(nn.Module):
     Args:
         in_channels: input channels.
         init_filters: width of the first stage; stage ``i`` has ``init_filters * 2**i`` channels at stride
-            ``2**i``. Default 8 (1.1 M parameters for the full SegResNet, DESIGN.md); 16 is the other
+            ``2**i``. Default 8 (1.1 M parameters for the full SegResNet); 16 is the other
             measured setting.
         blocks_down: residual blocks per stage. Default ``(1, 2, 2, 4)`` (SegResNet's).
         norm_groups: group-norm groups; must divide ``init_filters``. Default 8 (SegResNet's).
