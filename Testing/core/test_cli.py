@@ -35,3 +35,16 @@ def test_graph_errors_are_one_line(tmp_path, toy_case_images, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and "reactkd graph: error: " in err and "liver mask: file not found" in err
     assert "Traceback" not in err
+
+
+def test_help_lists_every_command_without_importing_them():
+    """``reactkd --help`` reads the command list from the sources; only the chosen command is imported."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from reactkd.cli import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print('torch' in sys.modules, 'reactkd.cli.train' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip().splitlines()[-1] == "False False", done.stdout + done.stderr
+    assert "seg-distill" in done.stdout and "simulate-dose" in done.stdout
