@@ -4,6 +4,9 @@ import json
 
 import SimpleITK as sitk
 
+import subprocess
+import sys
+
 from reactkd.cli import build_parser, main
 
 
@@ -39,9 +42,6 @@ def test_graph_errors_are_one_line(tmp_path, toy_case_images, capsys):
 
 def test_help_lists_every_command_without_importing_them():
     """``reactkd --help`` reads the command list from the sources; only the chosen command is imported."""
-    import subprocess
-    import sys
-
     code = ("import sys; from reactkd.cli import main\n"
             "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
             "print('torch' in sys.modules, 'reactkd.cli.train' in sys.modules)")
