@@ -1,11 +1,10 @@
 """The command line: contracts later checks rely on, and one-line errors with exit code 2."""
 
 import json
-
-import SimpleITK as sitk
-
 import subprocess
 import sys
+
+import SimpleITK as sitk
 
 from reactkd.cli import build_parser, main
 
