@@ -113,6 +113,11 @@ class StudentInputs(nn.Module):
         self.roi_channels = bool(roi_channels)
         self.modality_dropout = ModalityDropout(modality_dropout)
 
+    @property
+    def channels(self) -> int:
+        """Channels of ``x``: CT, the PET tracers, the two ROI channels when on."""
+        return 1 + self.pet_channels + 2 * self.roi_channels
+
     def forward(self, batch: Mapping[str, Any]) -> GradingInputs:
         """Raises ``ValueError`` if ``pet`` is missing or has the wrong channel count for a PET student."""
         ct, roi = batch["ct"], _roi(batch, self.roi_channels)

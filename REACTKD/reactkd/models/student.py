@@ -38,7 +38,7 @@ class Student(GradingNet):
         spec = student_spec(spec_or_keys(spec, keys))
         width = spec.fusion_channels or (cbam.channels if cbam is not None else DEFAULT_FUSION_CHANNELS)
         inputs = StudentInputs(spec.pet_channels, spec.roi_channels, spec.modality_dropout)
-        in_channels = 1 + spec.pet_channels + 2 * spec.roi_channels
+        in_channels = inputs.channels
         backbone = SegResNetBackbone(in_channels, spec.pet_channels, spec.indicators, spec.init_filters,
                                      spec.blocks_down, width, cbam if cbam is not None else spec.cbam or CBAMSpec())
         channels = source_channels(in_channels + 2 * spec.indicators, backbone.out_channels, width)
