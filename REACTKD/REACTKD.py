@@ -370,6 +370,41 @@ class REACTKDLogic(ScriptedLoadableModuleLogic):
         return start_grading(slicer.mrmlScene, ctNode, segmentationNode, liverIds, tumorIds, petNodes, model,
                              lambda: slicer.util.tempDirectory("REACTKD"), device)
 
+    def gradeAllLoadedCases(self, model, folder=None, device="auto", wait=True, timeout=None):
+        """Grade every loaded CT with a liver segmentation in one background ``reactkd predict --manifest``
+        (resumable; a bad case is reported and skipped) and show ``grades.csv`` as a table node. With
+        ``wait=False`` returns ``(process, out folder)`` at once (then ``loadBatchGrades(out)``).
+        From the Python console: ``slicer.util.getModuleLogic("REACTKD").gradeAllLoadedCases("/runs/demo")``."""
+        from REACTKDLib.batch import export_loaded_cases, loaded_cases, parse_batch_progress, start_batch_grading
+        from REACTKDLib.errors import explain_failure
+
+        cases, skipped = loaded_cases(slicer.mrmlScene)
+        for reason in skipped:
+            log.info("REACTKD: not graded: %s", reason)
+        folder = Path(folder) if folder else Path(slicer.util.tempDirectory("REACTKD-batch"))
+        manifest = export_loaded_cases(slicer.mrmlScene, cases, folder)
+        process = start_batch_grading(model, manifest, folder / "out", device)
+        if not wait:
+            return process, folder / "out"
+
+        def show(line):
+            progress = parse_batch_progress(line)
+            if progress is not None:
+                slicer.util.showStatusMessage(f"REACT-KD batch: {100 * progress[0]:.0f}% {progress[1]}")
+
+        code = process.wait(timeout, show)
+        if not (folder / "out" / "grades.csv").is_file():  # nothing graded: say why
+            raise RuntimeError(explain_failure(process.lines, code, process.cancelled, "batch grading"))
+        if code != 0:
+            log.warning("REACTKD: some cases failed (see the table's status column): %s", process.lines[-1:])
+        return self.loadBatchGrades(folder / "out")
+
+    def loadBatchGrades(self, out):
+        """``out/grades.csv`` of a batch as a table node (see REACTKDLib.batch.load_grades_table)."""
+        from REACTKDLib.batch import load_grades_table
+
+        return load_grades_table(slicer.mrmlScene, out)
+
     def startSegmentation(self, ctNode, model, device="auto"):
         """Export the CT and launch ``reactkd segment``; returns ``(SegmentationJob, process)``. Raises
         ValueError with a message for the user."""
@@ -385,7 +420,7 @@ class REACTKDLogic(ScriptedLoadableModuleLogic):
 
     def segment(self, ctNode, model, device="auto", timeout=None):
         """Synchronous segmentation for scripts and tests (the GUI uses :meth:`startSegmentation` + polling)."""
-        from REACTKDLib.errors import wait_or_raise
+        from REACTKDLib.errors import explain_failure
 
         job, process = self.startSegmentation(ctNode, model, device)
         try:
@@ -426,7 +461,7 @@ class REACTKDLogic(ScriptedLoadableModuleLogic):
     def run(self, ctNode, segmentationNode, liverIds, tumorIds, model, petNodes=None, device="auto",
             timeout=None, opacity=0.5) -> dict:
         """Synchronous prediction for scripts and tests (the GUI uses :meth:`start` + polling)."""
-        from REACTKDLib.errors import wait_or_raise
+        from REACTKDLib.errors import explain_failure
 
         inputs, process, notes = self.start(ctNode, segmentationNode, liverIds, tumorIds, petNodes, model, device)
         try:

@@ -235,7 +235,8 @@ def plot_training_panels(log_csv: str | os.PathLike, path: str | os.PathLike, *,
         raise ValueError(f"{log_csv}: missing columns {missing}; found {header}.")
     quantities = [c for c in header if c not in (x, stage, fold, *skip)]
     panels = []
-    for s in dict.fromkeys(r[stage] for r in rows):
+    # stage 1 (teachers) before stage 2 (the student), whatever order the CSV holds them in
+    for s in sorted(dict.fromkeys(r[stage] for r in rows), key=lambda name: (not name.startswith("teacher"), name)):
         for q in quantities:
             if any(not math.isnan(_num(r[q])) for r in rows if r[stage] == s):
                 panels.append((s, q))
@@ -254,11 +255,12 @@ def plot_training_panels(log_csv: str | os.PathLike, path: str | os.PathLike, *,
             if pts:
                 xs, ys = map(np.array, zip(*pts))
                 curves[f] = dict(zip(xs.tolist(), ys.tolist()))
-                ax.plot(xs, ys, lw=0.8, alpha=0.6, color=_CYCLE[i % len(_CYCLE)], label=f"fold {f}")
+                ax.plot(xs, ys, lw=0.8, alpha=0.6, color=_CYCLE[i % len(_CYCLE)], label=f"fold {f}",
+                        marker="." if len(xs) <= 20 else None)
         common = sorted(set.intersection(*(set(c) for c in curves.values()))) if curves else []
         if len(curves) > 1 and common:
             ax.plot(common, [np.mean([c[e] for c in curves.values()]) for e in common], lw=2.4, color="black",
-                    label="mean over folds")
+                    label="mean over folds", marker="o" if len(common) <= 20 else None, ms=3)
         ax.set_title(f"{s}: {q}", fontsize="small")
         ax.set_xlabel(x, fontsize="small")
         ax.tick_params(labelsize="x-small")
