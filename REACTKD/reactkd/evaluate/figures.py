@@ -263,6 +263,7 @@ def plot_training_panels(log_csv: str | os.PathLike, path: str | os.PathLike, *,
                     label="mean over folds", marker="o" if len(common) <= 20 else None, ms=3)
         ax.set_title(f"{s}: {q}", fontsize="small")
         ax.set_xlabel(x, fontsize="small")
+        ax.xaxis.get_major_locator().set_params(integer=True)  # epochs are whole numbers
         ax.tick_params(labelsize="x-small")
         ax.grid(alpha=0.3)
     for ax in axes[len(panels):]:
