@@ -16,7 +16,10 @@ import SimpleITK as sitk
 from conftest import tiny_experiment
 from reactkd.cli import main
 from reactkd.cohort import read_folds, read_manifest
+from reactkd.ensemble import load_ensemble, predict_with_ensemble
 from reactkd.evaluate.calibrate_run import calibrate_run
+from reactkd.evaluate.report_calibration import ensemble_calibration
+from reactkd.evaluate.run_eval import evaluate_run
 from reactkd.evaluate.report import write_report
 from reactkd.train.data import inner_split
 from reactkd.train.experiment import run_experiment
@@ -142,3 +145,17 @@ def test_report_has_calibration_and_a_self_contained_html(tiny_run):
     with open(index.parent / "calibration.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert [r["fold"] for r in rows] == ["0", "1", "pooled"]
+
+
+def test_ensemble_calibration_on_an_external_cohort_matches_predict(tiny_run, tiny_cohort):
+    calibrate_run(tiny_run, log=lambda *_: None)
+    eval_dir = evaluate_run(tiny_run, manifest=str(tiny_cohort))  # every fold student on every case
+    result = ensemble_calibration(tiny_run, eval_dir)
+    assert result["members"] == 2 and result["n"] == len(read_manifest(tiny_cohort))
+    assert 0 <= result["ece_after"] <= 1 and 0 <= result["ece_before"] <= 1
+    record = read_manifest(tiny_cohort)[0]
+    probs, _ = predict_with_ensemble(load_ensemble(tiny_run), record.load())
+    row = list(result["case_id"]).index(record.case_id)
+    np.testing.assert_allclose([probs["probabilities"][g] for g in "123"], result["probs"][row], atol=2e-3)
+    md = write_report(tiny_run).read_text()
+    assert "external cohort `manifest`" in md and "reliability_ensemble_manifest.png" in md

@@ -22,7 +22,11 @@ from reactkd.evaluate.calibration import reliability_bins, scaled_probabilities
 from reactkd.evaluate.figures import plot_reliability
 from reactkd.evaluate.predictions import read_predictions
 
-__all__ = ["calibration_section", "out_of_fold_calibration"]
+__all__ = ["calibration_section", "out_of_fold_calibration", "ensemble_calibration", "EXTERNAL_SUFFIX"]
+
+EXTERNAL_SUFFIX = "_native_all-inputs"
+"""``RUN/eval/<manifest stem>_native_all-inputs/``: ``reactkd evaluate --run RUN --manifest M`` (every fold
+student predicts every case of another cohort), where the ensemble can be scored."""
 
 
 def out_of_fold_calibration(run: str | os.PathLike, n_bins: int = 10) -> dict | None:
@@ -47,6 +51,51 @@ def out_of_fold_calibration(run: str | os.PathLike, n_bins: int = 10) -> dict | 
             "temperature-scaled": reliability_bins(np.concatenate(after), y, n_bins)}
     pooled = {"n": len(y), "ece_before": bins["uncalibrated"].ece, "ece_after": bins["temperature-scaled"].ece}
     return {"folds": rows, "pooled": pooled, "bins": bins}
+
+
+def ensemble_calibration(run: str | os.PathLike, eval_dir: str | os.PathLike, n_bins: int = 10) -> dict | None:
+    """The fold ensemble on an external cohort (``eval_dir/fold{k}/predictions.csv``: fold student ``k`` on
+    every case): ``{"n", "members", "ece_before", "ece_after", "bins", "case_id", "probs" (calibrated)}`` for the mean of the students' softmax without
+    and with their temperatures — what ``reactkd predict --model RUN`` returns; None without the files."""
+    run, eval_dir = Path(run), Path(eval_dir)
+    raw, scaled, labels = [], [], None
+    for path in sorted(eval_dir.glob("fold*/predictions.csv"), key=lambda p: int(p.parent.name[4:])):
+        calibration = read_calibration(run / path.parent.name)
+        if calibration is None:
+            return None
+        table = read_predictions(path)
+        order = np.argsort(table.case_id)
+        if labels is not None and not np.array_equal(table.case_id[order], ids):
+            raise ValueError(f"{path}: not the same cases as the other folds' predictions.")
+        ids, y = table.case_id[order], table.labels[order]
+        labels = y
+        raw.append(scaled_probabilities(table.logits[order]))
+        scaled.append(scaled_probabilities(table.logits[order], float(calibration["temperature"])))
+    if labels is None:
+        return None
+    bins = {"ensemble, uncalibrated": reliability_bins(np.mean(raw, 0), labels, n_bins),
+            "ensemble, temperature-scaled": reliability_bins(np.mean(scaled, 0), labels, n_bins)}
+    return {"n": len(labels), "members": len(raw), "ece_before": bins["ensemble, uncalibrated"].ece,
+            "ece_after": bins["ensemble, temperature-scaled"].ece, "bins": bins, "case_id": ids,
+            "probs": np.mean(scaled, 0)}
+
+
+def _external_lines(run: Path, out: Path) -> tuple[list[str], list[str]]:
+    lines, figures = [], []
+    for eval_dir in sorted((run / "eval").glob(f"*{EXTERNAL_SUFFIX}")):
+        if eval_dir.name.startswith("cv_"):
+            continue
+        result = ensemble_calibration(run, eval_dir)
+        if result is None:
+            continue
+        cohort = eval_dir.name.removesuffix(EXTERNAL_SUFFIX)
+        name = f"reliability_ensemble_{cohort}.png"
+        plot_reliability(result["bins"], out / name, title=f"Reliability — fold ensemble on {cohort}")
+        lines += [f"The ensemble of the {result['members']} fold students on the external cohort `{cohort}` "
+                  f"({result['n']} cases no student trained on): **ECE {result['ece_before']:.3f} uncalibrated → "
+                  f"{result['ece_after']:.3f} temperature-scaled**.", ""]
+        figures.append(name)
+    return lines, figures
 
 
 def calibration_section(run: Path, out: Path) -> tuple[list[str], list[str]]:
@@ -77,4 +126,5 @@ def calibration_section(run: Path, out: Path) -> tuple[list[str], list[str]]:
     lines += [f"| {r['fold']} | {r['temperature']:.3f} | {r['n']} | {r['ece_before']:.3f} | {r['ece_after']:.3f} |"
               for r in result["folds"]]
     lines += [f"| pooled | | {p['n']} | {p['ece_before']:.3f} | {p['ece_after']:.3f} |", ""]
-    return lines, ["reliability.png"]
+    external, figures = _external_lines(run, out)
+    return lines + external, ["reliability.png", *figures]
