@@ -372,32 +372,14 @@ class REACTKDLogic(ScriptedLoadableModuleLogic):
 
     def gradeAllLoadedCases(self, model, folder=None, device="auto", wait=True, timeout=None):
         """Grade every loaded CT with a liver segmentation in one background ``reactkd predict --manifest``
-        (resumable; a bad case is reported and skipped) and show ``grades.csv`` as a table node. With
-        ``wait=False`` returns ``(process, out folder)`` at once (then ``loadBatchGrades(out)``).
-        From the Python console: ``slicer.util.getModuleLogic("REACTKD").gradeAllLoadedCases("/runs/demo")``."""
-        from REACTKDLib.batch import export_loaded_cases, loaded_cases, parse_batch_progress, start_batch_grading
-        from REACTKDLib.errors import explain_failure
+        and show ``grades.csv`` as a table node (see REACTKDLib.batch.grade_loaded_cases); ``wait=False``
+        returns ``(process, out folder)`` at once (then ``loadBatchGrades(out)``). From the Python console:
+        ``slicer.util.getModuleLogic("REACTKD").gradeAllLoadedCases("/runs/demo")``."""
+        from REACTKDLib.batch import grade_loaded_cases
 
-        cases, skipped = loaded_cases(slicer.mrmlScene)
-        for reason in skipped:
-            log.info("REACTKD: not graded: %s", reason)
-        folder = Path(folder) if folder else Path(slicer.util.tempDirectory("REACTKD-batch"))
-        manifest = export_loaded_cases(slicer.mrmlScene, cases, folder)
-        process = start_batch_grading(model, manifest, folder / "out", device)
-        if not wait:
-            return process, folder / "out"
-
-        def show(line):
-            progress = parse_batch_progress(line)
-            if progress is not None:
-                slicer.util.showStatusMessage(f"REACT-KD batch: {100 * progress[0]:.0f}% {progress[1]}")
-
-        code = process.wait(timeout, show)
-        if not (folder / "out" / "grades.csv").is_file():  # nothing graded: say why
-            raise RuntimeError(explain_failure(process.lines, code, process.cancelled, "batch grading"))
-        if code != 0:
-            log.warning("REACTKD: some cases failed (see the table's status column): %s", process.lines[-1:])
-        return self.loadBatchGrades(folder / "out")
+        folder = folder or slicer.util.tempDirectory("REACTKD-batch")
+        return grade_loaded_cases(slicer.mrmlScene, model, folder, device, wait, timeout,
+                                  lambda text: slicer.util.showStatusMessage(f"REACT-KD batch: {text}"))
 
     def loadBatchGrades(self, out):
         """``out/grades.csv`` of a batch as a table node (see REACTKDLib.batch.load_grades_table)."""

@@ -17,12 +17,13 @@ import re
 from pathlib import Path
 
 from REACTKDLib.commands import child_environment, reactkd_command, resolve_device
+from REACTKDLib.errors import explain_failure
 from REACTKDLib.inference import export_inputs
 from REACTKDLib.process import BackgroundProcess
 from REACTKDLib.segments import default_segment_choice, segment_names
 
 __all__ = ["loaded_cases", "export_loaded_cases", "batch_command", "start_batch_grading", "parse_batch_progress",
-           "load_grades_table", "GRADES_CSV"]
+           "load_grades_table", "grade_loaded_cases", "GRADES_CSV"]
 
 log = logging.getLogger("REACTKD")
 GRADES_CSV = "grades.csv"
@@ -114,3 +115,35 @@ def load_grades_table(scene, out, name: str = "REACTKD batch grades"):
     node.SetAttribute("REACTKD.Role", "batch-grades")
     node.SetLocked(True)
     return node
+
+
+def grade_loaded_cases(scene, model: str, folder, device: str = "auto", wait: bool = True, timeout=None,
+                       on_progress=None):
+    """Export the loaded cases into ``folder``, grade them into ``folder/out`` in the background and, with
+    ``wait``, return ``grades.csv`` as a table node (``on_progress(text)`` per case); without, return
+    ``(process, out folder)`` at once. Cases that fail are marked in the table's ``status`` column.
+
+    Raises:
+        ValueError: no loaded case (see :func:`export_loaded_cases`).
+        RuntimeError: the batch graded nothing (its own words, see ``explain_failure``).
+    """
+    cases, skipped = loaded_cases(scene)
+    for reason in skipped:
+        log.info("REACTKD: not graded: %s", reason)
+    folder = Path(folder)
+    manifest = export_loaded_cases(scene, cases, folder)
+    process = start_batch_grading(model, manifest, folder / "out", device)
+    if not wait:
+        return process, folder / "out"
+
+    def show(line: str) -> None:
+        progress = parse_batch_progress(line)
+        if progress is not None and on_progress is not None:
+            on_progress(f"{100 * progress[0]:.0f}% {progress[1]}")
+
+    code = process.wait(timeout, show)
+    if not (folder / "out" / GRADES_CSV).is_file():
+        raise RuntimeError(explain_failure(process.lines, code, process.cancelled, "batch grading"))
+    if code != 0:
+        log.warning("REACTKD: some cases failed (see the table's status column): %s", process.lines[-1:])
+    return load_grades_table(scene, folder / "out")

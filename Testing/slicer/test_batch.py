@@ -10,8 +10,8 @@ from mrml_env import require_slicer
 
 slicer = require_slicer()  # skips this module, with the reason, without slicer-core
 
-from REACTKDLib.batch import (export_loaded_cases, load_grades_table, loaded_cases, parse_batch_progress,
-                              start_batch_grading)
+from REACTKDLib.batch import (export_loaded_cases, grade_loaded_cases, load_grades_table, loaded_cases,
+                              parse_batch_progress, start_batch_grading)
 from reactkd.cohort import read_manifest
 
 
@@ -71,3 +71,11 @@ def test_grade_all_loaded_cases_into_a_table(scene, tiny_cohort, load_volume, ti
         rows = list(csv.DictReader(f))
     assert [table.GetCellText(r, columns.index("case_id")) for r in range(2)] == [r["case_id"] for r in rows]
     assert all(r["status"] == "ok" for r in rows)
+
+
+@pytest.mark.slow
+def test_grade_loaded_cases_in_one_call_reports_progress(scene, tiny_cohort, load_volume, tiny_model, tmp_path):
+    _add_case(scene, read_manifest(tiny_cohort)[2], load_volume, "CT A")
+    seen = []
+    table = grade_loaded_cases(scene, str(tiny_model), tmp_path / "job", "cpu", timeout=300, on_progress=seen.append)
+    assert table.GetTable().GetNumberOfRows() == 1 and seen and seen[-1].startswith("100% CT_A: grade ")
