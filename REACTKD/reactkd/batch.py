@@ -23,7 +23,7 @@ from reactkd import GRADES
 from reactkd.cohort.manifest import CaseRecord
 from reactkd.ensemble import Ensemble, predict_with_ensemble
 
-__all__ = ["grade_manifest", "write_case_outputs", "case_folder_name", "BatchSummary", "CSV_NAME"]
+__all__ = ["grade_manifest", "write_grades_csv", "write_case_outputs", "case_folder_name", "BatchSummary", "CSV_NAME"]
 
 CSV_NAME = "grades.csv"
 
