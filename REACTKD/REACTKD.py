@@ -370,6 +370,23 @@ class REACTKDLogic(ScriptedLoadableModuleLogic):
         return start_grading(slicer.mrmlScene, ctNode, segmentationNode, liverIds, tumorIds, petNodes, model,
                              lambda: slicer.util.tempDirectory("REACTKD"), device)
 
+    def gradeAllLoadedCases(self, model, folder=None, device="auto", wait=True, timeout=None):
+        """Grade every loaded CT with a liver segmentation in one background ``reactkd predict --manifest``
+        and show ``grades.csv`` as a table node (see REACTKDLib.batch.grade_loaded_cases); ``wait=False``
+        returns ``(process, out folder)`` at once (then ``loadBatchGrades(out)``). From the Python console:
+        ``slicer.util.getModuleLogic("REACTKD").gradeAllLoadedCases("/runs/demo")``."""
+        from REACTKDLib.batch import grade_loaded_cases
+
+        folder = folder or slicer.util.tempDirectory("REACTKD-batch")
+        return grade_loaded_cases(slicer.mrmlScene, model, folder, device, wait, timeout,
+                                  lambda text: slicer.util.showStatusMessage(f"REACT-KD batch: {text}"))
+
+    def loadBatchGrades(self, out):
+        """``out/grades.csv`` of a batch as a table node (see REACTKDLib.batch.load_grades_table)."""
+        from REACTKDLib.batch import load_grades_table
+
+        return load_grades_table(slicer.mrmlScene, out)
+
     def startSegmentation(self, ctNode, model, device="auto"):
         """Export the CT and launch ``reactkd segment``; returns ``(SegmentationJob, process)``. Raises
         ValueError with a message for the user."""
@@ -385,7 +402,7 @@ class REACTKDLogic(ScriptedLoadableModuleLogic):
 
     def segment(self, ctNode, model, device="auto", timeout=None):
         """Synchronous segmentation for scripts and tests (the GUI uses :meth:`startSegmentation` + polling)."""
-        from REACTKDLib.errors import wait_or_raise
+        from REACTKDLib.errors import explain_failure
 
         job, process = self.startSegmentation(ctNode, model, device)
         try:
@@ -426,7 +443,7 @@ class REACTKDLogic(ScriptedLoadableModuleLogic):
     def run(self, ctNode, segmentationNode, liverIds, tumorIds, model, petNodes=None, device="auto",
             timeout=None, opacity=0.5) -> dict:
         """Synchronous prediction for scripts and tests (the GUI uses :meth:`start` + polling)."""
-        from REACTKDLib.errors import wait_or_raise
+        from REACTKDLib.errors import explain_failure
 
         inputs, process, notes = self.start(ctNode, segmentationNode, liverIds, tumorIds, petNodes, model, device)
         try:

@@ -32,6 +32,7 @@ REQUIREMENTS = {
     "yaml": "pyyaml>=6",
     "tqdm": "tqdm>=4.66",
     "matplotlib": "matplotlib>=3.7",
+    "markdown": "markdown>=3.4",
 }
 NEVER_INSTALL = ("simpleitk", "vtk", "numpy")
 """Slicer ships these (built together with its VTK/ITK); pip must not replace them."""

@@ -16,7 +16,7 @@ from REACTKDLib.geometry import lps_to_ras, update_volume_from_sitk
 
 __all__ = ["ROLE", "INPUT", "FOLDER_NAME", "find_outputs", "output_node", "results_folder",
            "inferno_color_node", "update_grade_table", "update_node_table", "update_graph_markups",
-           "update_attention_volume", "show_overlay", "show_results", "node_labels", "prediction_summary"]
+           "update_attention_volume", "show_overlay", "show_results", "node_labels", "prediction_summary", "grade_notes"]
 
 ROLE, INPUT = "REACTKD.Role", "REACTKD.InputVolume"
 FOLDER_NAME = "REACTKD results"
@@ -123,16 +123,41 @@ def _set_columns(table_node, columns: list[tuple[str, list]]) -> None:
     table_node.Modified()
 
 
+def grade_notes(prediction: dict) -> list[str]:
+    """What the grade table's ``Note`` column says, one line per row (grade rows 1-3): how much the
+    models agree, whether the probabilities are calibrated, and whether the inputs look like the
+    training cases (``domain_warnings``). Empty strings where a prediction carries no such field."""
+    u = prediction.get("uncertainty")
+    warnings = prediction.get("domain_warnings")
+    notes = ["", "", ""]
+    if u:
+        agree = round(u["agreement"] * u["members"])
+        notes[0] = (f"{agree} of {u['members']} models agree; entropy {u['entropy']:.2f} (0 sure, 1 uniform)"
+                    if u["members"] > 1 else "one model: no spread")
+        notes[1] = "calibrated (temperature scaling per fold)" if u["calibrated"] else "not calibrated"
+    if warnings is not None:
+        notes[2] = "OUTSIDE TRAINING: " + " ".join(warnings) if warnings else "inputs like the training cases"
+    return notes
+
+
 def update_grade_table(scene, ct_node, prediction: dict):
-    """Table ``Grade | Probability | Predicted`` (three rows) and attribute ``REACTKD.PredictedGrade``."""
+    """Table ``Grade | Probability | ± SD | Predicted | Note`` (three rows) and attributes
+    ``REACTKD.PredictedGrade``, ``REACTKD.Modalities``, ``REACTKD.DomainWarnings``.
+
+    ``± SD``: the spread (standard deviation) of the fold models' probabilities, 0 for one model;
+    ``Note``: see :func:`grade_notes`."""
     node = output_node(scene, ct_node, "grades", "vtkMRMLTableNode", f"REACTKD grade ({ct_node.GetName()})")
     probs = prediction["probabilities"]
     grades = sorted(probs, key=int)
+    spread = prediction.get("uncertainty", {}).get("probability_std", {})
     _set_columns(node, [("Grade", [f"G{g}" for g in grades]),
                         ("Probability", [float(probs[g]) for g in grades]),
-                        ("Predicted", ["yes" if int(g) == int(prediction["grade"]) else "" for g in grades])])
+                        ("± SD", [float(spread.get(g, 0.0)) for g in grades]),
+                        ("Predicted", ["yes" if int(g) == int(prediction["grade"]) else "" for g in grades]),
+                        ("Note", grade_notes(prediction))])
     node.SetAttribute("REACTKD.PredictedGrade", str(int(prediction["grade"])))
     node.SetAttribute("REACTKD.Modalities", ",".join(["ct", *prediction.get("modalities", {}).get("pet", [])]))
+    node.SetAttribute("REACTKD.DomainWarnings", " | ".join(prediction.get("domain_warnings", [])))
     node.SetLocked(True)  # results, not a spreadsheet to edit
     _into_folder(scene, ct_node, node)
     return node
@@ -281,7 +306,13 @@ def show_results(scene, ct_node, prediction: dict, attention: sitk.Image, opacit
 
 
 def prediction_summary(prediction: dict) -> str:
-    """One line for the module panel: the grade, every grade's probability and the tumour count."""
-    probs = ", ".join(f"G{g} {v:.2f}" for g, v in prediction["probabilities"].items())
+    """One line for the module panel: the grade, every grade's probability (± the models' spread), the
+    tumour count, and a warning when the inputs lie outside what the model was trained on."""
+    spread = prediction.get("uncertainty", {}).get("probability_std")
+    probs = ", ".join(f"G{g} {v:.2f}" + (f" ± {spread[g]:.2f}" if spread else "")
+                      for g, v in prediction["probabilities"].items())
     n_t = sum(n["kind"] == "tumor" for n in prediction["nodes"])
-    return f"Predicted Edmondson–Steiner grade {prediction['grade']} ({probs}); {n_t} tumour node(s)."
+    line = f"Predicted Edmondson–Steiner grade {prediction['grade']} ({probs}); {n_t} tumour node(s)."
+    if prediction.get("domain_warnings"):
+        line += " Inputs outside the training cases: " + " ".join(prediction["domain_warnings"])
+    return line

@@ -4,6 +4,8 @@ topology map (node attention painted onto each ROI) on the original CT's grid.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import SimpleITK as sitk
 import torch
@@ -15,7 +17,47 @@ from reactkd.losses.region_graph import cosine_adjacency, region_nodes
 from reactkd.preprocess import PreprocessConfig, preprocess_case, region_graph
 from reactkd.train.inference import node_attention
 
-__all__ = ["predict_case"]
+__all__ = ["predict_case", "prepare_case", "explain_case", "PreparedCase", "ATTENTION_DEFINITION", "EDGE_DEFINITION"]
+
+ATTENTION_DEFINITION = "Grad-CAM of the predicted grade on the CBAM-gated fused map, pooled per ROI, sums to 1"
+EDGE_DEFINITION = "cosine similarity of the nodes' features (fused map pooled over each ROI)"
+
+
+@dataclass(frozen=True)
+class PreparedCase:
+    """A case preprocessed once for every student of one preprocessing config: its region ``graph``, the
+    one-case ``batch`` (with the declared ``modality_mask``) and the user's ``drawn`` mask ``(Z, Y, X)``."""
+
+    case: Case
+    graph: object
+    batch: dict
+    drawn: np.ndarray
+
+
+def prepare_case(metadata: dict, case: Case, device: str | torch.device = "cpu") -> PreparedCase:
+    """Preprocess ``case`` as the checkpoint's ``metadata["preprocess"]`` says."""
+    config = PreprocessConfig.from_dict(metadata["preprocess"])
+    graph = region_graph(case, config)
+    mi = preprocess_case(case, config, graph)
+    batch = collate_cases([item_from_input(mi)])
+    batch["modality_mask"] = torch.tensor([[True, bool(mi.pet_present.any())]])  # declared, never guessed
+    batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+    # Closing may add a rim the user did not segment; the map stays within the user's own masks.
+    drawn = (sitk.GetArrayViewFromImage(case.liver) != 0) | (sitk.GetArrayViewFromImage(case.tumor) != 0)
+    return PreparedCase(case, graph, batch, drawn)
+
+
+def explain_case(student, prepared: PreparedCase) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[dict]]:
+    """``(probabilities (3,), node attention (R,), attention map (Z, Y, X) float32 on the CT grid, edges)``."""
+    graph = prepared.graph
+    probs, attention = node_attention(student.eval(), prepared.batch)
+    edges = _graph_edges(student, prepared.batch)
+    labels = np.zeros(graph.liver.shape, np.float32)
+    labels[graph.liver] = attention[0]
+    for k, node in enumerate(graph.nodes[1:], start=1):
+        labels[graph.labels == node.label] = attention[k]
+    labels[~prepared.drawn] = 0.0
+    return probs, attention, labels, edges
 
 
 def predict_case(student, metadata: dict, case: Case, device: str | torch.device = "cpu") -> tuple[dict, sitk.Image]:
@@ -27,24 +69,11 @@ def predict_case(student, metadata: dict, case: Case, device: str | torch.device
     ``case.ct``'s grid; each ROI holds its node's attention (a tumour overrides the liver where they
     overlap), 0 outside the ROIs and outside the given masks — so it only lights up where the anatomy is.
     """
-    config = PreprocessConfig.from_dict(metadata["preprocess"])
-    graph = region_graph(case, config)
-    mi = preprocess_case(case, config, graph)
-    batch = collate_cases([item_from_input(mi)])
-    batch["modality_mask"] = torch.tensor([[True, bool(mi.pet_present.any())]])  # declared, never guessed
-    batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
-    probs, attention = node_attention(student.eval(), batch)
-    edges = _graph_edges(student, batch)
-    labels = np.zeros(graph.liver.shape, np.float32)
-    labels[graph.liver] = attention[0]
-    for k, node in enumerate(graph.nodes[1:], start=1):
-        labels[graph.labels == node.label] = attention[k]
-    # Closing may add a rim the user did not segment; the map stays within the user's own masks.
-    drawn = (sitk.GetArrayViewFromImage(case.liver) != 0) | (sitk.GetArrayViewFromImage(case.tumor) != 0)
-    labels[~drawn] = 0.0
+    prepared = prepare_case(metadata, case, device)
+    probs, attention, labels, edges = explain_case(student, prepared)
     image = sitk.GetImageFromArray(labels)
     image.CopyInformation(case.ct)
-    nodes = [{**n.to_dict(), "attention": round(float(a), 6)} for n, a in zip(graph.nodes, attention)]
+    nodes = [{**n.to_dict(), "attention": round(float(a), 6)} for n, a in zip(prepared.graph.nodes, attention)]
     result = {
         "case_id": case.case_id,
         "probabilities": {str(g): round(float(p), 6) for g, p in zip(GRADES, probs)},
@@ -52,9 +81,9 @@ def predict_case(student, metadata: dict, case: Case, device: str | torch.device
         "modalities": {"ct": True, "pet": sorted(case.pets) if student.spec.pet_channels else []},
         "nodes": nodes,
         "edges": edges,
-        "dropped": graph.dropped,
-        "attention_definition": "Grad-CAM of the predicted grade on the CBAM-gated fused map, pooled per ROI, sums to 1",
-        "edge_definition": "cosine similarity of the nodes' features (fused map pooled over each ROI)",
+        "dropped": prepared.graph.dropped,
+        "attention_definition": ATTENTION_DEFINITION,
+        "edge_definition": EDGE_DEFINITION,
     }
     return result, image
 

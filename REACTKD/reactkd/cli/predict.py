@@ -1,18 +1,18 @@
-"""``reactkd predict``: grade one case with a trained student; writes prediction.json and attention.nii.gz."""
+"""``reactkd predict``: grade one case (``--ct``, ``--liver`` …) or every case of a manifest (``--manifest``)
+with a trained run's fold ensemble (calibrated probabilities and their uncertainty) or one checkpoint.
+One case: ``OUT/prediction.json`` and ``OUT/attention.nii.gz``. A manifest: ``OUT/<case>/…`` per case and
+``OUT/grades.csv``; re-running skips the cases already graded, and a case that fails is reported and skipped."""
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import tempfile
+import sys
 from pathlib import Path
 
-import SimpleITK as sitk
-
+from reactkd.batch import grade_manifest, write_case_outputs
+from reactkd.cohort.manifest import read_manifest
+from reactkd.ensemble import load_ensemble, predict_with_ensemble
 from reactkd.io import load_case
-from reactkd.predict import predict_case
-from reactkd.train.inference import load_student
 
 
 def _pets(items: list[str]) -> dict[str, str]:
@@ -28,11 +28,13 @@ def _pets(items: list[str]) -> dict[str, str]:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("predict", help="grade one case with a trained student", description=__doc__)
-    p.add_argument("--model", required=True, help="a student checkpoint, or a run folder (its best fold student)")
-    p.add_argument("--ct", required=True)
+    p = subparsers.add_parser("predict", help="grade one case or a manifest with a trained run", description=__doc__)
+    p.add_argument("--model", required=True,
+                   help="a run folder (the ensemble of its fold students, calibrated) or one student checkpoint")
+    p.add_argument("--manifest", help="grade every case of this manifest (CSV/YAML, as for training; grade optional)")
+    p.add_argument("--ct")
     p.add_argument("--pet", action="append", default=[], metavar="[TRACER=]PATH", help="PET (fdg=…, acetate=…)")
-    p.add_argument("--liver", required=True, metavar="MASK[:LABEL]")
+    p.add_argument("--liver", metavar="MASK[:LABEL]")
     p.add_argument("--tumor", metavar="MASK[:LABEL]")
     p.add_argument("--out", required=True, type=Path, help="output folder")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
@@ -40,18 +42,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-
-
-
-    student, meta = load_student(args.model, args.device)
+    if args.manifest and (args.ct or args.liver or args.tumor or args.pet):
+        raise ValueError("give either --manifest or --ct/--liver/--tumor/--pet, not both.")
+    if not args.manifest and not (args.ct and args.liver):
+        raise ValueError("give --ct and --liver (one case) or --manifest (a batch).")
+    if args.manifest:
+        records = read_manifest(args.manifest, require_grade=False)  # every problem, before any work
+        ensemble = load_ensemble(args.model, args.device)
+        summary = grade_manifest(ensemble, records, args.out, args.device,
+                                 log=lambda line: print(line, flush=True))
+        print(f"{len(summary.graded)} graded, {len(summary.skipped)} done before, {len(summary.failed)} failed "
+              f"→ {summary.csv}")
+        if summary.failed:
+            print(f"reactkd predict: {len(summary.failed)} case(s) failed: " + ", ".join(summary.failed), file=sys.stderr)
+            return 1
+        return 0
     case = load_case(args.ct, args.liver, args.tumor, _pets(args.pet), case_id=Path(args.ct).name)
-    result, attention = predict_case(student, meta, case, args.device)
-    args.out.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=args.out, suffix=".nii.gz")
-    os.close(fd)
-    sitk.WriteImage(attention, tmp)
-    os.replace(tmp, args.out / "attention.nii.gz")
-    (args.out / "prediction.json").write_text(json.dumps(result, indent=1))
+    ensemble = load_ensemble(args.model, args.device)
+    result, attention = predict_with_ensemble(ensemble, case, args.device)
+    write_case_outputs(args.out, result, attention)
     probs = ", ".join(f"G{g} {p:.3f}" for g, p in result["probabilities"].items())
-    print(f"grade {result['grade']} ({probs}); {len(result['nodes'])} node(s) → {args.out}")
+    spread = result["uncertainty"]["probability_std"][str(result["grade"])]
+    print(f"grade {result['grade']} ({probs}; ± {spread:.3f} over {len(ensemble.members)} model(s)); "
+          f"{len(result['nodes'])} node(s) → {args.out}")
+    for warning in result["domain_warnings"]:
+        print(f"note: {warning}")
     return 0

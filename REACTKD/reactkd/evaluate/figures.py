@@ -21,15 +21,21 @@ from reactkd import GRADES
 from reactkd.evaluate.dca import DecisionCurve
 from reactkd.evaluate.roc import MACRO, RocCurve, grade_key
 
-__all__ = ["GRADE_COLORS", "plot_roc", "plot_dca", "plot_tsne", "plot_loss_curves"]
+__all__ = ["GRADE_COLORS", "plot_roc", "plot_dca", "plot_tsne", "plot_loss_curves", "plot_training_panels", "plot_reliability"]
 
 GRADE_COLORS = {1: "#0072B2", 2: "#009E73", 3: "#D55E00"}
 _CYCLE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
 
 
-def _figure(ncols: int = 1, size: tuple[float, float] = (5.0, 4.5)):
-    fig = Figure(figsize=(size[0] * ncols, size[1]), layout="constrained")
+def _blank_figure(figsize: tuple[float, float]):
+    """A constrained-layout Figure on its own Agg canvas (no pyplot)."""
+    fig = Figure(figsize=figsize, layout="constrained")
     FigureCanvasAgg(fig)
+    return fig
+
+
+def _figure(ncols: int = 1, size: tuple[float, float] = (5.0, 4.5)):
+    fig = _blank_figure((size[0] * ncols, size[1]))
     return fig, [fig.add_subplot(1, ncols, i + 1) for i in range(ncols)]
 
 
@@ -203,4 +209,92 @@ def plot_loss_curves(metrics_csv: str | os.PathLike, path: str | os.PathLike, *,
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize="x-small")
     fig.suptitle(title)
+    return _save(fig, path, dpi)
+
+
+def plot_training_panels(log_csv: str | os.PathLike, path: str | os.PathLike, *, x: str = "epoch",
+                         stage: str = "stage", fold: str = "fold", skip: Sequence[str] = ("lr", "seconds"),
+                         title: str = "Training", ncols: int = 4, dpi: int = 120) -> Path:
+    """Training curves a person can read: one panel per (stage, quantity), each fold a thin line and the
+    mean over folds (epoch by epoch, where every fold has it) bold; one legend beside the panels.
+
+    Args:
+        log_csv: the report's ``training_log.csv`` (columns ``stage``, ``fold``, ``x`` and numeric ones).
+        skip: columns that are not training quantities (default learning rate and seconds).
+
+    Raises:
+        FileNotFoundError: ``log_csv`` missing.
+        ValueError: missing ``x``/``stage``/``fold`` columns or nothing numeric to plot.
+    """
+    header, rows = _read_numeric_csv(Path(log_csv))
+    missing = [c for c in (x, stage, fold) if c not in header]
+    if missing:
+        raise ValueError(f"{log_csv}: missing columns {missing}; found {header}.")
+    quantities = [c for c in header if c not in (x, stage, fold, *skip)]
+    panels = []
+    # stage 1 (teachers) before stage 2 (the student), whatever order the CSV holds them in
+    for s in sorted(dict.fromkeys(r[stage] for r in rows), key=lambda name: (not name.startswith("teacher"), name)):
+        for q in quantities:
+            if any(not math.isnan(_num(r[q])) for r in rows if r[stage] == s):
+                panels.append((s, q))
+    if not panels:
+        raise ValueError(f"{log_csv}: nothing to plot (no numeric quantity besides {x}, {stage}, {fold}).")
+    folds = list(dict.fromkeys(r[fold] for r in rows))
+    ncols = min(ncols, len(panels))
+    nrows = math.ceil(len(panels) / ncols)
+    fig = _blank_figure((3.2 * ncols + 1.6, 2.5 * nrows + 0.6))
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax, (s, q) in zip(axes, panels):
+        curves = {}
+        for i, f in enumerate(folds):
+            pts = [(_num(r[x]), _num(r[q])) for r in rows if r[stage] == s and r[fold] == f]
+            pts = [(a, b) for a, b in pts if not (math.isnan(a) or math.isnan(b))]
+            if pts:
+                xs, ys = map(np.array, zip(*pts))
+                curves[f] = dict(zip(xs.tolist(), ys.tolist()))
+                ax.plot(xs, ys, lw=0.8, alpha=0.6, color=_CYCLE[i % len(_CYCLE)], label=f"fold {f}",
+                        marker="." if len(xs) <= 20 else None)
+        common = sorted(set.intersection(*(set(c) for c in curves.values()))) if curves else []
+        if len(curves) > 1 and common:
+            ax.plot(common, [np.mean([c[e] for c in curves.values()]) for e in common], lw=2.4, color="black",
+                    label="mean over folds", marker="o" if len(common) <= 20 else None, ms=3)
+        ax.set_title(f"{s}: {q}", fontsize="small")
+        ax.set_xlabel(x, fontsize="small")
+        ax.xaxis.get_major_locator().set_params(integer=True)  # epochs are whole numbers
+        ax.tick_params(labelsize="x-small")
+        ax.grid(alpha=0.3)
+    for ax in axes[len(panels):]:
+        ax.set_visible(False)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside right upper", fontsize="small", frameon=False)
+    fig.suptitle(title)
+    return _save(fig, path, dpi)
+
+
+def plot_reliability(bins: Mapping[str, object], path: str | os.PathLike, title: str = "Reliability diagram",
+                     dpi: int = 150) -> Path:
+    """Reliability diagram: accuracy against confidence per bin for each labelled
+    :class:`~reactkd.evaluate.calibration.ReliabilityBins` (ECE in the legend), the diagonal for a
+    calibrated model, and the share of cases per bin below.
+
+    Raises:
+        ValueError: no bins, or ``path`` not a ``.png``.
+    """
+    if not bins:
+        raise ValueError("`bins` must hold at least one ReliabilityBins, got 0.")
+    fig = _blank_figure((5.0, 5.6))
+    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
+    top.plot([0, 1], [0, 1], color="grey", ls=":", lw=1, label="calibrated")
+    width = 1.0 / len(next(iter(bins.values())).count)
+    for i, (label, b) in enumerate(bins.items()):
+        centers = (b.edges[:-1] + b.edges[1:]) / 2
+        used = b.count > 0
+        color = _CYCLE[i % len(_CYCLE)]
+        top.plot(b.confidence[used], b.accuracy[used], marker="o", color=color, lw=1.5,
+                 label=f"{label} (ECE {b.ece:.3f})")
+        offset = (i - (len(bins) - 1) / 2) * width / len(bins)
+        bottom.bar(centers + offset, b.count / b.count.sum(), width=width / len(bins), color=color, alpha=0.7)
+    top.set(xlim=(0, 1), ylim=(0, 1.02), ylabel="Accuracy (share correct)", title=title)
+    top.legend(loc="upper left", fontsize="small")
+    bottom.set(xlabel="Confidence (top-grade probability)", ylabel="Share of cases")
     return _save(fig, path, dpi)

@@ -1,4 +1,5 @@
-"""The run report: tables in the paper's layout and figures, linked from ``RUN/report/index.md``."""
+"""The run report: tables in the paper's layout and figures, linked from ``RUN/report/index.md``, and the
+same report as one self-contained ``RUN/report/index.html`` (figures embedded) to open or send."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import warnings
 from pathlib import Path
 
 from reactkd.evaluate.dca import GradeQuestion, grade_decision_curve
-from reactkd.evaluate.figures import plot_dca, plot_loss_curves, plot_roc, plot_tsne
+from reactkd.evaluate.figures import plot_dca, plot_roc, plot_training_panels, plot_tsne
+from reactkd.evaluate.report_calibration import calibration_section
+from reactkd.evaluate.report_html import write_html
 from reactkd.evaluate.metrics import evaluate_folds
 from reactkd.evaluate.predictions import concat_predictions, read_run_predictions
 from reactkd.evaluate.roc import ovr_roc_curves
@@ -39,7 +42,8 @@ def _training_log(run: Path, out: Path) -> Path | None:
 
 
 def write_report(run: str | Path, title: str | None = None, extra_sections: list[str] | None = None) -> Path:
-    """Write ``RUN/report/`` (tables as markdown + CSV, PNG figures, ``index.md``); returns ``index.md``.
+    """Write ``RUN/report/`` (tables as markdown + CSV, PNG figures, ``index.md``, ``index.html``); returns
+    ``index.md``. Calibrates the run first where it is not yet (:mod:`reactkd.evaluate.calibrate_run`).
 
     Raises:
         FileNotFoundError: the run has no prediction files yet.
@@ -82,12 +86,13 @@ def write_report(run: str | Path, title: str | None = None, extra_sections: list
             emb = tsne_embedding(student.logits, seed=0)
             plot_tsne(emb, student.grade, out / "tsne_student.png", title="t-SNE of student logits")
             figures.append("tsne_student.png")
-
     figures += topology_figures(run, out)
     log = _training_log(run, out)
     if log is not None:
-        plot_loss_curves(log, out / "training.png", group_by=("stage", "fold"))
+        plot_training_panels(log, out / "training.png", title="Training (thin: folds; bold: mean over folds)")
         figures.append("training.png")
+    calibration, calibration_figures = calibration_section(run, out)
+    lines += calibration + [f"![{f}]({f})" for f in calibration_figures] + ([""] if calibration_figures else [])
     lines += ["## Figures", ""] + [f"![{f}]({f})" for f in figures] + [""]
     extra = sorted((run / "tables").glob("*.md"))  # Tables III/IV of `reactkd robustness` / `reactkd dose`
     if extra:
@@ -95,4 +100,5 @@ def write_report(run: str | Path, title: str | None = None, extra_sections: list
     lines += extra_sections or []
     index = out / "index.md"
     index.write_text("\n".join(lines) + "\n")
+    write_html(index, out / "index.html", title=title or run.name)
     return index
