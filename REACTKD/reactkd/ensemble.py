@@ -64,7 +64,7 @@ class Ensemble:
     def tracers(self) -> list[str]:
         """The PET tracers the members read (none for CT-only students)."""
         m = self.members[0]
-        return list(m.metadata.get("inputs", {}).get("pet_tracers", [])) if m.student.pet_channels else []
+        return list(m.metadata.get("inputs", {}).get("pet_tracers", [])) if m.student.spec.pet_channels else []
 
 
 def _member(path: Path, device, fold: int | None) -> Member:

@@ -22,7 +22,7 @@ from reactkd.evaluate.report_calibration import ensemble_calibration
 from reactkd.evaluate.run_eval import evaluate_run
 from reactkd.evaluate.report import write_report
 from reactkd.train.data import inner_split
-from reactkd.train.experiment import run_experiment
+from reactkd.experiments.cross_validation import run_experiment
 
 pytestmark = pytest.mark.slow
 
