@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk
+import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
 from reactkd.cohort import CaseDataset, CaseRecord, PreprocessCache, collate_cases, patient_folds, read_manifest
@@ -13,7 +14,8 @@ from reactkd.config.schema import ExperimentConfig
 from reactkd.preprocess import ModelInput
 from reactkd.train.runtime import Runtime
 
-__all__ = ["load_records", "inner_split", "LowDose", "make_loader", "run_caches", "VALIDATION_SHARE"]
+__all__ = ["load_records", "inner_split", "LowDose", "make_loader", "run_caches", "loader_state",
+           "load_loader_state", "VALIDATION_SHARE"]
 
 VALIDATION_SHARE = 5
 """One fifth of each fold's training patients (grade-stratified) select the best epoch; the test fold
@@ -72,8 +74,31 @@ def make_loader(records: list[CaseRecord], cache: PreprocessCache, lowdose: LowD
     sampler = None
     if train and runtime.distributed:
         sampler = DistributedSampler(dataset, runtime.world_size, runtime.rank, shuffle=True, seed=seed)
-    import torch
-
     generator = torch.Generator().manual_seed(seed)
     return DataLoader(dataset, batch_size=batch_size, shuffle=train and sampler is None, sampler=sampler,
                       collate_fn=collate_cases, num_workers=num_workers, drop_last=False, generator=generator)
+
+
+def loader_state(loader: DataLoader) -> dict:
+    """The random state a loader consumes across epochs: its shuffle generator and, when the dataset's
+    transform can save one (:class:`reactkd.train.augment.Augmentation`), the augmentation stream.
+    Both are part of ``last.pt``: without them a resumed run shuffles and warps as in epoch 1 again."""
+    state: dict = {}
+    if loader.generator is not None:
+        state["shuffle"] = loader.generator.get_state()
+    transform = getattr(loader.dataset, "transform", None)
+    if hasattr(transform, "state_dict"):
+        state["augment"] = transform.state_dict()
+    return state
+
+
+def load_loader_state(loader: DataLoader, state: dict) -> None:
+    """Restore :func:`loader_state`; a part the loader does not have is refused (another run setting)."""
+    transform = getattr(loader.dataset, "transform", None)
+    if ("shuffle" in state) != (loader.generator is not None) or ("augment" in state) != hasattr(transform, "state_dict"):
+        raise ValueError(f"the saved data-loader state has {sorted(state)}, this run's loader differs "
+                         "(augmentation switched on or off since the run started?).")
+    if "shuffle" in state:
+        loader.generator.set_state(state["shuffle"])
+    if "augment" in state:
+        transform.load_state_dict(state["augment"])

@@ -34,6 +34,7 @@ from reactkd.train.loop import fit
 from reactkd.train.predict import predict_loader
 from reactkd.train.runtime import Runtime, seed_everything
 from reactkd.train.supervised import SupervisedModel
+from reactkd.utils.atomic import atomic_path
 
 __all__ = ["run_experiment", "prepare_run_dir", "write_fold_predictions", "build_models", "distiller_teachers"]
 
@@ -49,7 +50,8 @@ def prepare_run_dir(config: ExperimentConfig, run_dir: Path) -> None:
         return
     if any(run_dir.iterdir()):
         raise ConfigError(f"{run_dir} is not empty and is not a REACTKD run; choose another --out.")
-    dump_config(config, saved)
+    with atomic_path(saved) as tmp:  # a kill mid-write must not leave a torn config that refuses the resume
+        dump_config(config, tmp)
 
 
 def _student_kwargs(config: ExperimentConfig) -> dict:
@@ -95,7 +97,8 @@ def _teacher_dir(config: ExperimentConfig, kwargs: dict, fold_dir: Path, k: int,
     own.teacher = kwargs
     root = Path(store) / teacher_key(own)
     if not (root / "teacher.yaml").is_file():
-        dump_config(own, root / "teacher.yaml")
+        with atomic_path(root / "teacher.yaml") as tmp:
+            dump_config(own, tmp)
     return root / f"fold{k}" / "teacher"
 
 
@@ -123,7 +126,8 @@ def run_experiment(config: ExperimentConfig, run_dir: str | Path, log=print, tea
     else:
         folds = patient_folds(records, config.data.folds, config.seed)
         if runtime.is_main:
-            write_folds(folds, folds_path)
+            with atomic_path(folds_path) as tmp:
+                write_folds(folds, tmp)
     by_id = {r.case_id: r for r in records}
     for k, test_ids in enumerate(folds):
         fold_dir = run_dir / f"fold{k}"
