@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from reactkd.cli.compare import add_suite_arguments
+from reactkd.cli.validate import output_folder
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -15,6 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    output_folder(args.out)
     from reactkd.config import load_config
     from reactkd.config.shipped import resolve_config_path
     from reactkd.experiments import ablation_variants, run_suite

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from reactkd.cli.validate import output_folder
+
 __all__ = ["register", "run"]
 
 
@@ -30,6 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Generate (or reuse) the cohort and print where its manifest is, with a one-line summary."""
+    output_folder(args.out)
     import csv
     from collections import Counter
 

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from reactkd.cli.train import add_config_arguments
+from reactkd.cli.validate import output_folder
 
 
 def add_suite_arguments(p: argparse.ArgumentParser) -> None:
@@ -25,6 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    output_folder(args.out)
     from reactkd.config import load_config
     from reactkd.config.shipped import resolve_config_path
     from reactkd.experiments import compare_variants, run_suite

@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from reactkd.cli.validate import output_folder
+
 DEFAULT_OUT = Path("runs/demo")
 
 
@@ -21,6 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    output_folder(args.out)
     import time
 
     from reactkd.config import load_config

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
+
+from reactkd.cli.validate import inference_device, output_folder
+from reactkd.utils.atomic import FolderLock, atomic_path, atomic_write_text
 
 
 def _pets(items: list[str]) -> dict[str, str]:
@@ -31,25 +35,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-    import os
-    import tempfile
-
     import SimpleITK as sitk
 
     from reactkd.io import load_case
     from reactkd.predict import predict_case
     from reactkd.train.inference import load_student
 
-    student, meta = load_student(args.model, args.device)
-    case = load_case(args.ct, args.liver, args.tumor, _pets(args.pet), case_id=Path(args.ct).name)
-    result, attention = predict_case(student, meta, case, args.device)
-    args.out.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=args.out, suffix=".nii.gz")
-    os.close(fd)
-    sitk.WriteImage(attention, tmp)
-    os.replace(tmp, args.out / "attention.nii.gz")
-    (args.out / "prediction.json").write_text(json.dumps(result, indent=1))
+    output_folder(args.out)
+    inference_device(args.device)
+    pets = _pets(args.pet)
+    # One writer per folder (a second `predict` into it is refused at once); every file is written beside
+    # its name and renamed, attention first and prediction.json last, so a complete-looking
+    # prediction.json always comes with its attention map.
+    with FolderLock(args.out, "`--out`"):
+        student, meta = load_student(args.model, args.device)
+        case = load_case(args.ct, args.liver, args.tumor, pets, case_id=Path(args.ct).name)
+        result, attention = predict_case(student, meta, case, args.device)
+        with atomic_path(args.out / "attention.nii.gz") as tmp:
+            sitk.WriteImage(attention, str(tmp), useCompression=True)
+        atomic_write_text(args.out / "prediction.json", json.dumps(result, indent=1))
     probs = ", ".join(f"G{g} {p:.3f}" for g, p in result["probabilities"].items())
     print(f"grade {result['grade']} ({probs}); {len(result['nodes'])} node(s) → {args.out}")
     return 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from reactkd.cli.validate import output_folder
+
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
     """``--run RUN [RUN ...]``, ``--out`` and ``--manifest``, shared with ``reactkd dose``."""
@@ -30,6 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.out is not None:
+        output_folder(args.out)
     from reactkd.experiments import robustness_table
 
     return print_table(robustness_table, args)

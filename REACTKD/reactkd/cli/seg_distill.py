@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from reactkd.cli.validate import output_folder
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("seg-distill", help="train a seg teacher and distil a compact seg student (ReCo-KD)",
@@ -18,6 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    output_folder(args.out)
     from reactkd.config.seg_load import load_seg_config
     from reactkd.config.shipped import resolve_config_path
     from reactkd.segment.experiment import run_seg_distill

@@ -9,6 +9,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from reactkd.cli.validate import inference_device, output_folder
+from reactkd.utils.atomic import atomic_write_text
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("segment", help="segment liver and tumours in a CT (seg model from seg-distill)",
@@ -27,6 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    output_folder(args.out)
+    inference_device(args.device)
     import json
     import time
 
@@ -50,6 +55,6 @@ def run(args: argparse.Namespace) -> int:
                "liver_ml": round(float((arr > 0).sum()) * voxel_ml, 2),
                "tumor_ml": round(float((arr == 2).sum()) * voxel_ml, 2),
                "files": {k: p.name for k, p in paths.items()}}
-    (args.out / "segment.json").write_text(json.dumps(summary, indent=1))
+    atomic_write_text(args.out / "segment.json", json.dumps(summary, indent=1))
     print(f"liver {summary['liver_ml']} ml, tumour {summary['tumor_ml']} ml ({seconds:.1f} s) → {args.out}")
     return 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from reactkd.cli.validate import output_folder
+
 
 def add_config_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", required=True, help="experiment YAML, or a shipped config name (demo-cpu, paper)")
@@ -22,6 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    output_folder(args.out)
     from reactkd.config import load_config
     from reactkd.config.shipped import resolve_config_path
     from reactkd.train.experiment import run_experiment
