@@ -10,6 +10,7 @@ import torch
 
 from conftest import make_image
 from reactkd.cli import is_out_of_memory, main, out_of_memory_advice
+from reactkd.io import load_case
 from reactkd.models import Student
 from reactkd.preprocess import PreprocessConfig
 from reactkd.train.checkpoint import DeviceUnavailableError, load_checkpoint, save_checkpoint
@@ -180,3 +181,12 @@ def test_out_of_memory_gets_advice_not_a_traceback(monkeypatch, capsys):
     advice = out_of_memory_advice(MemoryError(), "train")
     assert advice.startswith("out of CPU memory") and "stage1.batch_size=2" in advice and "grid_size" in advice
     assert "precision=bf16" in out_of_memory_advice(torch.OutOfMemoryError("CUDA out of memory"), "train")
+
+
+def test_min_tumor_ml_nan_in_a_config_is_refused(toy_case_images):
+    from reactkd.preprocess import region_graph
+
+    t = toy_case_images
+    case = load_case(t["ct"], t["liver"], t["tumor"], case_id="N")
+    with pytest.raises(ValueError, match=r"`min_tumor_ml` must be a finite number >= 0, got nan"):
+        region_graph(case, PreprocessConfig(min_tumor_ml=float("nan")))
