@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from reactkd.cli.validate import inference_device, output_folder
-from reactkd.utils.atomic import FolderLock, atomic_path, atomic_write_text
+from reactkd.utils.atomic import FolderLock, atomic_outputs
 
 
 def _pets(items: list[str]) -> dict[str, str]:
@@ -44,16 +44,16 @@ def run(args: argparse.Namespace) -> int:
     output_folder(args.out)
     inference_device(args.device)
     pets = _pets(args.pet)
-    # One writer per folder (a second `predict` into it is refused at once); every file is written beside
-    # its name and renamed, attention first and prediction.json last, so a complete-looking
-    # prediction.json always comes with its attention map.
+    # One writer per folder (a second `predict` into it is refused at once); both files are written beside
+    # their names and renamed, prediction.json last (the old one removed first), so a complete-looking
+    # prediction.json always comes with its own attention map.
     with FolderLock(args.out, "`--out`"):
         student, meta = load_student(args.model, args.device)
         case = load_case(args.ct, args.liver, args.tumor, pets, case_id=Path(args.ct).name)
         result, attention = predict_case(student, meta, case, args.device)
-        with atomic_path(args.out / "attention.nii.gz") as tmp:
-            sitk.WriteImage(attention, str(tmp), useCompression=True)
-        atomic_write_text(args.out / "prediction.json", json.dumps(result, indent=1))
+        with atomic_outputs([args.out / "attention.nii.gz"], args.out / "prediction.json") as tmp:
+            sitk.WriteImage(attention, str(tmp[args.out / "attention.nii.gz"]), useCompression=True)
+            tmp[args.out / "prediction.json"].write_text(json.dumps(result, indent=1))
     probs = ", ".join(f"G{g} {p:.3f}" for g, p in result["probabilities"].items())
     print(f"grade {result['grade']} ({probs}); {len(result['nodes'])} node(s) → {args.out}")
     return 0

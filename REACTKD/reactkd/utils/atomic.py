@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["atomic_path", "atomic_write_text", "FolderLock", "FolderBusyError"]
+__all__ = ["atomic_path", "atomic_outputs", "atomic_write_text", "FolderLock", "FolderBusyError"]
 
 
 class FolderBusyError(ValueError):
@@ -44,6 +44,34 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_outputs(paths: list[str | os.PathLike], marker: str | os.PathLike) -> Iterator[dict[Path, Path]]:
+    """Write several files that belong together, ``marker`` (e.g. ``prediction.json``) saying the set is
+    complete. Yields ``{final path: temporary path}`` for ``paths`` and ``marker``; on a clean exit the old
+    marker is removed first, the others are renamed into place, the marker last — so at every instant a
+    present marker comes with the files written beside it, never with a mix of an old and a new run.
+    On an exception every temporary file is removed and nothing already in place is touched.
+    """
+    marker = Path(marker)
+    finals = [Path(p) for p in paths] + [marker]
+    temps: dict[Path, Path] = {}
+    try:
+        for final in finals:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            suffix = "".join(final.suffixes[-2:]) if final.suffixes else ""
+            fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=f".tmp{suffix}")
+            os.close(fd)
+            temps[final] = Path(tmp)
+        yield dict(temps)
+        marker.unlink(missing_ok=True)
+        for final in finals:
+            os.replace(temps[final], final)
+    except BaseException:
+        for tmp in temps.values():
+            tmp.unlink(missing_ok=True)
         raise
 
 
@@ -81,6 +109,7 @@ class FolderLock:
         self.path = self.folder / self.NAME
 
     def __enter__(self) -> "FolderLock":
+        self._created = not self.folder.exists()  # a folder made only for the lock goes again if left empty
         self.folder.mkdir(parents=True, exist_ok=True)
         for _ in range(2):
             try:
@@ -104,3 +133,5 @@ class FolderLock:
 
     def __exit__(self, *exc) -> None:
         self.path.unlink(missing_ok=True)
+        if self._created and not any(self.folder.iterdir()):
+            self.folder.rmdir()
