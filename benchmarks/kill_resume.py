@@ -11,7 +11,8 @@ and is resumed in a new process until it finishes. Checked for every pick:
   trained again on resume, and each stage's ``metrics.csv`` holds epochs 1..E exactly once;
 - no corrupt file: every ``*.pt`` loads, every ``.csv``/``.json`` parses, no temporary file is left
   under a real name;
-- the final teacher and student predictions of every fold are byte-identical to the reference run.
+- the final teacher and student predictions of every fold are byte-identical to the reference run, and
+  so is every epoch's row of every ``metrics.csv`` (training losses, validation metrics; not the seconds).
 
 Kill points (events): ``batch`` (mid-epoch, before a training step), ``save`` (mid-checkpoint-write: half
 of the bytes written to the temporary file), ``csv`` (mid-``metrics.csv`` write), ``eval`` (inside
@@ -69,7 +70,6 @@ def _child(run: Path, manifest: Path, kill: str | None, log: Path, epochs1: int,
     import reactkd.train.checkpoint as checkpoint
     import reactkd.train.experiment as experiment
     import reactkd.train.loop as loop
-    from reactkd.utils import atomic
 
     target_event, target_n = (kill.split(":")[0], int(kill.split(":")[1])) if kill else (None, -1)
     counts = dict.fromkeys(EVENTS, 0)
@@ -111,7 +111,7 @@ def _child(run: Path, manifest: Path, kill: str | None, log: Path, epochs1: int,
             die(f"save {Path(f).name}")
         real_save(obj, f, *a, **k)
 
-    real_atomic_path = atomic.atomic_path
+    real_atomic_path = getattr(loop, "atomic_path", None)  # absent before the loop's writes were atomic
 
 
     def atomic_path_for_csv(path):
@@ -144,13 +144,13 @@ def _child(run: Path, manifest: Path, kill: str | None, log: Path, epochs1: int,
         result = real_fit(*a, **k)
         return result
 
-    real_save_last = loop._save_last
+    real_save_last = getattr(loop, "_save_last", None)  # absent before fit() was split (checks on old code)
 
     def save_last(last, module, opt, loader, skip, epoch, progress):
         real_save_last(last, module, opt, loader, skip, epoch, progress)
         note(f"completed {last.parent.relative_to(run)} {epoch + 1}")
 
-    real_train_epoch = loop._train_epoch
+    real_train_epoch = getattr(loop, "_train_epoch", None)
 
     def train_epoch(trainer, loader, opt, stage, runtime, epoch, desc):
         note(f"training {desc} {epoch + 1}")
@@ -158,12 +158,14 @@ def _child(run: Path, manifest: Path, kill: str | None, log: Path, epochs1: int,
 
     loop.tqdm = tqdm
     checkpoint.torch.save = save
-    loop.atomic_path = atomic_path_for_csv
+    if real_atomic_path is not None:
+        loop.atomic_path = atomic_path_for_csv
     loop.predict_loader = with_first_batch_kill(loop.predict_loader)
     experiment.predict_loader = with_first_batch_kill(experiment.predict_loader)
     experiment.fit = fit
-    loop._save_last = save_last
-    loop._train_epoch = train_epoch
+    if real_save_last is not None:
+        loop._save_last = save_last
+        loop._train_epoch = train_epoch
     experiment.run_experiment(tiny_config(manifest, epochs1, epochs2), run, log=lambda *_: None)
     note("counts " + json.dumps(counts))
     note("finished")
@@ -215,7 +217,14 @@ def _predictions(run: Path) -> dict[str, bytes]:
     return {str(p.relative_to(run)): p.read_bytes() for p in sorted(run.glob("fold*/*predictions.csv"))}
 
 
-def _check(run: Path, log: Path, reference: dict[str, bytes], epochs: tuple[int, int]) -> dict:
+def _metrics(run: Path) -> dict[str, list[dict]]:
+    """Every stage's per-epoch training losses and validation metrics (wall-clock seconds left out)."""
+    return {str(p.relative_to(run)): [{k: v for k, v in r.items() if k != "seconds"}
+                                      for r in csv.DictReader(open(p, newline=""))]
+            for p in sorted(run.glob("fold*/*/metrics.csv"))}
+
+
+def _check(run: Path, log: Path, reference: dict, epochs: tuple[int, int]) -> dict:
     lines = _log_lines(log)
     killed = next((ln for ln in lines if ln.startswith("killed")), None)
     first = lines.index(killed) if killed else len(lines)
@@ -225,13 +234,17 @@ def _check(run: Path, log: Path, reference: dict[str, bytes], epochs: tuple[int,
     stages = {p.parent: p for p in run.glob("fold*/*/metrics.csv")}
     bad_logs = {str(d.relative_to(run)): _epochs_in(m) for d, m in stages.items()
                 if _epochs_in(m) != list(range(1, (epochs[0] if d.name.startswith("teacher") else epochs[1]) + 1))}
-    return {"killed_at": killed, "epochs_completed_before_kill": len(completed), "completed_epochs_retrained": lost,
+    where = next((ln[len("training "):] for ln in reversed(lines[:first]) if ln.startswith("training")), "before training")
+    return {"killed_at": killed, "during": where, "epochs_completed_before_kill": len(completed), "completed_epochs_retrained": lost,
             "bad_metrics_csv": bad_logs, "corrupt_files": _corrupt_files(run),
-            "predictions_identical": _predictions(run) == reference, "finished": lines[-1:] == ["finished"]}
+            "predictions_identical": _predictions(run) == reference["predictions"],
+            "metrics_identical": _metrics(run) == reference["metrics"], "finished": lines[-1:] == ["finished"]}
 
 
-def sweep(points: int, seed: int, work: Path, epochs: tuple[int, int] = (2, 2), events: tuple[str, ...] = EVENTS) -> dict:
-    """The reference run, then ``points`` kill-and-resume trials; returns the JSON-able report."""
+def sweep(points: int, seed: int, work: Path, epochs: tuple[int, int] = (2, 2), events: tuple[str, ...] = EVENTS,
+          picks: list[str] | None = None) -> dict:
+    """The reference run, then ``points`` kill-and-resume trials (or the given ``picks``, ``EVENT:N``);
+    returns the JSON-able report."""
     from reactkd.cohort.phantom import generate_cohort
 
     manifest = generate_cohort(work / "cohort", n_patients=10, seed=3, size=(48, 48, 32))
@@ -242,12 +255,13 @@ def sweep(points: int, seed: int, work: Path, epochs: tuple[int, int] = (2, 2), 
         raise RuntimeError(f"the reference run failed (exit {rc})")
     reference_s = time.perf_counter() - t0
     counts = json.loads(next(ln for ln in _log_lines(ref_log) if ln.startswith("counts"))[len("counts "):])
-    reference = _predictions(work / "reference")
+    reference = {"predictions": _predictions(work / "reference"), "metrics": _metrics(work / "reference")}
     rng = random.Random(seed)
-    picks = []
-    for i in range(points):
+    picks = list(picks or [])
+    for i in range(0 if picks else points):
         name = events[i % len(events)] if points >= len(events) else rng.choice(events)  # every kind at least once
-        picks.append(f"{name}:{rng.randint(1, counts[name])}")
+        free = [n for n in range(1, counts[name] + 1) if f"{name}:{n}" not in picks] or [1]
+        picks.append(f"{name}:{rng.choice(free)}")  # ten different points
     trials = []
     for i, kill in enumerate(picks):
         run, log = work / f"trial{i}", work / f"trial{i}.log"
@@ -262,6 +276,7 @@ def sweep(points: int, seed: int, work: Path, epochs: tuple[int, int] = (2, 2), 
         result = {"point": kill, "kill_exit": rc_kill, "sigkilled": rc_kill == -signal.SIGKILL, "resumes": resumes,
                   **_check(run, log, reference, epochs), "seconds": round(time.perf_counter() - t1, 1)}
         result["ok"] = (result["sigkilled"] and result["finished"] and result["predictions_identical"]
+                        and result["metrics_identical"]
                         and not result["corrupt_files"] and not result["completed_epochs_retrained"]
                         and not result["bad_metrics_csv"])
         trials.append(result)
