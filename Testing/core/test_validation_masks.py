@@ -46,6 +46,8 @@ def test_tumor_on_its_own_finer_grid_is_accepted(tmp_path):
     path = tmp_path / "lesion.nrrd"
     sitk.WriteImage(fine, str(path))
     tumor = _no_warnings(read_mask, path, role="tumor", reference=ct)
+    case = _no_warnings(load_case, ct, liver, path, case_id="F")  # inside the liver: no warning either
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(case.tumor), sitk.GetArrayFromImage(tumor))
     arr = sitk.GetArrayFromImage(tumor)
     assert arr.sum() > 0
     assert np.allclose(np.argwhere(arr).mean(0) * 2, 40, atol=1.0)  # centred at 40 mm

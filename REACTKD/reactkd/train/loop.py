@@ -151,10 +151,7 @@ def fit(
         if runtime.is_main:
             # Order matters for resuming: the metrics row first (dropped on resume if last.pt is older),
             # then best.pt, then last.pt, which marks the epoch as completed.
-            row = {"epoch": epoch + 1, "lr": lr, "seconds": round(time.perf_counter() - t0, 2),
-                   **{f"train_{k}": round(v, 5) for k, v in train_means.items()},
-                   **{f"val_{k}": round(v, 5) for k, v in val.items()}}
-            _log_epoch(out_dir / "metrics.csv", board, row)
+            _log_epoch(out_dir / "metrics.csv", board, _epoch_row(epoch, lr, time.perf_counter() - t0, train_means, val))
             if improved:
                 save_checkpoint(out_dir / "best.pt", {"model": export().state_dict()},
                                 {**metadata, "epoch": epoch, "val_metrics": val})
@@ -240,6 +237,13 @@ def _train_epoch(trainer: nn.Module, loader: DataLoader, opt: _Optimisation, sta
     lr = opt.optimizer.param_groups[0]["lr"]
     opt.scheduler.step()
     return {k: v / max(n, 1) for k, v in sums.items()}, lr
+
+
+def _epoch_row(epoch: int, lr: float, seconds: float, train_means: dict, val: dict) -> dict:
+    """One ``metrics.csv`` row: epoch (1-based), learning rate, seconds, ``train_*`` and ``val_*``."""
+    return {"epoch": epoch + 1, "lr": lr, "seconds": round(seconds, 2),
+            **{f"train_{k}": round(v, 5) for k, v in train_means.items()},
+            **{f"val_{k}": round(v, 5) for k, v in val.items()}}
 
 
 def _log_epoch(csv_path: Path, board, row: dict) -> None:
