@@ -10,8 +10,10 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
 from reactkd.cohort import CaseDataset, CaseRecord, PreprocessCache, collate_cases, patient_folds, read_manifest
+from reactkd.cohort.phantom import generate_cohort
 from reactkd.config.schema import ExperimentConfig
-from reactkd.preprocess import ModelInput
+from reactkd.dose import DoseCache
+from reactkd.preprocess import ModelInput, PreprocessConfig
 from reactkd.train.runtime import Runtime
 
 __all__ = ["load_records", "inner_split", "LowDose", "make_loader", "run_caches", "loader_state",
@@ -26,16 +28,12 @@ def load_records(config: ExperimentConfig, run_dir: Path) -> list[CaseRecord]:
     """The manifest's cases, or the embedded phantom cohort generated into ``run_dir/cohort``."""
     if config.data.manifest:
         return read_manifest(config.data.manifest)
-    from reactkd.cohort.phantom import generate_cohort
-
     manifest = generate_cohort(run_dir / "cohort", n_patients=config.data.phantom_patients, seed=config.data.phantom_seed)
     return read_manifest(manifest)
 
 
 def run_caches(config: ExperimentConfig, run_dir: Path) -> tuple[PreprocessCache, Path]:
     """The run's preprocessing cache and low-dose cache folder (``data.cache_dir``, else inside the run)."""
-    from reactkd.preprocess import PreprocessConfig
-
     root = Path(config.data.cache_dir) if config.data.cache_dir else Path(run_dir)
     return PreprocessCache(root / "cache", PreprocessConfig.from_dict(config.data.preprocess)), root / "dose-cache"
 
@@ -54,8 +52,6 @@ class LowDose:
     """Dose-degraded HU on a case's model grid (sinogram-domain simulation, cached on disk and in RAM)."""
 
     def __init__(self, cache_dir: Path, level: str, seed: int):
-        from reactkd.dose import DoseCache
-
         self.cache = DoseCache(cache_dir)
         self.level, self.seed = level, seed
         self._memory: dict[str, np.ndarray] = {}

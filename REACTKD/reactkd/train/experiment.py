@@ -26,9 +26,13 @@ from reactkd import GRADES
 from reactkd.cohort import patient_folds, read_folds, write_folds
 from reactkd.config import ConfigError, ExperimentConfig, dump_config, to_dict
 from reactkd.config.identity import config_identity, teacher_key
+from reactkd.distill import build_distiller
+from reactkd.evaluate.predictions import PredictionTable, write_predictions
+from reactkd.models import build_student, build_teacher
 from reactkd.preprocess import PreprocessConfig
 from reactkd.train.augment import build_augmentation
 from reactkd.train.checkpoint import load_checkpoint
+from reactkd.train.inference import standalone_student_kwargs
 from reactkd.train.data import LowDose, inner_split, load_records, make_loader, run_caches
 from reactkd.train.loop import fit
 from reactkd.train.predict import predict_loader
@@ -59,15 +63,11 @@ def _student_kwargs(config: ExperimentConfig) -> dict:
 
 
 def build_models(config: ExperimentConfig):
-    from reactkd.models import build_student, build_teacher
-
     teacher = build_teacher(**config.teacher)
     return teacher, build_student(teacher=teacher, **_student_kwargs(config))
 
 
 def write_fold_predictions(pred: dict, fold: int, path: Path) -> None:
-    from reactkd.evaluate.predictions import PredictionTable, write_predictions
-
     n = len(pred["case_id"])
     table = PredictionTable.from_logits(pred["case_id"], pred["patient_id"], np.full(n, fold),
                                         pred["label"] + 1, pred["logits"])
@@ -148,8 +148,6 @@ def run_experiment(config: ExperimentConfig, run_dir: str | Path, log=print, tea
 
         def stage1(kwargs: dict, name: str, model=None):
             """Train (or load) one fold teacher; returns it frozen."""
-            from reactkd.models import build_teacher
-
             if model is None:  # a distiller's own teacher: from the fold's RNG state, whatever ran before
                 seed_everything(config.seed + k)
                 model = build_teacher(**kwargs)
@@ -167,14 +165,10 @@ def run_experiment(config: ExperimentConfig, run_dir: str | Path, log=print, tea
         teachers = [teacher if kw == config.teacher else stage1(kw, f"teacher{i + 1}")
                     for i, kw in enumerate(own)] if own else teacher
 
-        from reactkd.distill import build_distiller
-
         seed_everything(config.seed + k)  # stage 2 starts from the same RNG state, trained teacher or loaded
 
         distiller = build_distiller(config.distiller["name"], student, teachers, **config.distiller.get("kwargs", {}))
         tl, vl = loaders(config.stage2)
-        from reactkd.train.inference import standalone_student_kwargs
-
         student_kwargs = standalone_student_kwargs(_student_kwargs(config), config.teacher, teacher.cbam.channels)
         r2 = fit(distiller, lambda: student, tl, vl, config.stage2, runtime, fold_dir / "student",
                  _metadata(config, k, "student", student_kwargs, pcfg), desc=f"fold {k} student")
