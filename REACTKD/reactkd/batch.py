@@ -22,6 +22,7 @@ import SimpleITK as sitk
 from reactkd import GRADES
 from reactkd.cohort.manifest import CaseRecord
 from reactkd.ensemble import Ensemble, predict_with_ensemble
+from reactkd.utils.atomic import atomic_outputs, atomic_path, atomic_write_text
 
 __all__ = ["grade_manifest", "write_grades_csv", "write_case_outputs", "case_folder_name", "BatchSummary", "CSV_NAME"]
 
@@ -41,20 +42,13 @@ def case_folder_name(case_id: str) -> str:
     return re.sub(r"[^\w.-]", "_", case_id) or "_"
 
 
-def _atomic(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}{''.join(path.suffixes)}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def write_case_outputs(folder: Path, result: dict, attention: sitk.Image) -> None:
-    """``attention.nii.gz`` then ``prediction.json`` (the marker of a finished case), each atomically."""
-    folder.mkdir(parents=True, exist_ok=True)
-    _atomic(folder / "attention.nii.gz", lambda p: sitk.WriteImage(attention, str(p)))
-    _atomic(folder / "prediction.json", lambda p: p.write_text(json.dumps(result, indent=1)))
+    """``attention.nii.gz`` and ``prediction.json`` (the marker of a finished case) as one set: both written
+    beside their names and renamed, the old marker removed first and the new one renamed last, so a
+    complete-looking ``prediction.json`` always comes with its own attention map."""
+    with atomic_outputs([folder / "attention.nii.gz"], folder / "prediction.json") as tmp:
+        sitk.WriteImage(attention, str(tmp[folder / "attention.nii.gz"]), useCompression=True)
+        tmp[folder / "prediction.json"].write_text(json.dumps(result, indent=1))
 
 
 def _claim(out: Path, ensemble: Ensemble) -> None:
@@ -69,7 +63,7 @@ def _claim(out: Path, ensemble: Ensemble) -> None:
         return
     if any(p for p in out.iterdir() if not p.name.startswith(".")):
         raise ValueError(f"--out {out} is not empty and holds no batch of grades; choose another folder.")
-    _atomic(marker, lambda p: p.write_text(json.dumps({"model": model, "members": len(ensemble.members)})))
+    atomic_write_text(marker, json.dumps({"model": model, "members": len(ensemble.members)}))
 
 
 def grade_manifest(ensemble: Ensemble, records: list[CaseRecord], out: str | os.PathLike,
@@ -141,12 +135,9 @@ def write_grades_csv(out: Path, records: list[CaseRecord], folders: dict[str, st
                         f"node{i}_attention": node["attention"]})
         rows.append(row)
 
-    def write(path: Path) -> None:
-        with open(path, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=columns, restval="")
-            w.writeheader()
-            w.writerows(rows)
-
     target = out / CSV_NAME
-    _atomic(target, write)
+    with atomic_path(target) as tmp, open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=columns, restval="")
+        w.writeheader()
+        w.writerows(rows)
     return target

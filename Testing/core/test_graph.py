@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import SimpleITK as sitk
 import torch
 
 from conftest import ball, make_image

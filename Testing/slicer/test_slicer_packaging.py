@@ -4,7 +4,6 @@ and the Extensions Index's own checks of ``REACTKD.json`` run offline."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import shutil

@@ -8,6 +8,7 @@ from reactkd.cli.compare import add_suite_arguments
 from reactkd.config import load_config
 from reactkd.config.shipped import resolve_config_path
 from reactkd.experiments import ablation_variants, run_suite
+from reactkd.cli.validate import output_folder
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,6 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    output_folder(args.out)
 
     config = load_config(resolve_config_path(args.config), args.overrides)
     result = run_suite(config, args.out, ablation_variants(config), args.seeds or [config.seed], kind="ablate")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from reactkd.cohort.phantom import generate_cohort
 from reactkd.cohort.phantom_rules import RULES
+from reactkd.cli.validate import output_folder
 
 __all__ = ["register", "run"]
 
@@ -34,8 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Generate (or reuse) the cohort and print where its manifest is, with a one-line summary."""
-
-
+    output_folder(args.out)
     reused = (Path(args.out) / "cohort.json").is_file()
     manifest = generate_cohort(args.out, n_patients=args.patients, seed=args.seed)
     with open(manifest, newline="", encoding="utf-8") as fh:

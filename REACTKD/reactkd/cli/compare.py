@@ -9,6 +9,7 @@ from reactkd.cli.train import add_config_arguments
 from reactkd.config import load_config
 from reactkd.config.shipped import resolve_config_path
 from reactkd.experiments import compare_variants, run_suite
+from reactkd.cli.validate import output_folder
 
 
 def add_suite_arguments(p: argparse.ArgumentParser) -> None:
@@ -28,6 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    output_folder(args.out)
 
     config = load_config(resolve_config_path(args.config), args.overrides)
     result = run_suite(config, args.out, compare_variants(config, args.methods), args.seeds or [config.seed],

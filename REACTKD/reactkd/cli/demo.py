@@ -14,6 +14,7 @@ from reactkd.config.shipped import resolve_config_path
 from reactkd.evaluate.report import write_report
 from reactkd.experiments import dose_table, robustness_table
 from reactkd.experiments.cross_validation import run_experiment
+from reactkd.cli.validate import output_folder
 
 DEFAULT_OUT = Path("runs/demo")
 
@@ -28,8 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-
-
+    output_folder(args.out)
     t0 = time.perf_counter()
     config = load_config(resolve_config_path(args.config), args.overrides)
     run_experiment(config, args.out)

@@ -9,6 +9,7 @@ import warnings
 
 from reactkd.io import load_case
 from reactkd.preprocess import PreprocessConfig, region_graph
+from reactkd.cli.validate import finite_number
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,6 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
 
+    finite_number(args.min_tumor_ml, "--min-tumor-ml", minimum=0)
     config = PreprocessConfig() if args.min_tumor_ml is None else PreprocessConfig(min_tumor_ml=args.min_tumor_ml)
     case = load_case(args.ct, args.liver, args.tumor, case_id=str(args.ct))
     with warnings.catch_warnings(record=True) as caught:

@@ -10,9 +10,11 @@ import sys
 from pathlib import Path
 
 from reactkd.batch import grade_manifest, write_case_outputs
+from reactkd.cli.validate import inference_device, output_folder
 from reactkd.cohort.manifest import read_manifest
 from reactkd.ensemble import load_ensemble, predict_with_ensemble
 from reactkd.io import load_case
+from reactkd.utils.atomic import FolderLock
 
 
 def _pets(items: list[str]) -> dict[str, str]:
@@ -46,21 +48,27 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("give either --manifest or --ct/--liver/--tumor/--pet, not both.")
     if not args.manifest and not (args.ct and args.liver):
         raise ValueError("give --ct and --liver (one case) or --manifest (a batch).")
+    output_folder(args.out)
+    inference_device(args.device)
     if args.manifest:
         records = read_manifest(args.manifest, require_grade=False)  # every problem, before any work
         ensemble = load_ensemble(args.model, args.device)
-        summary = grade_manifest(ensemble, records, args.out, args.device,
-                                 log=lambda line: print(line, flush=True))
+        with FolderLock(args.out, "`--out`"):
+            summary = grade_manifest(ensemble, records, args.out, args.device,
+                                     log=lambda line: print(line, flush=True))
         print(f"{len(summary.graded)} graded, {len(summary.skipped)} done before, {len(summary.failed)} failed "
               f"→ {summary.csv}")
         if summary.failed:
             print(f"reactkd predict: {len(summary.failed)} case(s) failed: " + ", ".join(summary.failed), file=sys.stderr)
             return 1
         return 0
-    case = load_case(args.ct, args.liver, args.tumor, _pets(args.pet), case_id=Path(args.ct).name)
-    ensemble = load_ensemble(args.model, args.device)
-    result, attention = predict_with_ensemble(ensemble, case, args.device)
-    write_case_outputs(args.out, result, attention)
+    pets = _pets(args.pet)
+    # One writer per folder: a second `predict` into it is refused at once.
+    with FolderLock(args.out, "`--out`"):
+        ensemble = load_ensemble(args.model, args.device)
+        case = load_case(args.ct, args.liver, args.tumor, pets, case_id=Path(args.ct).name)
+        result, attention = predict_with_ensemble(ensemble, case, args.device)
+        write_case_outputs(args.out, result, attention)
     probs = ", ".join(f"G{g} {p:.3f}" for g, p in result["probabilities"].items())
     spread = result["uncertainty"]["probability_std"][str(result["grade"])]
     print(f"grade {result['grade']} ({probs}; ± {spread:.3f} over {len(ensemble.members)} model(s)); "

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from reactkd.experiments import robustness_table
+from reactkd.cli.validate import output_folder
 
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
@@ -32,5 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.out is not None:
+        output_folder(args.out)
 
     return print_table(robustness_table, args)

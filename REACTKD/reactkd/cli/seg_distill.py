@@ -9,6 +9,7 @@ from pathlib import Path
 from reactkd.config.shipped import resolve_config_path
 from reactkd.segment.config import load_seg_config
 from reactkd.segment.experiment import run_seg_distill
+from reactkd.cli.validate import output_folder
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -22,6 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    output_folder(args.out)
     config = load_seg_config(resolve_config_path(args.config), args.overrides)
     run_seg_distill(config, args.out)
     print(f"seg-distill: done → {args.out} (segment with: reactkd segment --model {args.out} --ct CT --out DIR)")

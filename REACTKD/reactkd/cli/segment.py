@@ -17,6 +17,8 @@ import SimpleITK as sitk
 from reactkd.io import read_image
 from reactkd.segment.inference import load_seg_model, segment_ct
 from reactkd.segment.writer import write_masks
+from reactkd.cli.validate import inference_device, output_folder
+from reactkd.utils.atomic import atomic_write_text
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -36,6 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    output_folder(args.out)
+    inference_device(args.device)
     model, meta = load_seg_model(args.model, args.device, args.which)
     ct = read_image(args.ct, role="CT")
     t0 = time.perf_counter()
@@ -49,6 +53,6 @@ def run(args: argparse.Namespace) -> int:
                "liver_ml": round(float((arr > 0).sum()) * voxel_ml, 2),
                "tumor_ml": round(float((arr == 2).sum()) * voxel_ml, 2),
                "files": {k: p.name for k, p in paths.items()}}
-    (args.out / "segment.json").write_text(json.dumps(summary, indent=1))
+    atomic_write_text(args.out / "segment.json", json.dumps(summary, indent=1))
     print(f"liver {summary['liver_ml']} ml, tumour {summary['tumor_ml']} ml ({seconds:.1f} s) → {args.out}")
     return 0

@@ -8,8 +8,6 @@ Example::
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -18,6 +16,8 @@ import SimpleITK as sitk
 from reactkd.dose.levels import resolve_dose
 from reactkd.dose.simulate import LowDoseSimulator
 from reactkd.io import read_image
+from reactkd.cli.validate import output_image
+from reactkd.utils.atomic import atomic_path
 
 __all__ = ["register", "run"]
 
@@ -57,24 +57,13 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not args.overwrite:
         raise ValueError(f"`--out` {out} exists; pass --overwrite to replace it.")
-    if not out.parent.is_dir():
-        raise FileNotFoundError(f"`--out` folder does not exist: {out.parent}")
-
-
-
+    output_image(out)  # a known extension in an existing folder, before the (long) simulation
     image = read_image(args.ct, role="CT")
     start = time.perf_counter()
     result = LowDoseSimulator()(image, fraction, seed=args.seed)
     elapsed = time.perf_counter() - start
     # Temporary name in the target folder + rename: an interrupted run never leaves a partial file.
-    suffix = "".join(out.suffixes) or ".nii.gz"
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=suffix, dir=out.parent)
-    os.close(fd)
-    try:
-        sitk.WriteImage(result, tmp, useCompression=True)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(out) as tmp:
+        sitk.WriteImage(result, str(tmp), useCompression=True)
     print(f"simulate-dose: dose fraction {fraction:g}, seed {args.seed}, {elapsed:.1f} s -> {out}")
     return 0

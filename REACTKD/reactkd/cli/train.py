@@ -10,6 +10,7 @@ from reactkd.config import load_config
 from reactkd.config.shipped import resolve_config_path
 from reactkd.evaluate.report import write_report
 from reactkd.experiments.cross_validation import run_experiment
+from reactkd.cli.validate import output_folder
 
 
 def add_config_arguments(p: argparse.ArgumentParser) -> None:
@@ -28,6 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    output_folder(args.out)
 
     config = load_config(resolve_config_path(args.config), args.overrides)
     run_dir = run_experiment(config, args.out)

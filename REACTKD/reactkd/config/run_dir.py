@@ -9,6 +9,7 @@ import yaml
 
 from reactkd.config.identity import config_identity
 from reactkd.config.load import dump_config
+from reactkd.utils.atomic import atomic_path
 from reactkd.utils.typed import ConfigError, to_dict
 
 __all__ = ["prepare_run_dir"]
@@ -33,4 +34,5 @@ def prepare_run_dir(config: Any, run_dir: Path, identity=config_identity) -> Non
         return
     if any(run_dir.iterdir()):
         raise ConfigError(f"{run_dir} is not empty and is not a REACTKD run; choose another --out.")
-    dump_config(config, saved)
+    with atomic_path(saved) as tmp:  # a kill mid-write must not leave a torn config that refuses the resume
+        dump_config(config, tmp)

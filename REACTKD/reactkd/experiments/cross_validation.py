@@ -38,6 +38,7 @@ from reactkd.train.loop import fit
 from reactkd.train.predict import predict_loader
 from reactkd.train.runtime import Runtime, seed_everything
 from reactkd.train.supervised import SupervisedModel
+from reactkd.utils.atomic import atomic_path
 
 __all__ = ["run_experiment", "build_models", "distiller_teachers"]
 
@@ -72,7 +73,8 @@ def _teacher_dir(config: ExperimentConfig, spec: TeacherSpec, fold_dir: Path, k:
     own.teacher = spec
     root = Path(store) / teacher_key(own)
     if not (root / "teacher.yaml").is_file():
-        dump_config(own, root / "teacher.yaml")
+        with atomic_path(root / "teacher.yaml") as tmp:
+            dump_config(own, tmp)
     return root / f"fold{k}" / "teacher"
 
 
@@ -100,7 +102,8 @@ def run_experiment(config: ExperimentConfig, run_dir: str | Path, log=print, tea
     else:
         folds = patient_folds(records, config.data.folds, config.seed)
         if runtime.is_main:
-            write_folds(folds, folds_path)
+            with atomic_path(folds_path) as tmp:
+                write_folds(folds, tmp)
     by_id = {r.case_id: r for r in records}
     for k, test_ids in enumerate(folds):
         fold_dir = run_dir / f"fold{k}"
@@ -125,7 +128,7 @@ def run_experiment(config: ExperimentConfig, run_dir: str | Path, log=print, tea
                 seed_everything(config.seed + k)
                 model = Teacher(spec)
             tl, vl = loaders(config.stage1)
-            r1 = fit(SupervisedModel(model), lambda: model, tl, vl, config.stage1, runtime,
+            r1 = fit(SupervisedModel(model), lambda: model, tl, config.stage1, runtime,
                      _teacher_dir(config, spec, fold_dir, k, name, teacher_store),
                      _metadata(config, k, "teacher", spec, pcfg), desc=f"fold {k} {name}",
                      validate=classification_validator(vl, runtime))
@@ -142,7 +145,7 @@ def run_experiment(config: ExperimentConfig, run_dir: str | Path, log=print, tea
         seed_everything(config.seed + k)  # stage 2 starts from the same RNG state, trained teacher or loaded
         distiller = build_distiller(config.distiller.name, student, teachers, **config.distiller.kwargs)
         tl, vl = loaders(config.stage2)
-        r2 = fit(distiller, lambda s=student: s, tl, vl, config.stage2, runtime, fold_dir / "student",
+        r2 = fit(distiller, lambda s=student: s, tl, config.stage2, runtime, fold_dir / "student",
                  _metadata(config, k, "student", standalone_student_spec(config.student, config.teacher), pcfg),
                  desc=f"fold {k} student", validate=classification_validator(vl, runtime))
         log(f"fold {k}: student best epoch {r2.best_epoch + 1}, val {config.stage2.select_metric.value} {r2.best_metric:.3f}")

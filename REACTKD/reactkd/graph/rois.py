@@ -100,8 +100,8 @@ def extract_regions(
         raise ValueError(
             f"case {case_id}: masks {liver.shape} / {tumor.shape} must match the CT array shape {expected}."
         )
-    if min_tumor_ml < 0:
-        raise ValueError(f"`min_tumor_ml` must be >= 0, got {min_tumor_ml}.")
+    if not min_tumor_ml >= 0 or min_tumor_ml == float("inf"):  # `nan < 0` is False: test the other way round
+        raise ValueError(f"`min_tumor_ml` must be a finite number >= 0, got {min_tumor_ml}.")
     if connectivity not in (1, 2, 3):
         raise ValueError(f"`connectivity` must be 1, 2 or 3, got {connectivity}.")
     voxel_ml = float(np.prod(reference.GetSpacing())) / 1000.0

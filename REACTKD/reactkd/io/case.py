@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import SimpleITK as sitk
 
-from reactkd.io.geometry import overlap_fraction, resample_to
-from reactkd.io.images import read_image, validate_image
-from reactkd.io.masks import MIN_OVERLAP, MaskSpec, read_mask
+from reactkd.io.geometry import overlap_fraction
+from reactkd.io.images import read_image, validate_direction, validate_image
+from reactkd.io.masks import MIN_OVERLAP, MaskSpec, mask_onto, read_mask
 
-__all__ = ["Case", "load_case", "PET_TRACERS"]
+__all__ = ["Case", "load_case", "PET_TRACERS", "NEGATIVE_PET_WARNING"]
+
+NEGATIVE_PET_WARNING = 0.01
+"""Share of negative PET voxels above which a warning is given (uptake is never negative; reconstruction
+noise leaves a few slightly negative voxels, a wrong rescale or a CT passed as PET leaves many)."""
 
 PET_TRACERS = ("fdg", "acetate")
 """Tracer order of PET channels in tensors (dual-tracer PET/CT: 18F-FDG and 11C-acetate)."""
@@ -58,6 +63,10 @@ def load_case(
         FileNotFoundError: a file is missing.
         ValueError: a bad image (see :func:`reactkd.io.read_image`), an unknown tracer, a PET or mask
             that does not overlap the CT, or a grade outside 1/2/3. Messages name ``case_id``.
+
+    Warns:
+        UserWarning: a PET without any positive uptake or with many negative voxels, a tumour mask that
+            lies entirely outside the liver, a mask partly outside the CT (see :func:`reactkd.io.mask_onto`).
     """
     if grade is not None and grade not in (1, 2, 3):
         raise ValueError(f"case {case_id}: `grade` must be 1, 2 or 3, got {grade!r}.")
@@ -67,8 +76,12 @@ def load_case(
 
     def mask(source, role: str) -> sitk.Image:
         if isinstance(source, sitk.Image):
+            name = f"case {case_id}: {role} mask"
+            if source.GetDimension() != 3:
+                raise ValueError(f"{name}: expected a 3-D image, got {source.GetDimension()}-D.")
+            validate_direction(source.GetDirection(), name)
             binary = sitk.Cast(sitk.NotEqual(source, 0), sitk.sitkUInt8)
-            return resample_to(binary, ct_image, sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
+            return mask_onto(binary, ct_image, name)
         return read_mask(source, role=f"case {case_id}: {role}", reference=ct_image)
 
     liver_image = mask(liver, "liver")
@@ -85,10 +98,33 @@ def load_case(
             raise ValueError(f"case {case_id}: unknown PET tracer {tracer!r}; known tracers are {list(PET_TRACERS)}.")
         role = f"case {case_id}: PET {key}"
         image = source if isinstance(source, sitk.Image) else read_image(source, role=role)
+        if isinstance(source, sitk.Image):
+            validate_image(image, role=role)
+        _warn_on_pet_values(image, role)
         if overlap_fraction(image, ct_image) < MIN_OVERLAP:
             raise ValueError(
                 f"{role}: its world geometry does not overlap the CT (origin {np.round(image.GetOrigin(), 1).tolist()}"
                 f" vs CT origin {np.round(ct_image.GetOrigin(), 1).tolist()}); another scan or frame of reference?"
             )
         pet_images[key] = image
+    _warn_on_tumor_outside_liver(liver_image, tumor_image, case_id)
     return Case(case_id, patient_id or case_id, grade, ct_image, liver_image, tumor_image, pet_images)
+
+
+def _warn_on_pet_values(image: sitk.Image, role: str) -> None:
+    values = sitk.GetArrayViewFromImage(image)
+    if not np.any(values > 0):
+        warnings.warn(f"{role}: no voxel has positive uptake (all {'zero' if not np.any(values) else 'zero or negative'});"
+                      " an empty or wrongly rescaled PET?", UserWarning, stacklevel=3)
+        return
+    negative = float(np.count_nonzero(values < 0)) / values.size
+    if negative > NEGATIVE_PET_WARNING:
+        warnings.warn(f"{role}: {100 * negative:.0f} % of the voxels are negative (uptake cannot be); a CT passed as "
+                      "PET, or a wrong rescale slope/intercept?", UserWarning, stacklevel=3)
+
+
+def _warn_on_tumor_outside_liver(liver: sitk.Image, tumor: sitk.Image, case_id: str) -> None:
+    t = sitk.GetArrayViewFromImage(tumor) != 0
+    if t.any() and not np.any(t & (sitk.GetArrayViewFromImage(liver) != 0)):
+        warnings.warn(f"case {case_id}: the tumour mask lies entirely outside the liver mask (masks swapped, or "
+                      "from another scan?).", UserWarning, stacklevel=3)

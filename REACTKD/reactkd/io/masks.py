@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,15 +19,18 @@ import numpy as np
 import SimpleITK as sitk
 import slicerio
 
-from reactkd.io.geometry import overlap_fraction, resample_to
-from reactkd.io.images import is_dicom_seg, read_image
+from reactkd.io.geometry import boxes_intersect, foreground_world_box, resample_to, world_corners
+from reactkd.io.images import is_dicom_seg, read_image, validate_direction
 
-__all__ = ["MaskSpec", "parse_mask_spec", "read_mask", "TUMOR_NAMES", "LIVER_NAMES"]
+__all__ = ["MaskSpec", "parse_mask_spec", "read_mask", "mask_onto", "TUMOR_NAMES", "LIVER_NAMES"]
 
 TUMOR_NAMES = ("tumor", "tumour", "lesion", "hcc", "cancer", "neoplasm", "mass")
 LIVER_NAMES = ("liver",)
-# Below this share of the CT's box covered, a mask or PET almost surely belongs to another scan.
+# Below this share of the CT's box covered, a PET almost surely belongs to another scan. (Masks are judged
+# by where their voxels lie, not by their box: a mask cropped to its bounding box covers little of the CT.)
 MIN_OVERLAP = 0.05
+# Above this share of a mask's volume falling outside the CT's field of view, a warning says so.
+OUTSIDE_WARNING = 0.1
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,8 @@ def _choose_segments(names: list[str], spec: MaskSpec, role: str) -> list[int]:
 def _image_from_ijk(mask_ijk: np.ndarray, ijk_to_lps: np.ndarray) -> sitk.Image:
     m = np.asarray(ijk_to_lps, dtype=float)
     spacing = np.linalg.norm(m[:3, :3], axis=0)
+    if not np.all(np.isfinite(m)) or spacing.min() <= 0:
+        raise ValueError(f"its ijkToLPS matrix is degenerate: {m.tolist()}.")
     image = sitk.GetImageFromArray(np.ascontiguousarray(mask_ijk.transpose(2, 1, 0)).astype(np.uint8))
     image.SetSpacing(spacing.tolist())
     image.SetDirection((m[:3, :3] / spacing).flatten().tolist())
@@ -91,7 +97,6 @@ def _image_from_ijk(mask_ijk: np.ndarray, ijk_to_lps: np.ndarray) -> sitk.Image:
 
 
 def _read_seg_nrrd(spec: MaskSpec, role: str) -> sitk.Image:
-
     seg = slicerio.read_segmentation(str(spec.path))
     segments = seg.get("segments", [])
     names = [s.get("name", s.get("id", "")) for s in segments]
@@ -105,11 +110,13 @@ def _read_seg_nrrd(spec: MaskSpec, role: str) -> sitk.Image:
     mask = np.zeros(seg["voxels"].shape[-3:], dtype=bool)
     for s in chosen:
         mask |= slicerio.segment_mask(seg, s)
-    return _image_from_ijk(mask, seg["ijkToLPS"])
+    try:
+        return _image_from_ijk(mask, seg["ijkToLPS"])
+    except ValueError as err:
+        raise ValueError(f"{role} mask {spec.path}: {err}") from None
 
 
 def _read_dicom_seg(spec: MaskSpec, role: str) -> sitk.Image:
-
     seg = hd.seg.segread(str(spec.path))
     numbers = list(seg.segment_numbers)
     names = [seg.get_segment_description(n).segment_label for n in numbers]
@@ -186,10 +193,52 @@ def read_mask(
         mask = _read_seg_nrrd(spec, role)
     else:
         mask = _select_label(read_image(spec.path, role=f"{role} mask"), spec, role)
+    validate_direction(mask.GetDirection(), f"{role} mask {spec.path}")
     if reference is not None:
-        if overlap_fraction(mask, reference) < MIN_OVERLAP:
-            raise ValueError(
-                f"{role} mask {spec}: its world extent does not overlap the CT (another scan or frame of reference?)."
-            )
-        mask = resample_to(mask, reference, sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
+        mask = mask_onto(mask, reference, f"{role} mask {spec}")
     return mask
+
+
+def _share_outside(mask: sitk.Image, reference: sitk.Image) -> float:
+    """Share of ``mask``'s non-zero voxel centres that fall outside ``reference``'s voxel-edge box."""
+    idx = np.argwhere(sitk.GetArrayViewFromImage(mask) != 0)[:, ::-1].astype(float)  # (n, 3) x-y-z
+    d = np.asarray(mask.GetDirection(), float).reshape(3, 3)
+    world = np.asarray(mask.GetOrigin()) + (idx * np.asarray(mask.GetSpacing())) @ d.T
+    d_ref = np.asarray(reference.GetDirection(), float).reshape(3, 3)
+    ref_idx = ((world - np.asarray(reference.GetOrigin())) @ d_ref) / np.asarray(reference.GetSpacing())
+    size = np.asarray(reference.GetSize(), float)
+    inside = np.all((ref_idx >= -0.5) & (ref_idx <= size - 0.5), axis=1)
+    return float(1 - inside.mean())
+
+
+def mask_onto(mask: sitk.Image, reference: sitk.Image, name: str) -> sitk.Image:
+    """Bring a binary mask onto ``reference``'s grid (nearest neighbour, world space), judging overlap by
+    where the mask's voxels lie in the world, not by its box: a tumour mask cropped to its bounding box,
+    a tumour on its own finer grid, or a cropped liver on a whole-body CT are all fine.
+
+    Raises:
+        ValueError: the mask's non-zero voxels lie entirely outside ``reference``'s field of view.
+
+    Warns:
+        UserWarning: more than :data:`OUTSIDE_WARNING` of the mask's volume falls outside the CT, or a
+            non-empty mask vanishes on the CT grid (smaller than a CT voxel).
+    """
+    box = foreground_world_box(mask)
+    ct_corners = world_corners(reference)
+    if box is not None and not boxes_intersect(box, (ct_corners.min(0), ct_corners.max(0))):
+        raise ValueError(
+            f"{name}: its voxels lie outside the CT's field of view (mask at {np.round(box[0], 1).tolist()}–"
+            f"{np.round(box[1], 1).tolist()} mm, CT at {np.round(ct_corners.min(0), 1).tolist()}–"
+            f"{np.round(ct_corners.max(0), 1).tolist()} mm): it does not overlap the CT (another scan or frame "
+            "of reference?)."
+        )
+    on_ct = resample_to(mask, reference, sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
+    if box is not None:
+        outside = _share_outside(mask, reference)
+        if not np.any(sitk.GetArrayViewFromImage(on_ct)):
+            warnings.warn(f"{name}: the mask vanishes on the CT grid ({100 * outside:.0f} % of it outside the CT's "
+                          "field of view, the rest smaller than a CT voxel).", UserWarning, stacklevel=3)
+        elif outside > OUTSIDE_WARNING:
+            warnings.warn(f"{name}: {100 * outside:.0f} % of the mask lies outside the CT's field of view and is "
+                          "cut off.", UserWarning, stacklevel=3)
+    return on_ct

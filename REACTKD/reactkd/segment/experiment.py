@@ -125,7 +125,7 @@ def run_seg_distill(config: SegExperimentConfig, run_dir: str | Path, log=print)
     else:
         r1 = fit(SegSupervised(teacher, config.loss.dice_weight, config.loss.ce_weight, config.loss.class_weights),
                  lambda: teacher,
-                 loader(config.stage1), None, config.stage1, runtime, run_dir / "teacher", teacher_meta,
+                 loader(config.stage1), config.stage1, runtime, run_dir / "teacher", teacher_meta,
                  desc="seg teacher", validate=validate)
         log(f"teacher: best epoch {r1.best_epoch + 1}, val {config.stage1.select_metric.value} {r1.best_metric:.3f}")
         teacher.load_state_dict(load_checkpoint(r1.best_path, runtime.device)[0]["model"])
@@ -134,7 +134,7 @@ def run_seg_distill(config: SegExperimentConfig, run_dir: str | Path, log=print)
     stage2_loader = loader(config.stage2)
     distiller = build_seg_distiller(config.distiller["name"], student, teacher,
                                     **seg_distiller_kwargs(config, len(stage2_loader)))
-    r2 = fit(distiller, lambda: student, stage2_loader, None, config.stage2, runtime, run_dir / "student",
+    r2 = fit(distiller, lambda: student, stage2_loader, config.stage2, runtime, run_dir / "student",
              seg_metadata("seg_student", student, pre, d.patch_size, d.sw_overlap, extra, d.postprocess),
              desc="seg student", skip_prefixes=("teacher.",), validate=validate)
     log(f"student: best epoch {r2.best_epoch + 1}, val {config.stage2.select_metric.value} {r2.best_metric:.3f}")

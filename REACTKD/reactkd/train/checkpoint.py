@@ -13,6 +13,7 @@ import json
 import os
 import pickle
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +21,18 @@ import torch
 
 from reactkd import __version__
 
-__all__ = ["save_checkpoint", "load_checkpoint", "FORMAT", "UnsafeCheckpointError"]
+__all__ = ["save_checkpoint", "load_checkpoint", "require_metadata", "FORMAT", "UnsafeCheckpointError",
+           "DeviceUnavailableError"]
 
 FORMAT = "reactkd-checkpoint-1"
 
 
 class UnsafeCheckpointError(ValueError):
     """The file holds pickled objects beyond tensors and plain containers (it could run code)."""
+
+
+class DeviceUnavailableError(ValueError):
+    """The device asked for cannot be used (no CUDA, index out of range); the checkpoint is not at fault."""
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any], metadata: dict[str, Any]) -> Path:
@@ -64,11 +70,15 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     Raises:
         FileNotFoundError: the file is missing (the path is in the message).
         UnsafeCheckpointError: the file needs arbitrary unpickling (possible code execution): refused.
-        ValueError: not a REACTKD checkpoint.
+        DeviceUnavailableError: ``map_location`` names a device this machine lacks.
+        ValueError: an empty or truncated file, not a REACTKD checkpoint, or metadata that is not a JSON
+            object. Every message names the file.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
+    if path.stat().st_size == 0:
+        raise ValueError(f"checkpoint {path} is an empty file (0 bytes): an interrupted copy or download?")
     try:
         blob = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
@@ -78,7 +88,37 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
             f"containers, which could run code on load. {culprit}".strip()
         ) from err
     except RuntimeError as err:
-        raise ValueError(f"{path} is not a readable torch checkpoint: {str(err).splitlines()[0]}") from err
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        if _is_device_error(first):  # the file is fine; the device asked for is not available
+            raise DeviceUnavailableError(f"cannot load {path} onto device {map_location}: {first}") from None
+        raise ValueError(f"checkpoint {path} is not a readable torch checkpoint (truncated or another format): "
+                         f"{first}") from None
+    except (EOFError, OSError, zipfile.BadZipFile, ValueError) as err:
+        raise ValueError(f"checkpoint {path} is not a readable torch checkpoint (truncated or another format): "
+                         f"{str(err).strip() or type(err).__name__}") from None
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise ValueError(f"{path} is not a REACTKD checkpoint (expected format {FORMAT!r}).")
-    return blob["state"], json.loads(blob["metadata"])
+    try:
+        metadata = json.loads(blob.get("metadata"))
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"checkpoint {path}: its metadata is not JSON ({err}).") from None
+    if not isinstance(metadata, dict) or not isinstance(blob.get("state"), dict):
+        raise ValueError(f"checkpoint {path}: its metadata must be a JSON object and its state a dict of tensors.")
+    return blob["state"], metadata
+
+
+def require_metadata(metadata: dict, keys: tuple[str, ...], path: str | os.PathLike) -> None:
+    """Refuse a checkpoint whose metadata lacks any of ``keys``, naming the file and the missing keys.
+
+    Raises:
+        ValueError: ``"checkpoint PATH: its metadata lacks ['model_kwargs'] …"``.
+    """
+    missing = [k for k in keys if k not in metadata]
+    if missing:
+        raise ValueError(f"checkpoint {path}: its metadata lacks {missing} (written by another tool or version, "
+                         f"or edited); has {sorted(metadata)}.")
+
+
+def _is_device_error(message: str) -> bool:
+    text = message.lower()
+    return "cuda" in text or "device" in text or "mps" in text

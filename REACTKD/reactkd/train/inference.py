@@ -17,7 +17,7 @@ import torch
 
 from reactkd.graph.pooling import area_resize
 from reactkd.models import Student, student_spec
-from reactkd.train.checkpoint import load_checkpoint
+from reactkd.train.checkpoint import load_checkpoint, require_metadata
 
 __all__ = ["load_student", "best_checkpoint", "node_attention"]
 
@@ -39,20 +39,48 @@ def best_checkpoint(model: str | Path) -> Path:
 
     def score(p: Path) -> float:
         done = p.parent / "done.json"
-        return json.loads(done.read_text()).get("best_metric", -1.0) if done.is_file() else -1.0
+        if not done.is_file():
+            return -1.0
+        try:
+            return float(json.loads(done.read_text()).get("best_metric", -1.0))
+        except (ValueError, TypeError, AttributeError) as err:
+            raise ValueError(f"{done}: not a readable stage record ({err}); the run folder is damaged.") from None
 
     return max(candidates, key=score)
 
 
+STUDENT_METADATA = ("kind", "model_kwargs", "preprocess")
+"""Metadata fields inference needs: what the checkpoint holds, how to build it, how to preprocess."""
+
+
 def load_student(model: str | Path, device: str | torch.device = "cpu"):
-    """Returns ``(student in eval mode, metadata)``; checkpoints of earlier versions (flat model keys)
-    load through :func:`~reactkd.models.spec.upgrade_network_keys`."""
+    """Returns ``(student in eval mode, metadata)``; checkpoints of earlier versions (flat model keys,
+    weights before the composition) load through :func:`~reactkd.models.spec.upgrade_network_keys`.
+
+    The file is read onto the CPU and the built network moved to ``device`` afterwards, so a device
+    problem is reported as one (by torch, on ``.to``), never as a bad checkpoint.
+
+    Raises:
+        ValueError: naming the file: not a student, metadata fields missing, ``model_kwargs`` that build
+            no student, or weights of another shape than the student the metadata describes.
+    """
     path = best_checkpoint(model)
-    state, meta = load_checkpoint(path, map_location=device)
-    if meta.get("kind") != "student":
-        raise ValueError(f"{path} holds a {meta.get('kind')!r} checkpoint, not a student.")
-    student = Student(student_spec(meta["model_kwargs"], "model_kwargs"))
-    student.load_state_dict(state["model"])
+    state, meta = load_checkpoint(path, map_location="cpu")
+    require_metadata(meta, STUDENT_METADATA, path)
+    if meta["kind"] != "student":
+        raise ValueError(f"{path} holds a {meta['kind']!r} checkpoint, not a student.")
+    if not isinstance(meta["model_kwargs"], dict) or not isinstance(state.get("model"), dict):
+        raise ValueError(f"checkpoint {path}: `model_kwargs` must be a mapping and the state must hold `model` weights.")
+    try:
+        student = Student(student_spec(meta["model_kwargs"], "model_kwargs"))
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"checkpoint {path}: its `model_kwargs` do not build a student: {err}") from None
+    try:
+        student.load_state_dict(state["model"])
+    except RuntimeError as err:
+        detail = next((ln.strip() for ln in str(err).splitlines()[1:] if ln.strip()), str(err).splitlines()[0])
+        raise ValueError(f"checkpoint {path}: its weights do not fit the student its metadata describes "
+                         f"({detail})") from None
     return student.to(device).eval(), meta
 
 

@@ -25,8 +25,10 @@ from tqdm import tqdm
 
 from reactkd.config.schema import StageConfig
 from reactkd.train.checkpoint import load_checkpoint, save_checkpoint
+from reactkd.train.data import load_loader_state, loader_state
 from reactkd.train.optim import build_optimizer, build_scheduler
 from reactkd.train.runtime import Runtime
+from reactkd.utils.atomic import atomic_path, atomic_write_text
 
 __all__ = ["fit", "StageResult"]
 
@@ -45,26 +47,54 @@ def _score(m: dict, metric: str) -> tuple[float, float]:
 
 
 def _rng_state() -> dict:
-    _, keys, pos, _, _ = np.random.get_state()
-    return {"torch": torch.get_rng_state(), "numpy": torch.from_numpy(keys.astype(np.int64)),
-            "numpy_pos": torch.tensor(pos), "python": torch.tensor(random.getstate()[1], dtype=torch.int64)}
+    """The process-wide generators (torch CPU and CUDA, NumPy with its cached Gaussian, Python)."""
+    _, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {"torch": torch.get_rng_state(), "numpy": torch.from_numpy(keys.astype(np.int64)),
+             "numpy_pos": torch.tensor(pos), "numpy_gauss": torch.tensor([float(has_gauss), float(cached)],
+                                                                          dtype=torch.float64),
+             "python": torch.tensor(random.getstate()[1], dtype=torch.int64)}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
 
 
 def _set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
-    np.random.set_state(("MT19937", state["numpy"].numpy().astype(np.uint32), int(state["numpy_pos"]), 0, 0.0))
+    has_gauss, cached = state["numpy_gauss"].tolist() if "numpy_gauss" in state else (0, 0.0)
+    np.random.set_state(("MT19937", state["numpy"].numpy().astype(np.uint32), int(state["numpy_pos"]),
+                         int(has_gauss), float(cached)))
     random.setstate((3, tuple(int(v) for v in state["python"].tolist()), None))
+    if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def _trainable_state(module: nn.Module, prefixes_to_skip: tuple[str, ...]) -> dict:
     return {k: v for k, v in module.state_dict().items() if not k.startswith(prefixes_to_skip)}
 
 
+@dataclass
+class _Optimisation:
+    """What one optimisation step touches: parameters, optimiser, schedule, gradient scaler."""
+
+    params: list
+    optimizer: torch.optim.Optimizer
+    scheduler: object
+    scaler: object
+
+
+@dataclass
+class _Progress:
+    """Where the stage stands: the next epoch to run and the best validation score so far."""
+
+    start: int = 0
+    best_score: tuple[float, float] = (-math.inf, -math.inf)
+    best_epoch: int = -1
+
+
 def fit(
     module: nn.Module,
     export: Callable[[], nn.Module],
     train_loader: DataLoader,
-    val_loader: DataLoader | None,
     stage: StageConfig,
     runtime: Runtime,
     out_dir: Path,
@@ -88,91 +118,138 @@ def fit(
             validation volumes for segmentation.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    done = out_dir / "done.json"
-    if done.is_file():
-        info = json.loads(done.read_text())
-        return StageResult(out_dir / "best.pt", info["best_epoch"], info["best_metric"], 0)
+    finished = _finished_stage(out_dir)
+    if finished is not None:
+        return finished
     module.to(runtime.device)
-    params = module.get_learnable_parameters()
-    optimizer = build_optimizer(params, stage)
-    scheduler = build_scheduler(optimizer, stage)
-    scaler = runtime.grad_scaler()
-    start, best_score, best_epoch = 0, (-math.inf, -math.inf), -1
-    last = out_dir / "last.pt"
-    if last.is_file():
-        state, meta = load_checkpoint(last, map_location=runtime.device)
-        missing, unexpected = module.load_state_dict(state["module"], strict=False)
-        if unexpected or [k for k in missing if not k.startswith(skip_prefixes)]:
-            raise ValueError(f"{last} does not match this model (missing {missing[:5]}, unexpected {unexpected[:5]}).")
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
-        _set_rng_state(state["rng"])
-        start, best_epoch = meta["epoch"] + 1, meta["best_epoch"]
-        best_score = tuple(meta["best_score"])
-    _truncate_metrics(out_dir / "metrics.csv", start)
+    opt = _build_optimisation(module, stage, runtime)
+    progress = _resume(out_dir / "last.pt", module, opt, train_loader, runtime, skip_prefixes)
+    _truncate_metrics(out_dir / "metrics.csv", progress.start)
     board = _tensorboard(out_dir) if stage.tensorboard and runtime.is_main else None
-    trainer = module
-    if runtime.distributed:
-        trainer = torch.nn.parallel.DistributedDataParallel(
-            module, device_ids=[runtime.device.index] if runtime.device.type == "cuda" else None,
-            find_unused_parameters=True)
-    for epoch in range(start, stage.epochs):
-        if hasattr(train_loader.sampler, "set_epoch"):
-            train_loader.sampler.set_epoch(epoch)
+    trainer = _distributed(module, runtime)
+    for epoch in range(progress.start, stage.epochs):
         t0 = time.perf_counter()
-        trainer.train()
-        sums: dict[str, float] = {}
-        n = 0
-        bar = tqdm(train_loader, desc=f"{desc} {epoch + 1}/{stage.epochs}", leave=False, disable=not runtime.is_main)
-        for batch in bar:
-            batch = runtime.to_device(batch)
-            with runtime.autocast():
-                _, losses = trainer(batch)
-                loss = sum(losses.values())
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            if stage.grad_clip:
-                scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(params, stage.grad_clip)
-            scaler.step(optimizer)
-            scaler.update()
-            n += 1
-            for k, v in {"loss": loss, **losses}.items():
-                sums[k] = sums.get(k, 0.0) + float(v.detach())
-            bar.set_postfix(loss=f"{sums['loss'] / n:.3f}")
-        lr = optimizer.param_groups[0]["lr"]
-        scheduler.step()
+        train_means, lr = _train_epoch(trainer, train_loader, opt, stage, runtime, epoch, desc)
         val = validate(export())
         score = _score(val, stage.select_metric.value)
-        improved = score > best_score
+        improved = score > progress.best_score
         if improved:
-            best_score, best_epoch = score, epoch
+            progress.best_score, progress.best_epoch = score, epoch
         if runtime.is_main:
             # Order matters for resuming: the metrics row first (dropped on resume if last.pt is older),
             # then best.pt, then last.pt, which marks the epoch as completed.
-            row = {"epoch": epoch + 1, "lr": lr, "seconds": round(time.perf_counter() - t0, 2),
-                   **{f"train_{k}": round(v / max(n, 1), 5) for k, v in sums.items()},
-                   **{f"val_{k}": round(v, 5) for k, v in val.items()}}
-            _append_metrics(out_dir / "metrics.csv", row)
-            if board is not None:
-                for key, value in row.items():
-                    if key != "epoch" and isinstance(value, (int, float)) and math.isfinite(value):
-                        board.add_scalar(key.replace("_", "/", 1), value, epoch + 1)
-                board.flush()
+            _log_epoch(out_dir / "metrics.csv", board, _epoch_row(epoch, lr, time.perf_counter() - t0, train_means, val))
             if improved:
                 save_checkpoint(out_dir / "best.pt", {"model": export().state_dict()},
                                 {**metadata, "epoch": epoch, "val_metrics": val})
-            save_checkpoint(last, {"module": _trainable_state(module, skip_prefixes), "optimizer": optimizer.state_dict(),
-                                   "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "rng": _rng_state()},
-                            {"epoch": epoch, "best_epoch": best_epoch, "best_score": list(best_score)})
+            _save_last(out_dir / "last.pt", module, opt, train_loader, skip_prefixes, epoch, progress)
         runtime.barrier()
     if board is not None:
         board.close()
     if runtime.is_main:
-        done.write_text(json.dumps({"best_epoch": best_epoch, "best_metric": best_score[0]}))
+        atomic_write_text(out_dir / "done.json",
+                          json.dumps({"best_epoch": progress.best_epoch, "best_metric": progress.best_score[0]}))
     runtime.barrier()
-    return StageResult(out_dir / "best.pt", best_epoch, best_score[0], stage.epochs - start)
+    return StageResult(out_dir / "best.pt", progress.best_epoch, progress.best_score[0], stage.epochs - progress.start)
+
+
+def _finished_stage(out_dir: Path) -> StageResult | None:
+    """The result of a stage whose ``done.json`` exists (it is skipped), else None."""
+    done = out_dir / "done.json"
+    if not done.is_file():
+        return None
+    info = json.loads(done.read_text())
+    return StageResult(out_dir / "best.pt", info["best_epoch"], info["best_metric"], 0)
+
+
+def _build_optimisation(module: nn.Module, stage: StageConfig, runtime: Runtime) -> _Optimisation:
+    params = module.get_learnable_parameters()
+    optimizer = build_optimizer(params, stage)
+    return _Optimisation(params, optimizer, build_scheduler(optimizer, stage), runtime.grad_scaler())
+
+
+def _resume(last: Path, module: nn.Module, opt: _Optimisation, train_loader: DataLoader, runtime: Runtime,
+            skip_prefixes: tuple[str, ...]) -> _Progress:
+    """Restore everything ``last.pt`` holds (weights, optimiser, schedule, scaler, every random stream),
+    or start afresh when there is none."""
+    if not last.is_file():
+        return _Progress()
+    state, meta = load_checkpoint(last, map_location=runtime.device)
+    missing, unexpected = module.load_state_dict(state["module"], strict=False)
+    if unexpected or [k for k in missing if not k.startswith(skip_prefixes)]:
+        raise ValueError(f"{last} does not match this model (missing {missing[:5]}, unexpected {unexpected[:5]}).")
+    opt.optimizer.load_state_dict(state["optimizer"])
+    opt.scheduler.load_state_dict(state["scheduler"])
+    opt.scaler.load_state_dict(state["scaler"])
+    _set_rng_state(state["rng"])
+    if "loader" in state:  # absent in stages saved before the loader's streams were recorded
+        load_loader_state(train_loader, state["loader"])
+    return _Progress(meta["epoch"] + 1, tuple(meta["best_score"]), meta["best_epoch"])
+
+
+def _distributed(module: nn.Module, runtime: Runtime) -> nn.Module:
+    if not runtime.distributed:
+        return module
+    return torch.nn.parallel.DistributedDataParallel(
+        module, device_ids=[runtime.device.index] if runtime.device.type == "cuda" else None,
+        find_unused_parameters=True)
+
+
+def _train_epoch(trainer: nn.Module, loader: DataLoader, opt: _Optimisation, stage: StageConfig, runtime: Runtime,
+                 epoch: int, desc: str) -> tuple[dict[str, float], float]:
+    """One pass over ``loader``; returns (mean of each loss term, the epoch's learning rate) and steps
+    the schedule."""
+    if hasattr(loader.sampler, "set_epoch"):
+        loader.sampler.set_epoch(epoch)
+    trainer.train()
+    sums: dict[str, float] = {}
+    n = 0
+    bar = tqdm(loader, desc=f"{desc} {epoch + 1}/{stage.epochs}", leave=False, disable=not runtime.is_main)
+    for batch in bar:
+        batch = runtime.to_device(batch)
+        with runtime.autocast():
+            _, losses = trainer(batch)
+            loss = sum(losses.values())
+        opt.optimizer.zero_grad(set_to_none=True)
+        opt.scaler.scale(loss).backward()
+        if stage.grad_clip:
+            opt.scaler.unscale_(opt.optimizer)
+            torch.nn.utils.clip_grad_norm_(opt.params, stage.grad_clip)
+        opt.scaler.step(opt.optimizer)
+        opt.scaler.update()
+        n += 1
+        for k, v in {"loss": loss, **losses}.items():
+            sums[k] = sums.get(k, 0.0) + float(v.detach())
+        bar.set_postfix(loss=f"{sums['loss'] / n:.3f}")
+    lr = opt.optimizer.param_groups[0]["lr"]
+    opt.scheduler.step()
+    return {k: v / max(n, 1) for k, v in sums.items()}, lr
+
+
+def _epoch_row(epoch: int, lr: float, seconds: float, train_means: dict, val: dict) -> dict:
+    """One ``metrics.csv`` row: epoch (1-based), learning rate, seconds, ``train_*`` and ``val_*``."""
+    return {"epoch": epoch + 1, "lr": lr, "seconds": round(seconds, 2),
+            **{f"train_{k}": round(v, 5) for k, v in train_means.items()},
+            **{f"val_{k}": round(v, 5) for k, v in val.items()}}
+
+
+def _log_epoch(csv_path: Path, board, row: dict) -> None:
+    """Append the epoch's row to ``metrics.csv`` and, when watching, to TensorBoard."""
+    _append_metrics(csv_path, row)
+    if board is not None:
+        for key, value in row.items():
+            if key != "epoch" and isinstance(value, (int, float)) and math.isfinite(value):
+                board.add_scalar(key.replace("_", "/", 1), value, row["epoch"])
+        board.flush()
+
+
+def _save_last(last: Path, module: nn.Module, opt: _Optimisation, train_loader: DataLoader,
+               skip_prefixes: tuple[str, ...], epoch: int, progress: _Progress) -> None:
+    """The full training state after ``epoch`` (atomic: written beside ``last`` and renamed)."""
+    save_checkpoint(last, {"module": _trainable_state(module, skip_prefixes), "optimizer": opt.optimizer.state_dict(),
+                           "scheduler": opt.scheduler.state_dict(), "scaler": opt.scaler.state_dict(),
+                           "rng": _rng_state(), "loader": loader_state(train_loader)},
+                    {"epoch": epoch, "best_epoch": progress.best_epoch, "best_score": list(progress.best_score)})
 
 
 def _tensorboard(out_dir: Path):
@@ -191,12 +268,10 @@ def _append_metrics(path: Path, row: dict) -> None:
             rows = list(csv.DictReader(f))
     rows.append({k: str(v) for k, v in row.items()})
     columns = list(dict.fromkeys(k for r in rows for k in r))
-    tmp = path.with_suffix(".csv.tmp")
-    with open(tmp, "w", newline="") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=columns)
         w.writeheader()
         w.writerows(rows)
-    tmp.replace(path)
 
 
 def _truncate_metrics(path: Path, completed_epochs: int) -> None:
@@ -206,7 +281,7 @@ def _truncate_metrics(path: Path, completed_epochs: int) -> None:
         rows = list(csv.DictReader(f))
     kept = [r for r in rows if int(r["epoch"]) <= completed_epochs]
     if len(kept) != len(rows):
-        with open(path, "w", newline="") as f:
+        with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=list(rows[0]))
             w.writeheader()
             w.writerows(kept)
