@@ -50,7 +50,7 @@ def tiny_config(manifest: Path, epochs1: int = 2, epochs2: int = 2):
 
     return config_from_mapping({
         "name": "tiny", "device": "cpu",
-        "data": {"manifest": str(manifest), "folds": 2, "preprocess": {"grid_size": 32, "lesion_crop_size": 8},
+        "data": {"manifest": str(manifest), "folds": 2, "preprocess": {"grid_size": 32},
                  "augment": True},
         "teacher": {"feature_size": 12, "fusion_channels": 16, "window_size": 4, "depths": [1, 1, 1, 1]},
         "student": {"init_filters": 8, "pet_channels": 2, "blocks_down": [1, 1, 1, 1]},

@@ -116,7 +116,7 @@ def test_predict_killed_while_writing_leaves_no_complete_looking_result(tmp_path
     kwargs = {"init_filters": 8, "fusion_channels": 8, "blocks_down": [1, 1, 1], "head": "region"}
     model = save_checkpoint(tmp_path / "s.pt", {"model": Student(**kwargs).state_dict()},
                             {"kind": "student", "model_kwargs": kwargs,
-                             "preprocess": PreprocessConfig(grid_size=32, lesion_crop_size=8).to_dict()})
+                             "preprocess": PreprocessConfig(grid_size=32).to_dict()})
     files = {}
     for key in ("ct", "liver", "tumor"):
         files[key] = tmp_path / f"{key}.nii.gz"

@@ -39,7 +39,7 @@ def _student_checkpoint(path, metadata=None, state=None):
     torch.manual_seed(0)
     student = Student(**KWARGS)
     meta = {"kind": "student", "model_kwargs": KWARGS,
-            "preprocess": PreprocessConfig(grid_size=32, lesion_crop_size=8).to_dict()}
+            "preprocess": PreprocessConfig(grid_size=32).to_dict()}
     return save_checkpoint(path, {"model": state if state is not None else student.state_dict()},
                            meta if metadata is None else metadata)
 
