@@ -39,9 +39,9 @@ def _timed(fn) -> float:
 
 def _ours_96() -> dict:
     from reactkd.dose import LowDoseSimulator
-    from reactkd.dose.simulate import _projector
+    from reactkd.dose.projector import cached_projector
 
-    _projector.cache_clear()
+    cached_projector.cache_clear()
     vol, sim = _body(96, 96), LowDoseSimulator()
     cold = _timed(lambda: sim.simulate_array(vol, (2.0, 4.0, 4.0), "severe", seed=0))
     warm = min(_timed(lambda: sim.simulate_array(vol, (2.0, 4.0, 4.0), "severe", seed=s)) for s in (1, 2))

@@ -24,7 +24,6 @@ grid, or lower ``fluence``, for visible degradation on a coarse grid.
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import asdict, dataclass
 from enum import Enum
@@ -44,7 +43,7 @@ from reactkd.dose.physics import (
     seed_for,
     zeng_log_noise,
 )
-from reactkd.dose.projector import ParallelBeamProjector
+from reactkd.dose.projector import cached_projector
 
 __all__ = ["ReconstructionMode", "LowDoseSimulator", "simulate_low_dose", "simulate_low_dose_array"]
 
@@ -54,13 +53,6 @@ class ReconstructionMode(str, Enum):
 
     NOISE_ONLY = "noise-only"
     FULL = "full"
-
-
-@functools.lru_cache(maxsize=4)
-def _projector(shape: tuple[int, int], spacing: tuple[float, float], n_angles: int | None):
-    # Matrices of small geometries are kept inside the projector; caching projectors reuses them
-    # across the volumes of a training run, which share one model grid.
-    return ParallelBeamProjector(shape, spacing, n_angles)
 
 
 @dataclass(frozen=True)
@@ -146,7 +138,7 @@ class LowDoseSimulator:
         out = hu.astype(np.float32, copy=True)
         if fraction == 1.0:
             return out
-        proj = _projector(hu.shape[1:], spacing[1:], self.n_angles)
+        proj = cached_projector(hu.shape[1:], spacing[1:], self.n_angles)
         i0 = photons_per_ray(self.fluence, proj.dt, spacing[0], proj.n_angles)
         full = self.mode is ReconstructionMode.FULL
 
