@@ -31,6 +31,7 @@ from enum import Enum
 import numpy as np
 import torch
 
+from reactkd.dose.acquisition import Acquisition
 from reactkd.dose.fbp_filter import FBPFilter
 from reactkd.dose.levels import DoseLevel, resolve_dose
 from reactkd.dose.physics import (
@@ -100,6 +101,13 @@ class LowDoseSimulator:
             raise ValueError(f"`n_angles` must be an int >= 2 or None, got {self.n_angles!r}.")
         object.__setattr__(self, "window", _option(FBPFilter, self.window, "window"))
         object.__setattr__(self, "mode", _option(ReconstructionMode, self.mode, "mode"))
+
+    @classmethod
+    def for_acquisition(cls, acquisition: Acquisition, **params) -> LowDoseSimulator:
+        """The simulator of a lower dose on the scanner that made the CT: its fluence, kernel, electronic
+        noise and water attenuation (``params`` set the rest, e.g. ``mode``)."""
+        return cls(mu_water=acquisition.mu_water, fluence=acquisition.fluence,
+                   electronic_noise_var=acquisition.electronic_noise_var, window=acquisition.kernel, **params)
 
     def config(self) -> dict:
         """JSON-able parameters (enum values as strings), e.g. for cache keys and run records."""
