@@ -30,9 +30,9 @@ Measured before the scanner model (generator version 1; ``Testing/core/test_phan
 patients, seeds 0-3, 64 x 64 x 48 grid): a
 cross-validated multinomial logistic regression on five hand features per case (tumour count, CT
 texture and washout, FDG and acetate tumour-to-liver ratios) reaches a macro one-vs-rest AUC of
-0.86-0.88; CT-only features 0.66-0.72, PET-only 0.87-0.89. On the default 96 x 96 x 64 grid, 90
+0.86-0.88; CT-only features 0.66-0.72, PET-only 0.87-0.89. On the then-default 96 x 96 x 64 grid, 90
 patients (seeds 0-1) give 0.87-0.90 / 0.66-0.79 / 0.88-0.90, and the default cohort (60 patients,
-seed 0) 0.81 / 0.62 / 0.85.
+seed 0) 0.81 / 0.62 / 0.85. With the scanner model (version 2; seed 0, 64 x 64 x 48): 0.86 / 0.72 / 0.87.
 
 References:
     1. Edmondson HA, Steiner PE. Cancer 1954;7(3):462-503.
