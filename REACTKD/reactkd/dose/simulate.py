@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass
 from enum import Enum
 
 import numpy as np
+import SimpleITK as sitk
 import torch
 
 from reactkd.dose.acquisition import Acquisition
@@ -176,8 +177,6 @@ class LowDoseSimulator:
             TypeError: if ``image`` is not a ``SimpleITK.Image``.
             ValueError: if it is not 3-D or has more than one component per voxel; see :meth:`simulate_array`.
         """
-        import SimpleITK as sitk
-
         if not isinstance(image, sitk.Image):
             raise TypeError(f"`image` must be a SimpleITK.Image, got {type(image).__name__}.")
         if image.GetDimension() != 3:
