@@ -12,8 +12,9 @@ from reactkd.cli import main
 @pytest.fixture()
 def ct_file(tmp_path):
     yy, xx = np.mgrid[:32, :32] - 15.5
-    hu = np.where(np.hypot(yy, xx) < 13, 40, -1000).astype(np.int16)
-    image = sitk.GetImageFromArray(np.repeat(hu[None], 3, axis=0))
+    hu = np.where(np.hypot(yy, xx) < 13, 40, -1000)
+    noise = np.random.default_rng(0).normal(0, 10, (3, 32, 32))  # a CT shows noise: it sets the fluence
+    image = sitk.GetImageFromArray(np.rint(hu[None] + noise).astype(np.int16))
     image.SetSpacing((4.0, 4.0, 5.0))
     image.SetOrigin((-60.0, -50.0, 100.0))
     path = tmp_path / "ct.nii.gz"
@@ -69,3 +70,22 @@ def test_two_dimensional_ct_refused(tmp_path, capsys):
     sitk.WriteImage(sitk.Image(16, 16, sitk.sitkInt16), str(path))
     assert main(["simulate-dose", "--ct", str(path), "--level", "mild", "--out", str(tmp_path / "o.nii.gz")]) == 2
     assert "3-D" in capsys.readouterr().err
+
+
+def test_fluence_declared_estimated_or_refused(ct_file, tmp_path, capsys):
+    out = tmp_path / "o.nii.gz"
+    assert main(["simulate-dose", "--ct", str(ct_file), "--level", "severe", "--out", str(out)]) == 0
+    assert "(estimated from soft tissue noise" in capsys.readouterr().out
+    args = ["simulate-dose", "--ct", str(ct_file), "--level", "severe", "--out", str(out), "--overwrite"]
+    assert main([*args, "--fluence", "2e7", "--kernel", "hamming"]) == 0
+    assert "fluence 2e+07 (given), kernel hamming" in capsys.readouterr().out
+    (tmp_path / "ct.json").write_text('{"fluence": 3e6, "kernel": "shepp-logan"}')
+    assert main(args) == 0
+    assert "fluence 3e+06 (declared), kernel shepp-logan" in capsys.readouterr().out
+    (tmp_path / "ct.json").unlink()
+    flat = tmp_path / "flat.nii.gz"
+    image = sitk.GetImageFromArray(np.zeros((3, 32, 32), np.int16))
+    sitk.WriteImage(image, str(flat))
+    assert main(["simulate-dose", "--ct", str(flat), "--level", "mild", "--out", str(tmp_path / "f.nii.gz")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot estimate the CT's fluence" in err and "--fluence" in err and err.count("\n") == 1

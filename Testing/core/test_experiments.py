@@ -108,9 +108,14 @@ def test_robustness_and_dose_tables(compared, capsys, tmp_path):
     assert list(rows) == ["PET + CT", "PET only (CT withheld)", "CT only (PET withheld)"]
     assert main(["dose", "--run", str(run)]) == 0
     header, rows = read_table(run / "tables" / "table4_dose.csv")
-    assert header == ["CT dose", *COLUMNS] and list(rows) == ["native", "mild (50 % dose)", "severe (25 % dose)", "mixed"]
+    assert header == ["CT dose", *COLUMNS, "Liver noise (HU)"]
+    assert list(rows) == ["native", "mild (50 % dose)", "severe (25 % dose)", "mixed"]
     # the native row of Table IV is the PET + CT row of Table III (same students, same inputs)
-    assert rows["native"] == read_table(run / "tables" / "table3_missing_modality.csv")[1]["PET + CT"]
+    assert rows["native"][: len(COLUMNS)] == read_table(run / "tables" / "table3_missing_modality.csv")[1]["PET + CT"]
+    noise = {k: float(v[-1].split(" ")[0]) for k, v in rows.items()}  # measured on the acquired grid
+    assert noise["native"] < noise["mild (50 % dose)"] < noise["severe (25 % dose)"]
+    header, curve = read_table(run / "tables" / "table4_dose_response.csv")
+    assert list(curve) == ["1", "0.5", "0.25", "0.1", "0.05"] and curve["0.25"] == rows["severe (25 % dose)"]
     assert main(["evaluate", "--run", str(run)]) == 0
     assert "table4_dose" in (run / "report" / "index.md").read_text()
     assert main(["dose", "--run", str(run.parent / "missing")]) == 2

@@ -22,7 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="write the embedded synthetic cohort (CT, FDG and acetate PET, masks, manifest)",
         description=(
             "Write the embedded phantom cohort: synthetic HCC patients whose Edmondson-Steiner grade follows "
-            "documented rules (see DIR/README.md), as NIfTI files behind an ordinary manifest.csv. "
+            "documented rules (see DIR/README.md), as NIfTI files behind an ordinary manifest.csv. Each CT is "
+            "formed by the project's scanner model at a declared fluence (README: Acquisition). "
             "Re-running with the same parameters reuses the folder; any other non-empty folder is refused."
         ),
     )
@@ -30,6 +31,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--patients", type=int, default=60, metavar="N",
                    help=f"number of patients (default 60; ~{int(RULES['repeat_fraction'] * 100)}%% get a second case)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    p.add_argument("--external", action="store_true",
+                   help="write the external site's cohort instead: CT only, another scanner (fluence, kernel, "
+                        "pixel, slice thickness), delayed contrast phase, other patients (for `reactkd evaluate "
+                        "--run RUN --manifest DIR/manifest.csv`)")
+    p.add_argument("--size", type=int, nargs=3, metavar=("X", "Y", "Z"),
+                   help="CT acquisition grid in voxels over the fixed 384 x 384 x 320 mm field of view "
+                        "(default: the site's, 192 192 64 = 2 x 2 x 5 mm; external 160 160 80)")
     p.set_defaults(func=run)
 
 
@@ -37,12 +45,14 @@ def run(args: argparse.Namespace) -> int:
     """Generate (or reuse) the cohort and print where its manifest is, with a one-line summary."""
     output_folder(args.out)
     reused = (Path(args.out) / "cohort.json").is_file()
-    manifest = generate_cohort(args.out, n_patients=args.patients, seed=args.seed)
+    size = tuple(args.size) if args.size else None
+    site = "external" if args.external else "main"
+    manifest = generate_cohort(args.out, n_patients=args.patients, seed=args.seed, size=size, site=site)
     with open(manifest, newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     patients = {r["patient_id"]: r["grade"] for r in rows}
     grades = Counter(patients.values())
-    print(f"{'reused the existing cohort' if reused else 'wrote the cohort'}: {manifest}")
+    print(f"{'reused the existing' if reused else 'wrote the'} {site}-site cohort: {manifest}")
     print(f"{len(patients)} patients, {len(rows)} cases, patients by grade 1/2/3: "
           f"{grades['1']}/{grades['2']}/{grades['3']}")
     return 0

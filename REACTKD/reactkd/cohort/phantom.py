@@ -1,7 +1,8 @@
 """The embedded default cohort: synthetic HCC patients written as an ordinary manifest + NIfTI files.
 
-Each case has a portal-venous CT (int16 HU) with a body, spine, aorta, kidneys, spleen and a deformed
-liver on the patient's right (negative LPS x), 0-6 tumours inside the liver, FDG and 11C-acetate PET
+Each case has a portal-venous CT (int16 HU, formed by the project's scanner model at a declared
+fluence, see :mod:`reactkd.cohort.phantom_site` and the cohort's README) with a body, spine, aorta,
+kidneys, spleen and a deformed liver on the patient's right (negative LPS x), 0-6 tumours inside the liver, FDG and 11C-acetate PET
 (float32 SUV) on their own coarser grid (twice the CT spacing, shifted origin), and liver/tumour masks
 (uint8; the liver mask includes its tumours). Because the cohort is plain files behind a plain
 manifest, it flows through exactly the same loading path as real data.
@@ -16,18 +17,22 @@ a patient of grade g has a hidden aggressiveness a = (g - 2) + N(0, 0.45) that d
 - size: main radius 13 mm x exp(0.15 a + N(0, 0.3)), clipped to 5-32 mm; satellites 4.5-8 mm (many
   under 1 ml);
 - CT (weak on purpose): washout (liver minus tumour) 10 + 4 a + N(0, 6) HU; internal texture SD
-  6 exp(0.35 a + N(0, 0.35)) HU under 10-20 HU image noise; tumours of radius >= 10 mm get a necrotic
+  6 exp(0.35 a + N(0, 0.35)) HU under the scanner's image noise; tumours of radius >= 10 mm get a necrotic
   (~20 HU, PET-cold) core with P = sigmoid(1.2 a - 0.8);
 - PET (stronger): FDG tumour-to-liver ratio exp(0.30 + 0.5 a + N(0, 0.15)) rises with grade [2];
   acetate ratio exp(0.30 - 0.5 a + N(0, 0.15)) falls with grade [3];
 - AFP: log10 AFP = 1.0 + 0.35 a + N(0, 0.8); age, sex and hepatitis carry no grade signal.
 
-Measured (``Testing/core/test_phantom.py``; 90 patients, seeds 0-3, 64 x 64 x 48 grid): a
+``site="external"`` writes a second cohort from another hospital: CT only, another scanner (fluence,
+kernel, pixel, slice thickness), delayed contrast phase and other patients, for external validation.
+
+Measured before the scanner model (generator version 1; ``Testing/core/test_phantom.py``; 90
+patients, seeds 0-3, 64 x 64 x 48 grid): a
 cross-validated multinomial logistic regression on five hand features per case (tumour count, CT
 texture and washout, FDG and acetate tumour-to-liver ratios) reaches a macro one-vs-rest AUC of
-0.86-0.88; CT-only features 0.66-0.72, PET-only 0.87-0.89. On the default 96 x 96 x 64 grid, 90
+0.86-0.88; CT-only features 0.66-0.72, PET-only 0.87-0.89. On the then-default 96 x 96 x 64 grid, 90
 patients (seeds 0-1) give 0.87-0.90 / 0.66-0.79 / 0.88-0.90, and the default cohort (60 patients,
-seed 0) 0.81 / 0.62 / 0.85.
+seed 0) 0.81 / 0.62 / 0.85. With the scanner model (version 2; seed 0, 64 x 64 x 48): 0.86 / 0.72 / 0.87.
 
 References:
     1. Edmondson HA, Steiner PE. Cancer 1954;7(3):462-503.
@@ -50,16 +55,18 @@ from pathlib import Path
 import numpy as np
 
 from reactkd.cohort.phantom_rules import RULES
+from reactkd.cohort.phantom_site import SITES, site_named
 from reactkd.cohort.phantom_writer import CASE_FILES, MANIFEST_COLUMNS, write_cohort
 
-__all__ = ["DEFAULT_PATIENTS", "DEFAULT_SIZE", "GENERATOR_VERSION", "MANIFEST_COLUMNS", "RULES", "generate_cohort"]
+__all__ = ["DEFAULT_PATIENTS", "DEFAULT_SIZE", "GENERATOR_VERSION", "MANIFEST_COLUMNS", "RULES", "SITES",
+           "generate_cohort"]
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 """Bump whenever the same parameters would give different files; a cohort of another version is refused."""
 
 DEFAULT_PATIENTS = 60
-DEFAULT_SIZE = (96, 96, 64)
-"""CT grid (x, y, z) in voxels over a fixed 384 x 384 x 320 mm field of view (4 x 4 x 5 mm)."""
+DEFAULT_SIZE = SITES["main"].size
+"""CT acquisition grid (x, y, z) in voxels over a fixed 384 x 384 x 320 mm field of view (2 x 2 x 5 mm)."""
 
 
 _log = logging.getLogger(__name__)
@@ -83,7 +90,7 @@ def _check_args(n_patients: object, seed: object, size: object) -> tuple[int, in
 
 
 def generate_cohort(out_dir: str | os.PathLike[str], n_patients: int = DEFAULT_PATIENTS, seed: int = 0,
-                    size: tuple[int, int, int] = DEFAULT_SIZE) -> Path:
+                    size: tuple[int, int, int] | None = None, site: str = "main") -> Path:
     """Write the embedded phantom cohort (or reuse it) and return the path of its ``manifest.csv``.
 
     The folder is built in a hidden sibling and renamed into place, so ``out_dir`` is either absent,
@@ -95,7 +102,10 @@ def generate_cohort(out_dir: str | os.PathLike[str], n_patients: int = DEFAULT_P
         out_dir: folder to create; may exist only if empty or if it already holds this very cohort.
         n_patients: number of patients (>= 1); about 15% get a second case (patient-level folds).
         seed: non-negative seed; the same seed and parameters give identical arrays.
-        size: CT grid (x, y, z) in voxels, each >= 16, over a fixed 384 x 384 x 320 mm field of view.
+        size: CT acquisition grid (x, y, z) in voxels, each >= 16, over a fixed 384 x 384 x 320 mm field
+            of view; default the site's (main 192 x 192 x 64, external 160 x 160 x 80).
+        site: ``"main"`` (PET/CT, the training cohort) or ``"external"`` (CT only, another scanner,
+            contrast timing and patients; :mod:`reactkd.cohort.phantom_site`).
 
     Returns:
         Path of ``out_dir/manifest.csv``.
@@ -109,9 +119,10 @@ def generate_cohort(out_dir: str | os.PathLike[str], n_patients: int = DEFAULT_P
     Example:
         >>> manifest = generate_cohort("/tmp/phantom", n_patients=4, seed=1)  # doctest: +SKIP
     """
-    n_patients, seed, size = _check_args(n_patients, seed, size)
+    chosen = site_named(site)
+    n_patients, seed, size = _check_args(n_patients, seed, chosen.size if size is None else size)
     out = Path(out_dir)
-    params = {"n_patients": n_patients, "seed": seed, "size": list(size)}
+    params = {"n_patients": n_patients, "seed": seed, "size": list(size), "site": chosen.name}
     if _existing_cohort(out, params):
         _log.info("Reusing the phantom cohort in %s (same parameters and generator version).", out)
         return out / "manifest.csv"
@@ -131,13 +142,12 @@ def generate_cohort(out_dir: str | os.PathLike[str], n_patients: int = DEFAULT_P
         if _existing_cohort(out, params):  # another process finished the same cohort first
             return out / "manifest.csv"
         raise
-    _log.info("Wrote the phantom cohort (%d patients, seed %d) to %s.", n_patients, seed, out)
+    _log.info("Wrote the phantom cohort (%s site, %d patients, seed %d) to %s.", chosen.name, n_patients, seed, out)
     return out / "manifest.csv"
 
 
 def _existing_cohort(out: Path, params: dict) -> bool:
     """True if ``out`` holds this complete cohort; False if absent or empty; otherwise ValueError."""
-
     if not out.exists():
         return False
     if not out.is_dir():
@@ -158,7 +168,7 @@ def _existing_cohort(out: Path, params: dict) -> bool:
         )
     with open(out / "manifest.csv", newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
-    missing = [rel for row in rows for key in CASE_FILES if not (out / (rel := row[key])).is_file()]
+    missing = [rel for row in rows for key in CASE_FILES if (rel := row[key]) and not (out / rel).is_file()]
     if not rows or missing:
         raise ValueError(f"`out_dir` {out} holds the phantom cohort with files missing ({missing[:3]} ...); "
                          "delete it yourself or choose another folder.")

@@ -5,27 +5,31 @@ a voxel grid, so a repeat acquisition of the same patient is the same body seen 
 Grade-linked traits come from :mod:`reactkd.cohort.phantom_rules`.
 
 Values (portal venous CT): air -1000 HU, fat -100 (subcutaneous and mesenteric), muscle 45,
-bowel/soft tissue ~35, liver 55-65, spleen ~50, kidney
-cortex ~150, aorta ~160, vertebral body 450 with a 700 HU cortex, image noise SD 10-20 HU inside the
-body. PET: normal-liver SUV 1.7-2.5 (FDG) and 1.3-1.9 (acetate), blurred to 7 mm FWHM, sampled on a
+bowel/soft tissue ~35, liver 55-65, spleen ~50, kidney cortex ~150, aorta ~160, vertebral body 450 with a
+700 HU cortex; another contrast phase shifts the enhancing organs (:mod:`reactkd.cohort.phantom_site`).
+The CT is this noise-free object scanned by :func:`reactkd.dose.scanner.acquire` (projection, Poisson
+and electronic noise at the site's declared fluence, filtered back projection), so its noise is the
+scanner's: about 10-15 HU in the liver on the main site's 2 x 2 x 5 mm grid. PET: normal-liver SUV 1.7-2.5 (FDG) and 1.3-1.9 (acetate), blurred to 7 mm FWHM, sampled on a
 grid with twice the CT spacing and a shifted origin, multiplicative noise.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage
 
 from reactkd.cohort.phantom_rules import RULES, LesionSpec, PatientSpec
+from reactkd.cohort.phantom_site import Site
+from reactkd.dose.scanner import acquire
 
-__all__ = ["FOV_MM", "Anatomy", "Grid", "draw_anatomy", "place_lesions", "render_case"]
+__all__ = ["FOV_MM", "Anatomy", "Grid", "draw_anatomy", "exposure_factor", "place_lesions", "render_case"]
 
 FOV_MM = (384.0, 384.0, 320.0)
-"""CT field of view (x, y, z) in mm; the default 96 x 96 x 64 grid gives 4 x 4 x 5 mm voxels."""
+"""CT field of view (x, y, z) in mm; the main site's 192 x 192 x 64 grid gives 2 x 2 x 5 mm voxels."""
 
 _PET_FWHM_MM = 7.0
 _PET_NOISE = 0.12  # relative SD per PET voxel
@@ -106,7 +110,7 @@ class Anatomy:
     kidneys: tuple[_Blob, _Blob]
     spine_y: float
     liver_hu: float
-    ct_noise_hu: float
+    exposure: float
     fdg_liver: float
     acetate_liver: float
     soft_waves: _Waves
@@ -129,7 +133,7 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
     return Anatomy(
         body_axes=(ax, ay), body_cy=cy, fat_mm=float(rng.uniform(8, 25)), z0=z0, liver=liver, spleen=spleen,
         kidneys=kidneys, spine_y=spine_y, liver_hu=float(rng.uniform(55, 65)),  # type: ignore[arg-type]
-        ct_noise_hu=float(rng.uniform(10, 20)), fdg_liver=float(rng.uniform(1.7, 2.5)),
+        exposure=float(rng.uniform(0, 1)), fdg_liver=float(rng.uniform(1.7, 2.5)),
         acetate_liver=float(rng.uniform(1.3, 1.9)), soft_waves=_Waves.draw(rng, (15, 40), n=8),
     )
 
@@ -196,10 +200,19 @@ def _image(arr: np.ndarray, grid: Grid) -> sitk.Image:
     return img
 
 
-def render_case(anat: Anatomy, lesions: list[LesionSpec], ct_grid: Grid, pet_grid: Grid,
-                rng: np.random.Generator) -> dict[str, sitk.Image]:
-    """Render one acquisition: ``ct`` (int16 HU), ``pet_fdg``/``pet_acetate`` (float32 SUV on ``pet_grid``),
+def exposure_factor(anat: Anatomy, site: Site) -> float:
+    """The patient's tube-current factor at ``site``: ``anat.exposure`` (uniform in [0, 1)) mapped onto the
+    site's range, so the same body gets the site's own automatic exposure control."""
+    lo, hi = site.exposure
+    return lo + (hi - lo) * anat.exposure
+
+
+def render_case(anat: Anatomy, lesions: list[LesionSpec], ct_grid: Grid, pet_grid: Grid | None,
+                rng: np.random.Generator, site: Site) -> dict[str, sitk.Image]:
+    """Render one acquisition at ``site``: ``ct`` (int16 HU, scanned by the site's scanner),
+    ``pet_fdg``/``pet_acetate`` (float32 SUV on ``pet_grid``; absent when ``pet_grid`` is None),
     ``liver``/``tumor`` (uint8 0/1; the liver mask includes its tumours, as in LiTS)."""
+    phase = site.phase
     x, y, z = ct_grid.axes()
     shape = (ct_grid.size[2], ct_grid.size[1], ct_grid.size[0])
     ax, ay = anat.body_axes
@@ -229,11 +242,12 @@ def render_case(anat: Anatomy, lesions: list[LesionSpec], ct_grid: Grid, pet_gri
     paint(r_spine < 14, 450.0, 1.2, 1.0)
     paint((r_canal < 13) & ~(r_spine < 17), 650.0, 1.2, 1.0)
     paint(r_canal < 8, 20.0, 0.6, 0.5)
-    paint(aorta, 160.0, 1.7, 0.7)
+    paint(aorta, phase.aorta_hu, 1.7, 0.7)
     free = inner & (r_spine > 19) & (r_canal > 15) & ~aorta  # organs never overwrite bone or the aorta
     liver = np.zeros(shape, np.uint8)
-    organs = [(anat.kidneys[0], 150.0, 3.0, 2.0), (anat.kidneys[1], 150.0, 3.0, 2.0), (anat.spleen, 50.0, 1.8, 1.5),
-              (anat.liver, anat.liver_hu, anat.fdg_liver, anat.acetate_liver)]
+    liver_hu = anat.liver_hu + phase.liver_offset_hu
+    organs = [(anat.kidneys[0], phase.kidney_hu, 3.0, 2.0), (anat.kidneys[1], phase.kidney_hu, 3.0, 2.0),
+              (anat.spleen, phase.spleen_hu, 1.8, 1.5), (anat.liver, liver_hu, anat.fdg_liver, anat.acetate_liver)]
     for blob, hu, f, a in organs:
         sl = ct_grid.box(*blob.bounds())
         m = _largest_component((blob.level(x[..., sl[2]], y[:, sl[1]], z[sl[0]]) < 1) & free[sl])
@@ -249,14 +263,18 @@ def render_case(anat: Anatomy, lesions: list[LesionSpec], ct_grid: Grid, pet_gri
         xs, ys, zs = x[..., sl[2]], y[:, sl[1]], z[sl[0]]
         lev = blob.level(xs, ys, zs)
         m = _largest_component((lev < 1) & (liver[sl] > 0))
-        hu = anat.liver_hu - les.washout_hu + les.texture_hu * tex(xs, ys, zs) * np.ones_like(lev)
+        hu = liver_hu - phase.washout_scale * les.washout_hu + les.texture_hu * tex(xs, ys, zs) * np.ones_like(lev)
         paint(m, hu, anat.fdg_liver * les.fdg_tlr, anat.acetate_liver * les.acetate_tlr, sl)
         if les.necrosis > 0:
             paint(m & (lev < les.necrosis), 20.0, 0.3 * anat.fdg_liver, 0.3 * anat.acetate_liver, sl)
         tumor[sl][m] = 1
-    ct[body] += rng.normal(0, anat.ct_noise_hu, int(body.sum())).astype(np.float32)
+    acquisition = replace(site.acquisition, fluence=site.acquisition.fluence * exposure_factor(anat, site))
+    spacing_zyx = tuple(float(s) for s in ct_grid.spacing[::-1])
+    ct = acquire(ct, spacing_zyx, acquisition, seed=int(rng.integers(2**62)))  # type: ignore[arg-type]
     out = {"ct": _image(np.clip(np.rint(ct), -1024, 3071).astype(np.int16), ct_grid),
            "liver": _image(liver, ct_grid), "tumor": _image(tumor, ct_grid)}
+    if pet_grid is None:
+        return out
     sigma = [_PET_FWHM_MM / 2.3548 / s for s in ct_grid.spacing[::-1]]
     ref = _image(np.zeros((pet_grid.size[2], pet_grid.size[1], pet_grid.size[0]), np.float32), pet_grid)
     for key, suv in (("pet_fdg", fdg), ("pet_acetate", ace)):

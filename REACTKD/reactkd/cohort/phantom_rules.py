@@ -214,7 +214,7 @@ neighbouring grades overlap.
 | dispersion | each satellite seeded anywhere in the liver with P = sigmoid({r['dispersion_slope']} a {_signed(r['dispersion_offset'])}), else 8-25 mm from the main tumour | masks / CT |
 | size | main radius {r['main_radius_mm']} mm x exp({r['main_radius_slope']} a + N(0, {r['main_radius_sd']})), clipped to {r['main_radius_clip_mm']} mm; satellites {r['satellite_radius_mm']} mm (many under 1 ml) | masks / CT |
 | washout | liver minus tumour HU = {r['washout_hu']} + {r['washout_slope']} a + N(0, {r['washout_sd']}) (weak) | CT |
-| texture | internal smooth heterogeneity SD = {r['texture_hu']} HU x exp({r['texture_slope']} a + N(0, {r['texture_sd']})), under 10-20 HU image noise | CT |
+| texture | internal smooth heterogeneity SD = {r['texture_hu']} HU x exp({r['texture_slope']} a + N(0, {r['texture_sd']})), under the scanner's image noise (see Acquisition) | CT |
 | necrosis | main tumours of radius >= {r['necrosis_min_radius_mm']} mm get a ~20 HU, PET-cold core with P = sigmoid({r['necrosis_slope']} a {_signed(r['necrosis_offset'])}) | CT, PET |
 | FDG | tumour-to-liver SUV ratio exp({r['fdg_tlr_log0']} + {r['fdg_tlr_slope']} a + N(0, {r['tlr_sd']})): poorly differentiated HCC is FDG-avid | FDG PET |
 | acetate | tumour-to-liver SUV ratio exp({r['acetate_tlr_log0']} {_signed(r['acetate_tlr_slope'])} a + N(0, {r['tlr_sd']})): well-differentiated HCC is acetate-avid | acetate PET |

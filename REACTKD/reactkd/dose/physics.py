@@ -29,6 +29,8 @@ References:
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -41,6 +43,7 @@ __all__ = [
     "mu_to_hu",
     "photons_per_ray",
     "zeng_log_noise",
+    "acquisition_log_noise",
     "seed_for",
 ]
 
@@ -125,6 +128,36 @@ def zeng_log_noise(
     expected = counts.mul_(k)  # k \bar I, in place: counts is no longer needed
     noisy = torch.clamp(expected + std * xi, min=min_counts)
     return torch.log(expected.div_(noisy))
+
+
+def acquisition_log_noise(
+    line_integrals: torch.Tensor,
+    i0: float,
+    electronic_noise_var: float = ELECTRONIC_NOISE_VAR,
+    generator: torch.Generator | None = None,
+    min_counts: float = MIN_COUNTS,
+) -> torch.Tensor:
+    r"""Measurement error of each line integral in an acquisition with :math:`I_0` photons per ray.
+
+    The detector reads :math:`I = \mathrm{Poisson}(\bar I) + \sigma_e\,\xi`, :math:`\bar I = I_0 e^{-p}`
+    (quantum plus electronic noise, the model of Zeng et al. [1] at the acquired dose), and the
+    scanner logs it: :math:`\hat p = -\ln(\max(I, c_{min}) / I_0)`. Returns :math:`\hat p - p`, whose
+    variance is :math:`\approx 1/\bar I + \sigma_e^2/\bar I^2` (delta method).
+
+    Args:
+        line_integrals: :math:`p` of the noise-free object, any shape, >= 0.
+        i0: incident photons per ray and view, > 0.
+        electronic_noise_var: :math:`\sigma_e^2` >= 0, counts^2.
+        generator: torch random generator (reproducible draws).
+        min_counts: floor before the log, > 0.
+    """
+    expected = torch.exp(-line_integrals).mul_(i0)
+    counts = torch.poisson(expected.double(), generator=generator).to(line_integrals.dtype)
+    if electronic_noise_var > 0:
+        xi = torch.randn(line_integrals.shape, generator=generator, dtype=line_integrals.dtype,
+                         device=line_integrals.device)
+        counts.add_(xi.mul_(math.sqrt(electronic_noise_var)))
+    return torch.log(expected.div_(torch.clamp(counts, min=min_counts)))
 
 
 def seed_for(seed: int, *stream: int) -> int:

@@ -8,6 +8,7 @@ slice. On CPU this is about 25-100x faster than scikit-image's per-slice ``radon
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +19,7 @@ import torch
 
 from reactkd.dose.fbp_filter import FBPFilter, apply_filter, ramp_filter
 
-__all__ = ["ParallelBeamProjector", "default_n_angles"]
+__all__ = ["ParallelBeamProjector", "default_n_angles", "cached_projector"]
 
 # The weight matrix is kept between calls only up to this many non-zeros (8 bytes each: 512 MiB);
 # larger geometries (512 x 512 slices: 2.1e8) rebuild it chunk by chunk at each call instead.
@@ -34,6 +35,13 @@ def default_n_angles(side: int) -> int:
     one (Kak & Slaney, ch. 5, aliasing); evenness lets the projector use the 90-degree symmetry.
     """
     return 2 * math.ceil(math.pi * side / 4)
+
+
+@functools.lru_cache(maxsize=4)
+def cached_projector(shape: tuple[int, int], spacing: tuple[float, float], n_angles: int | None = None) -> ParallelBeamProjector:
+    """A shared :class:`ParallelBeamProjector` per geometry: the matrices of small geometries live inside
+    it, so the volumes of a cohort or a training run (one acquisition grid) build them once."""
+    return ParallelBeamProjector(tuple(shape), tuple(spacing), n_angles)
 
 
 class ParallelBeamProjector:

@@ -24,7 +24,6 @@ grid, or lower ``fluence``, for visible degradation on a coarse grid.
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import asdict, dataclass
 from enum import Enum
@@ -33,6 +32,7 @@ import numpy as np
 import SimpleITK as sitk
 import torch
 
+from reactkd.dose.acquisition import Acquisition
 from reactkd.dose.fbp_filter import FBPFilter
 from reactkd.dose.levels import DoseLevel, resolve_dose
 from reactkd.dose.physics import (
@@ -45,7 +45,7 @@ from reactkd.dose.physics import (
     seed_for,
     zeng_log_noise,
 )
-from reactkd.dose.projector import ParallelBeamProjector
+from reactkd.dose.projector import cached_projector
 
 __all__ = ["ReconstructionMode", "LowDoseSimulator", "simulate_low_dose", "simulate_low_dose_array"]
 
@@ -55,13 +55,6 @@ class ReconstructionMode(str, Enum):
 
     NOISE_ONLY = "noise-only"
     FULL = "full"
-
-
-@functools.lru_cache(maxsize=4)
-def _projector(shape: tuple[int, int], spacing: tuple[float, float], n_angles: int | None):
-    # Matrices of small geometries are kept inside the projector; caching projectors reuses them
-    # across the volumes of a training run, which share one model grid.
-    return ParallelBeamProjector(shape, spacing, n_angles)
 
 
 @dataclass(frozen=True)
@@ -110,6 +103,13 @@ class LowDoseSimulator:
         object.__setattr__(self, "window", _option(FBPFilter, self.window, "window"))
         object.__setattr__(self, "mode", _option(ReconstructionMode, self.mode, "mode"))
 
+    @classmethod
+    def for_acquisition(cls, acquisition: Acquisition, **params) -> LowDoseSimulator:
+        """The simulator of a lower dose on the scanner that made the CT: its fluence, kernel, electronic
+        noise and water attenuation (``params`` set the rest, e.g. ``mode``)."""
+        return cls(mu_water=acquisition.mu_water, fluence=acquisition.fluence,
+                   electronic_noise_var=acquisition.electronic_noise_var, window=acquisition.kernel, **params)
+
     def config(self) -> dict:
         """JSON-able parameters (enum values as strings), e.g. for cache keys and run records."""
         return {k: (v.value if isinstance(v, Enum) else v) for k, v in asdict(self).items()}
@@ -147,7 +147,7 @@ class LowDoseSimulator:
         out = hu.astype(np.float32, copy=True)
         if fraction == 1.0:
             return out
-        proj = _projector(hu.shape[1:], spacing[1:], self.n_angles)
+        proj = cached_projector(hu.shape[1:], spacing[1:], self.n_angles)
         i0 = photons_per_ray(self.fluence, proj.dt, spacing[0], proj.n_angles)
         full = self.mode is ReconstructionMode.FULL
 
@@ -177,7 +177,6 @@ class LowDoseSimulator:
             TypeError: if ``image`` is not a ``SimpleITK.Image``.
             ValueError: if it is not 3-D or has more than one component per voxel; see :meth:`simulate_array`.
         """
-
         if not isinstance(image, sitk.Image):
             raise TypeError(f"`image` must be a SimpleITK.Image, got {type(image).__name__}.")
         if image.GetDimension() != 3:

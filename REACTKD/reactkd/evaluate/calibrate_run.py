@@ -21,7 +21,7 @@ from reactkd.config import config_from_mapping
 from reactkd.evaluate.calibration import expected_calibration_error, fit_temperature, negative_log_likelihood, \
     scaled_probabilities
 from reactkd.evaluate.domain import case_statistics, read_domain, training_domain, write_domain
-from reactkd.train.data import LowDose, inner_split, load_records, make_loader, run_caches
+from reactkd.train.data import inner_split, load_records, make_loader, run_caches
 from reactkd.train.inference import load_student
 from reactkd.train.predict import predict_loader
 from reactkd.train.runtime import Runtime
@@ -54,8 +54,7 @@ def calibrate_run(run: str | os.PathLike, force: bool = False, log=print) -> lis
     config = config_from_mapping(yaml.safe_load((run / "config.yaml").read_text()))
     records = load_records(config, run)
     folds = read_folds(run / "folds.json")
-    cache, dose_dir = run_caches(config, run)
-    lowdose = LowDose(dose_dir, config.data.dose_level, config.seed)
+    cache, _ = run_caches(config, run)
     runtime = Runtime.create("cpu")
     out = []
     for k, test_ids in enumerate(folds):
@@ -70,7 +69,7 @@ def calibrate_run(run: str | os.PathLike, force: bool = False, log=print) -> lis
         test = set(test_ids)
         _, val = inner_split([r for r in records if r.case_id not in test], config.seed + k)  # as in training
         student, _ = load_student(ckpt)
-        loader = make_loader(val, cache, lowdose, config.stage2.batch_size, runtime, False)
+        loader = make_loader(val, cache, None, config.stage2.batch_size, runtime, False)  # students read no low-dose CT
         pred = predict_loader(student, loader, runtime)
         logits, labels = pred["logits"], pred["label"]
         t = fit_temperature(logits, labels)

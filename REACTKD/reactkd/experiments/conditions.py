@@ -8,15 +8,17 @@ row of ``reactkd compare``), the table pools every fold of every run and goes to
 
 from __future__ import annotations
 
+import math
 import warnings
 from pathlib import Path
 
+from reactkd.dose.levels import DoseLevel
 from reactkd.evaluate.metrics import aggregate_folds, evaluate_folds
 from reactkd.evaluate.predictions import read_run_predictions
-from reactkd.evaluate.run_eval import eval_tag, evaluate_run
-from reactkd.evaluate.tables import Table, summary_table
+from reactkd.evaluate.run_eval import eval_tag, evaluate_run, read_noise
+from reactkd.evaluate.tables import Table, format_mean_std, summary_table
 
-__all__ = ["robustness_table", "dose_table", "MODALITY_CONDITIONS", "DOSE_CONDITIONS", "TABLES_DIR"]
+__all__ = ["robustness_table", "dose_table", "MODALITY_CONDITIONS", "DOSE_CONDITIONS", "DOSE_RESPONSE", "TABLES_DIR"]
 
 TABLES_DIR = "tables"
 
@@ -28,18 +30,23 @@ MODALITY_CONDITIONS: list[tuple[str, str | None]] = [
 """Table III rows: label → modality declared missing at inference."""
 
 DOSE_CONDITIONS: list[tuple[str, str | None]] = [
-    ("native", None),
+    ("native", "native"),
     ("mild (50 % dose)", "mild"),
     ("severe (25 % dose)", "severe"),
     ("mixed", "mixed"),
 ]
-"""Table IV rows: label → dose level of :mod:`reactkd.dose` (the student's CT is simulated at that dose)."""
+"""Table IV rows: label → dose level of :mod:`reactkd.dose` (the student's CT is simulated at that dose, on
+the CT as acquired; ``native`` is evaluated like the others so that its liver noise is measured too)."""
+
+DOSE_RESPONSE: tuple[float, ...] = (1.0, 0.5, 0.25, 0.1, 0.05)
+"""Dose fractions of the dose-response curve written beside Table IV."""
 
 
 def _condition(runs: list[Path], manifest: str | None, dose: str | None, withhold: str | None):
-    """Summary (mean ± std over every fold of every run) of the runs' students under one condition."""
+    """Summary (mean ± std over every fold of every run) of the runs' students under one condition, and
+    the mean (std) over runs of the cohort's mean liver noise (HU) at that dose (NaN without a dose)."""
 
-    per_fold = []
+    per_fold, noise = [], []
     for run in runs:
         out = run / "eval" / eval_tag(manifest, dose, withhold)
         n_folds = len(list(run.glob("fold*/student/best.pt")))
@@ -48,7 +55,8 @@ def _condition(runs: list[Path], manifest: str | None, dose: str | None, withhol
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             per_fold += evaluate_folds(read_run_predictions(out))[0]
-    return aggregate_folds(per_fold)
+        noise.append(read_noise(out)[0])
+    return aggregate_folds(per_fold), _mean_std(noise)
 
 
 def _runs_and_folder(run: str | Path | list, out: str | Path | None) -> tuple[list[Path], Path]:
@@ -64,10 +72,20 @@ def _runs_and_folder(run: str | Path | list, out: str | Path | None) -> tuple[li
 
 
 def _write(folder: Path, name: str, title: str, summaries: dict, row_title: str) -> Path:
+    """Write the table; values ``(summary, (noise mean, noise std))`` add a liver-noise column."""
 
+    noise = {k: v[1] for k, v in summaries.items() if isinstance(v, tuple)}
+    summaries = {k: (v[0] if isinstance(v, tuple) else v) for k, v in summaries.items()}
     table: Table = summary_table(summaries, row_title=row_title)
+    numeric = summary_table(summaries, row_title=row_title, numeric=True)
+    if noise:
+        table = Table((*table.header, "Liver noise (HU)"),
+                      tuple((*r, format_mean_std(*noise[r[0]], digits=1)) for r in table.rows))
+        numeric = Table((*numeric.header, "liver_noise_hu_mean", "liver_noise_hu_std"),
+                        tuple((*r, repr(noise[r[0]][0]), repr(noise[r[0]][1])) for r in numeric.rows))
+    folder.mkdir(parents=True, exist_ok=True)
     table.to_csv(folder / f"{name}.csv")
-    summary_table(summaries, row_title=row_title, numeric=True).to_csv(folder / f"{name}_numeric.csv")
+    numeric.to_csv(folder / f"{name}_numeric.csv")
     path = folder / f"{name}.md"
     path.write_text(f"# {title}\n\n{table.to_markdown()}\n", encoding="utf-8")
     return path
@@ -85,16 +103,35 @@ def robustness_table(run: str | Path | list, manifest: str | None = None, out: s
         FileNotFoundError: a run folder is missing. ValueError: several runs and no ``out``.
     """
     runs, folder = _runs_and_folder(run, out)
-    summaries = {label: _condition(runs, manifest, None, w) for label, w in MODALITY_CONDITIONS}
+    summaries = {label: _condition(runs, manifest, None, w)[0] for label, w in MODALITY_CONDITIONS}
     return _write(folder, "table3_missing_modality",
                   f"Missing modality (Table III): students, mean ± std over {_over(runs)}", summaries, "Inputs")
 
 
-def dose_table(run: str | Path | list, manifest: str | None = None, out: str | Path | None = None) -> Path:
+def dose_table(run: str | Path | list, manifest: str | None = None, out: str | Path | None = None,
+               response: tuple[float, ...] = DOSE_RESPONSE) -> Path:
     """Table IV: the students of ``run`` (one or several, as :func:`robustness_table`) at native, mild,
-    severe and mixed dose; returns the markdown path."""
+    severe and mixed dose, with the liver noise (HU, acquired grid) at each; and beside it
+    ``table4_dose_response`` at the fractions ``response``. Returns the Table IV markdown path."""
     runs, folder = _runs_and_folder(run, out)
     suffix = f" on {Path(manifest).name}" if manifest else ""
-    summaries = {label: _condition(runs, manifest, d, None) for label, d in DOSE_CONDITIONS}
-    return _write(folder, "table4_dose" + (f"_{Path(manifest).stem}" if manifest else ""),
-                  f"Dose degradation (Table IV){suffix}: students, mean ± std over {_over(runs)}", summaries, "CT dose")
+    stem = "table4_dose" + (f"_{Path(manifest).stem}" if manifest else "")
+    over = _over(runs)
+    rows = {label: _condition(runs, manifest, d, None) for label, d in DOSE_CONDITIONS}
+    path = _write(folder, stem, f"Dose degradation (Table IV){suffix}: students, mean ± std over {over}; "
+                  "liver noise: mean over cases (std over runs)", rows, "CT dose")
+    # Fractions equal to a named level use its name, so their evaluations (and dose caches) are shared.
+    names = {level.fraction: level.value for level in DoseLevel}
+    curve = {f"{k:g}": _condition(runs, manifest, names.get(k, f"{k:g}"), None) for k in response}
+    _write(folder, stem + "_response", f"Dose-response{suffix}: students at each dose fraction, mean ± std over "
+           f"{over}", curve, "Dose fraction")
+    return path
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite:
+        return math.nan, math.nan
+    mean = sum(finite) / len(finite)
+    std = math.sqrt(sum((v - mean) ** 2 for v in finite) / (len(finite) - 1)) if len(finite) > 1 else math.nan
+    return mean, std

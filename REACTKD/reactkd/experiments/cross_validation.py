@@ -95,7 +95,7 @@ def run_experiment(config: ExperimentConfig, run_dir: str | Path, log=print, tea
     records = load_records(config, run_dir)
     pcfg = PreprocessConfig.from_dict(config.data.preprocess)
     cache, dose_dir = run_caches(config, run_dir)
-    lowdose = LowDose(dose_dir, config.data.dose_level, config.seed)
+    lowdose = LowDose(dose_dir, config.data.dose_level, config.seed, records)
     folds_path = run_dir / "folds.json"
     if folds_path.is_file():
         folds = read_folds(folds_path)

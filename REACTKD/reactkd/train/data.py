@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,9 @@ from torch.utils.data import DataLoader, DistributedSampler
 from reactkd.cohort import CaseDataset, CaseRecord, PreprocessCache, collate_cases, patient_folds, read_manifest
 from reactkd.cohort.phantom import generate_cohort
 from reactkd.config.experiment import ExperimentConfig
-from reactkd.dose import DoseCache
+from reactkd.dose import DoseCache, LowDoseSimulator
+from reactkd.dose.noise_estimate import acquisition_of, measure_noise_std, soft_tissue_region
+from reactkd.io.geometry import world_corners
 from reactkd.preprocess import ModelInput, PreprocessConfig
 from reactkd.train.runtime import Runtime
 
@@ -49,19 +52,61 @@ def inner_split(records: list[CaseRecord], seed: int) -> tuple[list[CaseRecord],
 
 
 class LowDose:
-    """Dose-degraded HU on a case's model grid (sinogram-domain simulation, cached on disk and in RAM)."""
+    """Dose-degraded HU on a case's model grid, simulated on the CT **as acquired** and then resampled.
 
-    def __init__(self, cache_dir: Path, level: str, seed: int):
-        self.cache = DoseCache(cache_dir)
-        self.level, self.seed = level, seed
+    Scanner noise scales as pixel^-1.5, so the simulation runs on the CT's own pixels (only the slices the
+    model grid reaches: slices are independent in the parallel-beam model) with the CT's acquisition: its
+    sidecar's declared fluence and kernel, else the fluence estimated from the liver's noise
+    (:func:`reactkd.dose.noise_estimate.acquisition_of`). Results are cached on disk (:class:`DoseCache`,
+    keyed by the simulator and the input) and in RAM. :attr:`noise_hu` records each case's liver noise std
+    at this level on the acquired grid, :attr:`sources` where its fluence came from.
+
+    Args:
+        cache_dir: the run's low-dose cache folder. level: dose level or fraction. seed: noise seed.
+        records: the cases that may be asked for (their files are read on first use).
+    """
+
+    def __init__(self, cache_dir: Path, level: str, seed: int, records: Iterable[CaseRecord] = ()):
+        self.cache_dir, self.level, self.seed = Path(cache_dir), level, seed
+        self.records = {r.case_id: r for r in records}
         self._memory: dict[str, np.ndarray] = {}
+        self.noise_hu: dict[str, float] = {}
+        self.sources: dict[str, str] = {}
 
     def __call__(self, mi: ModelInput) -> np.ndarray:
         if mi.case_id not in self._memory:
-            image = mi.grid.to_image(mi.ct_hu[0])
-            low = self.cache.get_or_simulate(mi.case_id, image, self.level, self.seed)
-            self._memory[mi.case_id] = sitk.GetArrayFromImage(low).astype(np.float32)
+            record = self.records.get(mi.case_id)
+            if record is None:
+                raise ValueError(f"no manifest record for case {mi.case_id!r}: the dose is simulated on the CT "
+                                 "as acquired, so LowDose needs the case's records.")
+            case = record.load()
+            ct, (liver, tumor) = _slab(case.ct, mi.grid), (case.liver, case.tumor)
+            hu = sitk.GetArrayFromImage(ct).astype(np.float32)
+            spacing = tuple(reversed(ct.GetSpacing()))
+            masks = [sitk.GetArrayFromImage(_slab_like(m, ct)) > 0 for m in (liver, tumor)]
+            acquisition, self.sources[mi.case_id] = acquisition_of(record.ct, hu, spacing, *masks)
+            cache = DoseCache(self.cache_dir, LowDoseSimulator.for_acquisition(acquisition))
+            low = cache.get_or_simulate(mi.case_id, ct, self.level, self.seed)
+            region = soft_tissue_region(hu, *masks)
+            self.noise_hu[mi.case_id] = measure_noise_std(sitk.GetArrayFromImage(low), region, spacing)
+            self._memory[mi.case_id] = mi.grid.sample(low, sitk.sitkLinear, -1000.0)
         return self._memory[mi.case_id]
+
+
+def _slab(ct: sitk.Image, grid) -> sitk.Image:
+    """The CT's whole slices (axis 2 of the index) that the model grid's world box reaches, plus one."""
+    corners = world_corners(grid.reference())
+    k = np.array([ct.TransformPhysicalPointToContinuousIndex(c.tolist())[2] for c in corners])
+    lo = int(np.clip(np.floor(k.min()) - 1, 0, ct.GetSize()[2] - 1))
+    hi = int(np.clip(np.ceil(k.max()) + 2, lo + 1, ct.GetSize()[2]))
+    size = list(ct.GetSize())
+    return sitk.RegionOfInterest(ct, [size[0], size[1], hi - lo], [0, 0, lo])
+
+
+def _slab_like(mask: sitk.Image, slab: sitk.Image) -> sitk.Image:
+    """``mask`` (on the full CT grid) cut to the slices of ``slab``."""
+    lo = mask.TransformPhysicalPointToIndex(slab.GetOrigin())[2]
+    return sitk.RegionOfInterest(mask, list(slab.GetSize()), [0, 0, lo])
 
 
 def make_loader(records: list[CaseRecord], cache: PreprocessCache, lowdose: LowDose | None, batch_size: int,
