@@ -101,6 +101,8 @@ def _check_values(c: ExperimentConfig) -> None:
     need = require
     need(c.data.folds >= 2, "data.folds", c.data.folds, ">= 2")
     need(c.data.phantom_patients >= 1, "data.phantom_patients", c.data.phantom_patients, ">= 1")
+    size = c.data.phantom_size
+    need(size is None or (len(size) == 3 and min(size) >= 16), "data.phantom_size", size, "null or 3 voxel counts >= 16")
     for name, stage in (("stage1", c.stage1), ("stage2", c.stage2)):
         need(stage.epochs >= 1, f"{name}.epochs", stage.epochs, ">= 1")
         need(stage.batch_size >= 1, f"{name}.batch_size", stage.batch_size, ">= 1")

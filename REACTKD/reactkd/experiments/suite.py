@@ -81,8 +81,9 @@ def _shared_base(base: ExperimentConfig, out: Path) -> ExperimentConfig:
     c = copy.deepcopy(base)
     if not c.data.manifest:
 
+        size = tuple(c.data.phantom_size) if c.data.phantom_size else None
         c.data.manifest = str(generate_cohort(out / "cohort", n_patients=c.data.phantom_patients,
-                                              seed=c.data.phantom_seed).resolve())
+                                              seed=c.data.phantom_seed, size=size).resolve())
     c.data.cache_dir = str(out.resolve())
     return c
 

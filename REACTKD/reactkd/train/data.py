@@ -31,7 +31,9 @@ def load_records(config: ExperimentConfig, run_dir: Path) -> list[CaseRecord]:
     """The manifest's cases, or the embedded phantom cohort generated into ``run_dir/cohort``."""
     if config.data.manifest:
         return read_manifest(config.data.manifest)
-    manifest = generate_cohort(run_dir / "cohort", n_patients=config.data.phantom_patients, seed=config.data.phantom_seed)
+    size = tuple(config.data.phantom_size) if config.data.phantom_size else None
+    manifest = generate_cohort(run_dir / "cohort", n_patients=config.data.phantom_patients, seed=config.data.phantom_seed,
+                               size=size)
     return read_manifest(manifest)
 
 
