@@ -68,7 +68,7 @@ def _child(run: Path, manifest: Path, kill: str | None, log: Path, epochs1: int,
 
     torch.set_num_threads(1)
     import reactkd.train.checkpoint as checkpoint
-    import reactkd.train.experiment as experiment
+    import reactkd.experiments.cross_validation as experiment
     import reactkd.train.loop as loop
 
     target_event, target_n = (kill.split(":")[0], int(kill.split(":")[1])) if kill else (None, -1)

@@ -33,6 +33,7 @@ REQUIREMENTS = {
     "tqdm": "tqdm>=4.66",
     "matplotlib": "matplotlib>=3.7",
     "markdown": "markdown>=3.4",
+    "nibabel": "nibabel>=5",
 }
 NEVER_INSTALL = ("simpleitk", "vtk", "numpy")
 """Slicer ships these (built together with its VTK/ITK); pip must not replace them."""

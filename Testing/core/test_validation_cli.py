@@ -167,8 +167,8 @@ def test_out_of_memory_gets_advice_not_a_traceback(monkeypatch, capsys):
     parser_argv = ["graph", "--ct", "x", "--liver", "y"]
     real = cli.build_parser
 
-    def parser():
-        p = real()
+    def parser(*args, **kwargs):
+        p = real(*args, **kwargs)
         p._subparsers._group_actions[0].choices["graph"].set_defaults(func=oom)
         return p
 

@@ -70,6 +70,9 @@ def check_nifti_file(path: str | os.PathLike, role: str = "image") -> None:
                     usable = len(pending) - len(pending) % dtype.itemsize
                     bad += int(np.count_nonzero(~np.isfinite(np.frombuffer(pending[:usable], dtype=dtype))))
                     pending = pending[usable:]
+            if opener is gzip.open and have == expected:
+                while f.read(_CHUNK):  # to the end of the stream: a missing gzip trailer (CRC, size) is a cut too
+                    pass
     except (EOFError, zlib.error, gzip.BadGzipFile, OSError) as err:
         raise ValueError(
             f"{where}: the file is truncated or corrupt ({str(err).strip() or type(err).__name__}) after "
