@@ -10,15 +10,22 @@ import torch
 
 from reactkd import GRADES
 from reactkd.cohort.dataset import collate_cases, item_from_input
+from reactkd.config.schema import Precision
 from reactkd.io.case import Case
+from reactkd.losses.region_graph import cosine_adjacency, region_nodes
 from reactkd.preprocess import PreprocessConfig, preprocess_case, region_graph
-from reactkd.train.inference import node_attention
+from reactkd.train.inference import attribute_nodes
+from reactkd.train.performance import resolve_policy
 
 __all__ = ["predict_case"]
 
 
-def predict_case(student, metadata: dict, case: Case, device: str | torch.device = "cpu") -> tuple[dict, sitk.Image]:
+def predict_case(student, metadata: dict, case: Case, device: str | torch.device = "cpu",
+                 precision: Precision | str = Precision.FP32) -> tuple[dict, sitk.Image]:
     """Returns ``(result, attention_image)``.
+
+    The student runs under the device's :class:`~reactkd.train.performance.PerformancePolicy` (channels-last-3d
+    on a CPU; ``precision`` fp32 by default, ``auto``/``bf16`` for bf16 autocast where the CPU has it).
 
     ``result``: ``probabilities`` (grade → probability), ``grade``, ``modalities`` used, ``nodes`` (each
     ``kind``, ``voxels``, ``volume_ml``, ``centroid_lps_mm``, ``attention``), ``edges`` (each node pair
@@ -31,9 +38,11 @@ def predict_case(student, metadata: dict, case: Case, device: str | torch.device
     mi = preprocess_case(case, config, graph)
     batch = collate_cases([item_from_input(mi)])
     batch["modality_mask"] = torch.tensor([[True, bool(mi.pet_present.any())]])  # declared, never guessed
-    batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
-    probs, attention = node_attention(student.eval(), batch)
-    edges = _graph_edges(student, batch)
+    policy = resolve_policy(torch.device(device), precision)
+    batch = policy.to_device(batch)
+    with policy.autocast():
+        probs, attention, fused = attribute_nodes(policy.prepare_model(student).eval(), batch)
+    edges = _graph_edges(fused, batch)
     labels = np.zeros(graph.liver.shape, np.float32)
     labels[graph.liver] = attention[0]
     for k, node in enumerate(graph.nodes[1:], start=1):
@@ -58,14 +67,10 @@ def predict_case(student, metadata: dict, case: Case, device: str | torch.device
     return result, image
 
 
-def _graph_edges(student, batch: dict) -> list[dict]:
+def _graph_edges(fused: torch.Tensor, batch: dict) -> list[dict]:
     """Region-graph edges ``[{"i", "j", "similarity"}]`` (``i < j``): cosine similarity of the nodes'
-    features pooled from the CBAM-gated fused map (the map the node attention is read from)."""
-    from reactkd.losses.region_graph import cosine_adjacency, region_nodes
-
-    with torch.no_grad():
-        x, mask = student.batch_inputs(batch)
-        fused = student.forward_features(x, mask, batch["roi_masks"]).fused
-        adjacency = cosine_adjacency(region_nodes(fused, batch["roi_masks"].to(fused.dtype)))[0].cpu().numpy()
+    features pooled from the CBAM-gated fused map ``(1, C, d, h, w)`` (the map the node attention is read from)."""
+    fused = fused.float()
+    adjacency = cosine_adjacency(region_nodes(fused, batch["roi_masks"].to(fused.dtype)))[0].cpu().numpy()
     n = adjacency.shape[0]
     return [{"i": i, "j": j, "similarity": round(float(adjacency[i, j]), 6)} for i in range(n) for j in range(i + 1, n)]

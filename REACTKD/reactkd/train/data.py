@@ -6,11 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk
+import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
 from reactkd.cohort import CaseDataset, CaseRecord, PreprocessCache, collate_cases, patient_folds, read_manifest
 from reactkd.config.schema import ExperimentConfig
 from reactkd.preprocess import ModelInput
+from reactkd.train.performance import worker_init
 from reactkd.train.runtime import Runtime
 
 __all__ = ["load_records", "inner_split", "LowDose", "make_loader", "run_caches", "VALIDATION_SHARE"]
@@ -68,12 +70,25 @@ class LowDose:
 
 def make_loader(records: list[CaseRecord], cache: PreprocessCache, lowdose: LowDose | None, batch_size: int,
                 runtime: Runtime, train: bool, transform=None, num_workers: int = 0, seed: int = 0) -> DataLoader:
+    """A loader of :class:`CaseDataset` items, collated by :func:`collate_cases`.
+
+    With ``num_workers`` > 0 the cases (and their low-dose CT) are read into the caches first, in this
+    process, so the forked workers share them instead of each reading every case again; the workers stay
+    alive between epochs (their caches with them) and run one thread each (:func:`worker_init`), so they
+    overlap augmentation with the model's compute without taking the model's cores. On the 2-core
+    machine of ``docs/results.md`` a worker did not pay (figures there), hence ``num_workers: 0`` by default.
+    """
     dataset = CaseDataset(records, cache, lowdose, transform)
     sampler = None
     if train and runtime.distributed:
         sampler = DistributedSampler(dataset, runtime.world_size, runtime.rank, shuffle=True, seed=seed)
-    import torch
-
+    if num_workers > 0:
+        for record in records:
+            mi = cache.get(record)
+            if lowdose is not None:
+                lowdose(mi)
     generator = torch.Generator().manual_seed(seed)
     return DataLoader(dataset, batch_size=batch_size, shuffle=train and sampler is None, sampler=sampler,
-                      collate_fn=collate_cases, num_workers=num_workers, drop_last=False, generator=generator)
+                      collate_fn=collate_cases, num_workers=num_workers, drop_last=False, generator=generator,
+                      worker_init_fn=worker_init if num_workers > 0 else None, persistent_workers=num_workers > 0,
+                      pin_memory=runtime.device.type == "cuda")

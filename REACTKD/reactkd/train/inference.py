@@ -18,7 +18,7 @@ import torch
 from reactkd.graph.pooling import area_resize
 from reactkd.train.checkpoint import load_checkpoint
 
-__all__ = ["load_student", "best_checkpoint", "node_attention", "standalone_student_kwargs"]
+__all__ = ["load_student", "best_checkpoint", "node_attention", "attribute_nodes", "standalone_student_kwargs"]
 
 
 def standalone_student_kwargs(student_kwargs: dict, teacher_kwargs: dict, fusion_channels: int) -> dict:
@@ -76,20 +76,40 @@ def node_attention(student, batch: dict):
     Returns:
         ``(probabilities (3,), attention (R,))`` numpy arrays; attention sums to 1 (uniform if all zero).
     """
+    probs, attention, _ = attribute_nodes(student, batch)
+    return probs, attention
+
+
+def _leaf(module, inputs, output: torch.Tensor) -> torch.Tensor:
+    """Forward hook: the module's output as a new autograd leaf, so a backward pass stops there."""
+    return output.detach().requires_grad_()
+
+
+def attribute_nodes(student, batch: dict):
+    """:func:`node_attention` plus the CBAM-gated fused map ``(1, C, d, h, w)`` (detached) it was read from.
+
+    Grad-CAM needs only d(logit)/d(fused map): the fused map is made an autograd leaf (a forward hook on
+    ``student.cbam``), so the backward pass runs through the head alone, not the whole encoder. Runs in
+    the caller's autocast context; the attribution itself is computed in float32.
+    """
     student.eval()
-    with torch.enable_grad():
-        x, mask = student.batch_inputs(batch)
-        feats = student.forward_features(x, mask, batch["roi_masks"])
-        fused = feats.fused
-        fused.retain_grad()
-        logits = feats.logits
-        grade = int(logits.argmax(1))
-        logits[0, grade].backward()
-    weights = fused.grad.mean(dim=(2, 3, 4), keepdim=True)
-    cam = torch.relu((weights * fused).sum(1, keepdim=True)).detach()  # (1, 1, d, h, w)
+    handle = student.cbam.register_forward_hook(_leaf)
+    try:
+        with torch.enable_grad():
+            x, mask = student.batch_inputs(batch)
+            feats = student.forward_features(x, mask, batch["roi_masks"])
+            fused = feats.fused
+            logits = feats.logits
+            grade = int(logits.argmax(1))
+            logits[0, grade].backward()
+    finally:
+        handle.remove()
+    weights = fused.grad.float().mean(dim=(2, 3, 4), keepdim=True)
+    fused = fused.detach()
+    cam = torch.relu((weights * fused.float()).sum(1, keepdim=True))  # (1, 1, d, h, w)
     masks = area_resize(batch["roi_masks"].float(), cam.shape[-3:])  # (1, R, d, h, w)
     per_node = (masks * cam).flatten(2).sum(-1)[0] / masks.flatten(2).sum(-1)[0].clamp_min(1e-6)
     total = float(per_node.sum())
     attention = per_node / total if total > 0 else torch.full_like(per_node, 1.0 / len(per_node))
-    probs = torch.softmax(logits.detach(), 1)[0]
-    return probs.cpu().numpy(), attention.cpu().numpy().astype(np.float64)
+    probs = torch.softmax(logits.detach().float(), 1)[0]
+    return probs.cpu().numpy(), attention.cpu().numpy().astype(np.float64), fused
