@@ -80,31 +80,21 @@ def node_attention(student, batch: dict):
     return probs, attention
 
 
-def _leaf(module, inputs, output: torch.Tensor) -> torch.Tensor:
-    """Forward hook: the module's output as a new autograd leaf, so a backward pass stops there."""
-    return output.detach().requires_grad_()
-
-
 def attribute_nodes(student, batch: dict):
     """:func:`node_attention` plus the CBAM-gated fused map ``(1, C, d, h, w)`` (detached) it was read from.
 
-    Grad-CAM needs only d(logit)/d(fused map): the fused map is made an autograd leaf (a forward hook on
-    ``student.cbam``), so the backward pass runs through the head alone, not the whole encoder. Runs in
-    the caller's autocast context; the attribution itself is computed in float32.
+    Grad-CAM needs only d(logit)/d(fused map): ``torch.autograd.grad`` with the fused map as the only input
+    walks the head's part of the graph alone, not the whole encoder, and leaves no ``.grad`` on the weights.
+    Runs in the caller's autocast context; the attribution itself is computed in float32.
     """
     student.eval()
-    handle = student.cbam.register_forward_hook(_leaf)
-    try:
-        with torch.enable_grad():
-            x, mask = student.batch_inputs(batch)
-            feats = student.forward_features(x, mask, batch["roi_masks"])
-            fused = feats.fused
-            logits = feats.logits
-            grade = int(logits.argmax(1))
-            logits[0, grade].backward()
-    finally:
-        handle.remove()
-    weights = fused.grad.float().mean(dim=(2, 3, 4), keepdim=True)
+    with torch.enable_grad():
+        x, mask = student.batch_inputs(batch)
+        feats = student.forward_features(x, mask, batch["roi_masks"])
+        fused, logits = feats.fused, feats.logits
+        grade = int(logits.argmax(1))
+        (grad,) = torch.autograd.grad(logits[0, grade], fused)
+    weights = grad.float().mean(dim=(2, 3, 4), keepdim=True)
     fused = fused.detach()
     cam = torch.relu((weights * fused.float()).sum(1, keepdim=True))  # (1, 1, d, h, w)
     masks = area_resize(batch["roi_masks"].float(), cam.shape[-3:])  # (1, R, d, h, w)
