@@ -25,7 +25,7 @@ def predict_case(student, metadata: dict, case: Case, device: str | torch.device
     """Returns ``(result, attention_image)``.
 
     The student runs under the device's :class:`~reactkd.train.performance.PerformancePolicy` (channels-last-3d
-    on a CPU; ``precision`` fp32 by default, ``auto``/``bf16`` for bf16 autocast where the CPU has it).
+    for fp32 on a CPU; ``precision`` fp32 by default, ``auto``/``bf16`` for bf16 autocast where the CPU has it).
 
     ``result``: ``probabilities`` (grade → probability), ``grade``, ``modalities`` used, ``nodes`` (each
     ``kind``, ``voxels``, ``volume_ml``, ``centroid_lps_mm``, ``attention``), ``edges`` (each node pair

@@ -106,7 +106,7 @@ def fit(
     if done.is_file():
         info = json.loads(done.read_text())
         return StageResult(out_dir / "best.pt", info["best_epoch"], info["best_metric"], 0)
-    runtime.prepare_model(module)  # device and memory format (channels-last-3d on a CPU)
+    runtime.prepare_model(module)  # device and memory format (reactkd.train.performance)
     params = module.get_learnable_parameters()
     optimizer = build_optimizer(params, stage)
     scheduler = build_scheduler(optimizer, stage)

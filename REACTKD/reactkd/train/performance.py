@@ -4,10 +4,10 @@
 :class:`PerformancePolicy`; :class:`~reactkd.train.runtime.Runtime` carries it, and training, validation
 and prediction all go through it, so one decision holds for the whole run.
 
-- **Memory format.** On a CPU, 5-D activations in ``torch.channels_last_3d`` (NDHWC) let oneDNN run 3-D
-  convolutions and their backward without reordering, much faster than NCDHW (figures in
-  ``docs/results.md``, "Training and inference near the machine's limit"). On CUDA the contiguous format
-  stays (not measured here).
+- **Memory format.** On a CPU in fp32, 5-D activations in ``torch.channels_last_3d`` (NDHWC) let oneDNN
+  run 3-D convolutions and their backward without reordering, much faster than NCDHW (figures in
+  ``docs/results.md``, "Training and inference near the machine's limit"); under bf16 autocast NCDHW
+  measured faster (see :func:`resolve_memory_format`). On CUDA the contiguous format stays (not measured).
 - **Precision.** ``precision: auto`` is bf16 autocast where the hardware has native bf16 arithmetic —
   a CPU with AVX-512 BF16 or AMX-BF16 (``/proc/cpuinfo`` flags ``avx512_bf16``/``amx_bf16``, else oneDNN's
   own check), a CUDA device that reports ``torch.cuda.is_bf16_supported()`` — and fp32 elsewhere: without
@@ -67,9 +67,16 @@ def resolve_precision(precision: Precision | str, device: torch.device) -> Preci
     return Precision.BF16 if device.type == "cpu" and cpu_bf16_support() else Precision.FP32
 
 
-def resolve_memory_format(device: torch.device) -> torch.memory_format:
-    """``channels_last_3d`` on a CPU (measured faster for every model and precision here), else contiguous."""
-    return torch.channels_last_3d if device.type == "cpu" else torch.contiguous_format
+def resolve_memory_format(device: torch.device, precision: Precision | str = Precision.FP32) -> torch.memory_format:
+    """``channels_last_3d`` for fp32 on a CPU, else contiguous.
+
+    On a CPU channels-last-3d made fp32 training steps 1.5–3× faster (oneDNN's NDHWC convolution backward);
+    under bf16 autocast it made them slower (torch 2.13's channels-last GroupNorm backward in bf16 is slow),
+    so bf16 keeps NCDHW. CUDA keeps the contiguous format (not measured here). Figures: ``docs/results.md``.
+    """
+    if device.type == "cpu" and Precision(precision) is Precision.FP32:
+        return torch.channels_last_3d
+    return torch.contiguous_format
 
 
 def to_memory_format(value, memory_format: torch.memory_format):
@@ -112,8 +119,9 @@ def resolve_policy(device: torch.device, precision: Precision | str = Precision.
                    memory_format: torch.memory_format | None = None) -> PerformancePolicy:
     """The policy for ``device``: precision via :func:`resolve_precision`, memory format via
     :func:`resolve_memory_format` unless given."""
-    fmt = resolve_memory_format(device) if memory_format is None else memory_format
-    return PerformancePolicy(device, resolve_precision(precision, device), fmt)
+    precision = resolve_precision(precision, device)
+    fmt = resolve_memory_format(device, precision) if memory_format is None else memory_format
+    return PerformancePolicy(device, precision, fmt)
 
 
 def thread_count(explicit: int | None = None) -> int:

@@ -43,7 +43,7 @@ class Runtime:
     """Device + precision + memory format + distributed rank for one process.
 
     ``precision`` is always concrete (``auto`` is resolved by :func:`~reactkd.train.performance.resolve_precision`);
-    ``memory_format`` is what 5-D weights and batch tensors are kept in (channels-last-3d on a CPU).
+    ``memory_format`` is what 5-D weights and batch tensors are kept in (channels-last-3d for fp32 on a CPU).
     Under ``torchrun`` (``WORLD_SIZE`` > 1) the process group is created with NCCL on CUDA and gloo on CPU.
     """
 
