@@ -178,3 +178,14 @@ def test_policy_resolution_is_concrete():
     bf16 = resolve_policy(CPU, "bf16")
     assert bf16.autocast_dtype is torch.bfloat16 and bf16.memory_format is torch.contiguous_format  # measured faster
     assert resolve_policy(CPU, "bf16", torch.contiguous_format).memory_format is torch.contiguous_format
+
+
+def test_cpu_torchrun_ranks_split_the_cores(monkeypatch):
+    from reactkd.train import runtime
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    monkeypatch.setattr(runtime, "thread_count", lambda: 4)
+    assert runtime._per_rank_threads(2) == 2
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert runtime._per_rank_threads(2) is None  # an explicit setting wins

@@ -12,7 +12,7 @@ import torch
 import torch.distributed as dist
 
 from reactkd.config.schema import ConfigError, Device, Precision
-from reactkd.train.performance import PerformancePolicy, configure_threads, resolve_policy
+from reactkd.train.performance import PerformancePolicy, configure_threads, resolve_policy, thread_count
 
 __all__ = ["Runtime", "seed_everything", "resolve_device"]
 
@@ -121,8 +121,4 @@ def _per_rank_threads(world: int) -> int | None:
     if os.environ.get("OMP_NUM_THREADS"):
         return None
     local = int(os.environ.get("LOCAL_WORLD_SIZE", world))
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cores = os.cpu_count() or 1
-    return max(1, cores // max(local, 1))
+    return max(1, thread_count() // max(local, 1))
