@@ -1,6 +1,6 @@
 """The performance policy: bf16 detection with an fp32 fallback, channels-last-3d batches and weights,
 bf16 and channels-last runs agreeing with fp32 within tolerance (teacher and student, tiny models), thread
-counts, loader workers, and Grad-CAM through the head alone giving the full-backward attribution."""
+counts, and Grad-CAM through the head alone giving the full-backward attribution."""
 
 import numpy as np
 import pytest
