@@ -12,10 +12,12 @@ import torch
 
 from reactkd import GRADES
 from reactkd.cohort.dataset import collate_cases, item_from_input
+from reactkd.config.schema import Precision
 from reactkd.io.case import Case
 from reactkd.losses.region_graph import cosine_adjacency, region_nodes
 from reactkd.preprocess import PreprocessConfig, preprocess_case, region_graph
-from reactkd.train.inference import node_attention
+from reactkd.train.inference import attribute_nodes
+from reactkd.train.performance import resolve_policy
 
 __all__ = ["predict_case", "prepare_case", "explain_case", "PreparedCase", "ATTENTION_DEFINITION", "EDGE_DEFINITION"]
 
@@ -47,11 +49,20 @@ def prepare_case(metadata: dict, case: Case, device: str | torch.device = "cpu")
     return PreparedCase(case, graph, batch, drawn)
 
 
-def explain_case(student, prepared: PreparedCase) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[dict]]:
-    """``(probabilities (3,), node attention (R,), attention map (Z, Y, X) float32 on the CT grid, edges)``."""
+def explain_case(student, prepared: PreparedCase, precision: Precision | str = Precision.FP32
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[dict]]:
+    """``(probabilities (3,), node attention (R,), attention map (Z, Y, X) float32 on the CT grid, edges)``.
+
+    The student runs once, under the batch device's :class:`~reactkd.train.performance.PerformancePolicy`
+    (channels-last-3d for fp32 on a CPU; ``auto``/``bf16`` for bf16 autocast where the CPU has it); the
+    attention and the edges are read from that one forward pass."""
     graph = prepared.graph
-    probs, attention = node_attention(student.eval(), prepared.batch)
-    edges = _graph_edges(student, prepared.batch)
+    device = prepared.batch["ct"].device
+    policy = resolve_policy(device, precision)
+    batch = policy.to_device(prepared.batch)
+    with policy.autocast():
+        probs, attention, fused = attribute_nodes(policy.prepare_model(student).eval(), batch)
+    edges = _graph_edges(fused, batch)
     labels = np.zeros(graph.liver.shape, np.float32)
     labels[graph.liver] = attention[0]
     for k, node in enumerate(graph.nodes[1:], start=1):
@@ -60,8 +71,12 @@ def explain_case(student, prepared: PreparedCase) -> tuple[np.ndarray, np.ndarra
     return probs, attention, labels, edges
 
 
-def predict_case(student, metadata: dict, case: Case, device: str | torch.device = "cpu") -> tuple[dict, sitk.Image]:
+def predict_case(student, metadata: dict, case: Case, device: str | torch.device = "cpu",
+                 precision: Precision | str = Precision.FP32) -> tuple[dict, sitk.Image]:
     """Returns ``(result, attention_image)``.
+
+    The student runs under the device's :class:`~reactkd.train.performance.PerformancePolicy` (channels-last-3d
+    for fp32 on a CPU; ``precision`` fp32 by default, ``auto``/``bf16`` for bf16 autocast where the CPU has it).
 
     ``result``: ``probabilities`` (grade → probability), ``grade``, ``modalities`` used, ``nodes`` (each
     ``kind``, ``voxels``, ``volume_ml``, ``centroid_lps_mm``, ``attention``), ``edges`` (each node pair
@@ -70,7 +85,7 @@ def predict_case(student, metadata: dict, case: Case, device: str | torch.device
     overlap), 0 outside the ROIs and outside the given masks — so it only lights up where the anatomy is.
     """
     prepared = prepare_case(metadata, case, device)
-    probs, attention, labels, edges = explain_case(student, prepared)
+    probs, attention, labels, edges = explain_case(student, prepared, precision)
     image = sitk.GetImageFromArray(labels)
     image.CopyInformation(case.ct)
     nodes = [{**n.to_dict(), "attention": round(float(a), 6)} for n, a in zip(prepared.graph.nodes, attention)]
@@ -88,11 +103,10 @@ def predict_case(student, metadata: dict, case: Case, device: str | torch.device
     return result, image
 
 
-def _graph_edges(student, batch: dict) -> list[dict]:
+def _graph_edges(fused: torch.Tensor, batch: dict) -> list[dict]:
     """Region-graph edges ``[{"i", "j", "similarity"}]`` (``i < j``): cosine similarity of the nodes'
-    features pooled from the CBAM-gated fused map (the map the node attention is read from)."""
-    with torch.no_grad():
-        fused = student.forward_features(*student.inputs(batch)).fused
-        adjacency = cosine_adjacency(region_nodes(fused, batch["roi_masks"].to(fused.dtype)))[0].cpu().numpy()
+    features pooled from the CBAM-gated fused map ``(1, C, d, h, w)`` (the map the node attention is read from)."""
+    fused = fused.float()
+    adjacency = cosine_adjacency(region_nodes(fused, batch["roi_masks"].to(fused.dtype)))[0].cpu().numpy()
     n = adjacency.shape[0]
     return [{"i": i, "j": j, "similarity": round(float(adjacency[i, j]), 6)} for i in range(n) for j in range(i + 1, n)]

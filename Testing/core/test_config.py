@@ -34,7 +34,7 @@ def test_unknown_key_suggests_closest():
 
 @pytest.mark.parametrize("data, message", [
     ({"device": "tpu"}, r"`device` must be one of \['auto', 'cpu', 'cuda'\], got 'tpu'"),
-    ({"precision": "fp8"}, r"`precision` must be one of \['fp32', 'bf16', 'fp16'\]"),
+    ({"precision": "fp8"}, r"`precision` must be one of \['fp32', 'bf16', 'fp16', 'auto'\]"),
     ({"stage2": {"batch_size": 0}}, r"`stage2.batch_size` must be >= 1, got 0"),
     ({"stage1": {"epochs": "ten"}}, r"`stage1.epochs` must be an integer, got 'ten'"),
     ({"modality_dropout": 1.5}, r"`student.modality_dropout` must be in \[0, 1\)"),

@@ -30,6 +30,7 @@ class Precision(str, enum.Enum):
     FP32 = "fp32"
     BF16 = "bf16"  # autocast to bfloat16 (CUDA, or CPU)
     FP16 = "fp16"  # autocast to float16 with a gradient scaler (CUDA only)
+    AUTO = "auto"  # bf16 where the device computes it natively, else fp32 (reactkd.train.performance)
 
 
 class Optimizer(str, enum.Enum):

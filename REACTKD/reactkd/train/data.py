@@ -17,6 +17,7 @@ from reactkd.dose import DoseCache, LowDoseSimulator
 from reactkd.dose.noise_estimate import acquisition_of, measure_noise_std, soft_tissue_region
 from reactkd.io.geometry import world_corners
 from reactkd.preprocess import ModelInput, PreprocessConfig
+from reactkd.train.performance import worker_init
 from reactkd.train.runtime import Runtime
 
 __all__ = ["load_records", "inner_split", "LowDose", "make_loader", "run_caches", "loader_state",
@@ -113,13 +114,28 @@ def _slab_like(mask: sitk.Image, slab: sitk.Image) -> sitk.Image:
 
 def make_loader(records: list[CaseRecord], cache: PreprocessCache, lowdose: LowDose | None, batch_size: int,
                 runtime: Runtime, train: bool, transform=None, num_workers: int = 0, seed: int = 0) -> DataLoader:
+    """A loader of :class:`CaseDataset` items, collated by :func:`collate_cases`.
+
+    With ``num_workers`` > 0 the cases (and their low-dose CT) are read into the caches first, in this
+    process, so the forked workers share them instead of each reading every case again; the workers stay
+    alive between epochs (their caches with them) and run one thread each (:func:`worker_init`), so they
+    overlap augmentation with the model's compute without taking the model's cores. On the 2-core
+    machine of ``docs/results.md`` a worker did not pay (figures there), hence ``num_workers: 0`` by default.
+    """
     dataset = CaseDataset(records, cache, lowdose, transform)
     sampler = None
     if train and runtime.distributed:
         sampler = DistributedSampler(dataset, runtime.world_size, runtime.rank, shuffle=True, seed=seed)
+    if num_workers > 0:
+        for record in records:
+            mi = cache.get(record)
+            if lowdose is not None:
+                lowdose(mi)
     generator = torch.Generator().manual_seed(seed)
     return DataLoader(dataset, batch_size=batch_size, shuffle=train and sampler is None, sampler=sampler,
-                      collate_fn=collate_cases, num_workers=num_workers, drop_last=False, generator=generator)
+                      collate_fn=collate_cases, num_workers=num_workers, drop_last=False, generator=generator,
+                      worker_init_fn=worker_init if num_workers > 0 else None, persistent_workers=num_workers > 0,
+                      pin_memory=runtime.device.type == "cuda")
 
 
 def loader_state(loader: DataLoader) -> dict:

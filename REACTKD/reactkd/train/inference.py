@@ -19,7 +19,7 @@ from reactkd.graph.pooling import area_resize
 from reactkd.models import Student, student_spec
 from reactkd.train.checkpoint import load_checkpoint, require_metadata
 
-__all__ = ["load_student", "best_checkpoint", "node_attention"]
+__all__ = ["load_student", "best_checkpoint", "node_attention", "attribute_nodes"]
 
 
 def best_checkpoint(model: str | Path) -> Path:
@@ -94,19 +94,29 @@ def node_attention(student, batch: dict):
     Returns:
         ``(probabilities (3,), attention (R,))`` numpy arrays; attention sums to 1 (uniform if all zero).
     """
+    probs, attention, _ = attribute_nodes(student, batch)
+    return probs, attention
+
+
+def attribute_nodes(student, batch: dict):
+    """:func:`node_attention` plus the CBAM-gated fused map ``(1, C, d, h, w)`` (detached) it was read from.
+
+    Grad-CAM needs only d(logit)/d(fused map): ``torch.autograd.grad`` with the fused map as the only input
+    walks the head's part of the graph alone, not the whole encoder, and leaves no ``.grad`` on the weights.
+    Runs in the caller's autocast context; the attribution itself is computed in float32.
+    """
     student.eval()
     with torch.enable_grad():
         feats = student.forward_features(*student.inputs(batch))
-        fused = feats.fused
-        fused.retain_grad()
-        logits = feats.logits
+        fused, logits = feats.fused, feats.logits
         grade = int(logits.argmax(1))
-        logits[0, grade].backward()
-    weights = fused.grad.mean(dim=(2, 3, 4), keepdim=True)
-    cam = torch.relu((weights * fused).sum(1, keepdim=True)).detach()  # (1, 1, d, h, w)
+        (grad,) = torch.autograd.grad(logits[0, grade], fused)
+    weights = grad.float().mean(dim=(2, 3, 4), keepdim=True)
+    fused = fused.detach()
+    cam = torch.relu((weights * fused.float()).sum(1, keepdim=True))  # (1, 1, d, h, w)
     masks = area_resize(batch["roi_masks"].float(), cam.shape[-3:])  # (1, R, d, h, w)
     per_node = (masks * cam).flatten(2).sum(-1)[0] / masks.flatten(2).sum(-1)[0].clamp_min(1e-6)
     total = float(per_node.sum())
     attention = per_node / total if total > 0 else torch.full_like(per_node, 1.0 / len(per_node))
-    probs = torch.softmax(logits.detach(), 1)[0]
-    return probs.cpu().numpy(), attention.cpu().numpy().astype(np.float64)
+    probs = torch.softmax(logits.detach().float(), 1)[0]
+    return probs.cpu().numpy(), attention.cpu().numpy().astype(np.float64), fused

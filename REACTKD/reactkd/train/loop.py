@@ -121,7 +121,7 @@ def fit(
     finished = _finished_stage(out_dir)
     if finished is not None:
         return finished
-    module.to(runtime.device)
+    runtime.prepare_model(module)  # device and memory format (reactkd.train.performance)
     opt = _build_optimisation(module, stage, runtime)
     progress = _resume(out_dir / "last.pt", module, opt, train_loader, runtime, skip_prefixes)
     _truncate_metrics(out_dir / "metrics.csv", progress.start)

@@ -41,7 +41,7 @@ def withhold(batch: dict, modality: Literal["pet", "ct"] | None) -> dict:
 def predict_loader(model: nn.Module, loader: DataLoader, runtime: Runtime,
                    withhold_modality: Literal["pet", "ct"] | None = None) -> dict:
     """Returns ``{"case_id", "patient_id", "label" (N,), "logits" (N, K), "embedding" (N, E)}`` as numpy."""
-    model.eval()
+    runtime.prepare_model(model).eval()
     out: dict[str, list] = {"case_id": [], "patient_id": [], "label": [], "logits": [], "embedding": []}
     for batch in loader:
         batch = runtime.to_device(withhold(batch, withhold_modality))
