@@ -68,6 +68,7 @@ def _child(run: Path, manifest: Path, kill: str | None, log: Path, epochs1: int,
 
     torch.set_num_threads(1)
     import reactkd.train.checkpoint as checkpoint
+    import reactkd.evaluate.validation as validation
     import reactkd.experiments.cross_validation as experiment
     import reactkd.train.loop as loop
 
@@ -160,7 +161,7 @@ def _child(run: Path, manifest: Path, kill: str | None, log: Path, epochs1: int,
     checkpoint.torch.save = save
     if real_atomic_path is not None:
         loop.atomic_path = atomic_path_for_csv
-    loop.predict_loader = with_first_batch_kill(loop.predict_loader)
+    validation.predict_loader = with_first_batch_kill(validation.predict_loader)  # the per-epoch evaluation
     experiment.predict_loader = with_first_batch_kill(experiment.predict_loader)
     experiment.fit = fit
     if real_save_last is not None:

@@ -3,6 +3,9 @@
 source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
 cd "$ROOT"
 set +e
+# UTF-8 mode: Slicer's libraries (slicer-core, VTK) set the C locale in-process, after which Python's default
+# text encoding would be ASCII and reading any file with a non-ASCII character (³, →, ±) would fail.
+export PYTHONUTF8=1
 # Two xdist workers (one torch thread each, see Testing/conftest.py) halve the suite's time on 2 cores.
 "$VENV/bin/python" -m pytest -n "${REACTKD_TEST_WORKERS:-2}" "$@"
 rc=$?

@@ -62,7 +62,7 @@ def test_runtime_puts_batches_and_weights_in_channels_last():
     assert batch["pet"].is_contiguous(memory_format=CL) and not batch["pet"].is_contiguous()
     assert batch["label"].dtype == torch.int64 and batch["case_id"] == ["a"]
     student = rt.prepare_model(build_student(None, init_filters=8, fusion_channels=8, blocks_down=(1, 1)))
-    conv = student.encoder.convInit.conv
+    conv = student.backbone.encoder.convInit.conv
     assert conv.weight.is_contiguous(memory_format=CL)
 
 
@@ -124,7 +124,7 @@ def test_channels_last_and_bf16_agree_with_fp32(net):
 def _reference_attention(student, batch):
     """Grad-CAM with a backward pass through the whole student (the definition)."""
     with torch.enable_grad():
-        x, mask = student.batch_inputs(batch)
+        x, mask, _ = student.inputs(batch)
         feats = student.forward_features(x, mask, batch["roi_masks"])
         feats.fused.retain_grad()
         feats.logits[0, int(feats.logits.argmax(1))].backward()
