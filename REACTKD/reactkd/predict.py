@@ -13,7 +13,7 @@ from reactkd.cohort.dataset import collate_cases, item_from_input
 from reactkd.io.case import Case
 from reactkd.losses.region_graph import cosine_adjacency, region_nodes
 from reactkd.preprocess import PreprocessConfig, preprocess_case, region_graph
-from reactkd.train.inference import node_attention
+from reactkd.train.inference import attention_definition, node_attention
 
 __all__ = ["predict_case"]
 
@@ -53,7 +53,7 @@ def predict_case(student, metadata: dict, case: Case, device: str | torch.device
         "nodes": nodes,
         "edges": edges,
         "dropped": graph.dropped,
-        "attention_definition": "Grad-CAM of the predicted grade on the CBAM-gated fused map, pooled per ROI, sums to 1",
+        "attention_definition": attention_definition(student),
         "edge_definition": "cosine similarity of the nodes' features (fused map pooled over each ROI)",
     }
     return result, image
