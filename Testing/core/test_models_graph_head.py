@@ -4,7 +4,7 @@ tumour order and zero padding, sensitive to tumour count and spread, usable by t
 import pytest
 import torch
 
-from reactkd.distill import build_distiller
+from reactkd.distill import DISTILLERS, build_distiller
 from reactkd.io import load_case
 from reactkd.models import BackboneOutput, GraphHead, Student, build_student, build_teacher, features_from_batch
 from reactkd.models.graph_head import node_geometry
@@ -130,3 +130,26 @@ def test_prediction_attention_comes_from_the_readout_of_a_graph_head(toy_case_im
     assert attention[0] == 0 and sum(attention) == pytest.approx(1, abs=1e-5) and min(attention[1:]) > 0
     region = Student(init_filters=8, fusion_channels=8, blocks_down=(1, 1, 1), head="region")
     assert predict_case(region, meta, case)[0]["attention_definition"].startswith("Grad-CAM")
+
+
+@pytest.mark.parametrize("name", DISTILLERS.keys())
+def test_every_distiller_takes_graph_heads(name):
+    """Embedding-reading distillers (relational, contrastive …) see the graph readout's embedding."""
+    torch.manual_seed(0)
+    swin = {"feature_size": 12, "depths": (1, 1, 1, 1), "window_size": 4, "fusion_channels": 16}
+    head = {"kind": "graph", "sources": ["fused"], "geometry": True}
+    teacher = build_teacher(head=head, **swin)
+    teachers = [teacher, build_teacher(branches=["dose"], head=head, **swin)] if name in ("mtcmkd", "awmtkd") else teacher
+    student = build_student(teacher, init_filters=8, blocks_down=(1, 1, 1, 1), head=head)
+    s = 32
+    masks = torch.zeros(2, 3, s, s, s)
+    masks[:, 0, 4:28, 4:28, 4:28] = 1
+    masks[0, 1, 8:14, 8:14, 8:14] = 1
+    masks[1, 1, 18:22, 18:22, 18:22] = 1
+    batch = {"ct": torch.randn(2, 1, s, s, s), "pet": torch.randn(2, 2, s, s, s), "ct_lowdose": torch.randn(2, 1, s, s, s),
+             "pet_present": torch.ones(2, 2, dtype=torch.bool), "roi_masks": masks, "case_id": ["a", "b"],
+             "roi_valid": torch.tensor([[True, True, False], [True, True, False]]), "label": torch.tensor([0, 2])}
+    _, losses = build_distiller(name, student, teachers)(batch)
+    assert all(bool(torch.isfinite(v)) for v in losses.values())
+    sum(losses.values()).backward()
+    assert student.head.phi[0].weight.grad.abs().sum() > 0
