@@ -79,14 +79,15 @@ def node_attention(student, batch: dict):
             and, for a PET student, the declared ``modality_mask`` ``(1, 2)``.
 
     Returns:
-        ``(probabilities (3,), attention (R,))`` numpy arrays; attention sums to 1 (uniform if all zero).
+        ``(probabilities (3,), attention (R,))`` numpy arrays; attention sums to 1 (Grad-CAM: uniform if all
+        zero; a graph head: its readout weights, see :func:`attention_definition`).
     """
     student.eval()
     if _reads_out_attention(student):
         with torch.no_grad():
             x, mask, roi_masks = student.inputs(batch)
             out = student.backbone(x, mask)
-            embedding, logits = student.head(out, roi_masks)
+            _, logits = student.head(out, roi_masks)
             attention = student.head.node_attention(out, roi_masks)[0].double()
         return torch.softmax(logits, 1)[0].cpu().numpy(), attention.cpu().numpy()
     with torch.enable_grad():
