@@ -31,7 +31,8 @@ from reactkd import GRADES
 from reactkd.evaluate.calibration import scaled_probabilities
 from reactkd.evaluate.domain import case_statistics, domain_warnings, read_domain
 from reactkd.io.case import Case
-from reactkd.predict import ATTENTION_DEFINITION, EDGE_DEFINITION, explain_case, prepare_case
+from reactkd.predict import EDGE_DEFINITION, explain_case, prepare_case
+from reactkd.train.inference import attention_definition
 from reactkd.train.inference import load_student
 
 __all__ = ["Member", "Ensemble", "load_ensemble", "predict_with_ensemble", "UNCERTAINTY_DEFINITION"]
@@ -137,7 +138,7 @@ def predict_with_ensemble(ensemble: Ensemble, case: Case, device: str | torch.de
         "nodes": nodes,
         "edges": edges,
         "dropped": graph.dropped,
-        "attention_definition": ATTENTION_DEFINITION + "; mean over the fold students",
+        "attention_definition": attention_definition(ensemble.members[0].student) + "; mean over the fold students",
         "edge_definition": EDGE_DEFINITION + "; mean over the fold students",
     }
     return result, image

@@ -16,12 +16,11 @@ from reactkd.config.schema import Precision
 from reactkd.io.case import Case
 from reactkd.losses.region_graph import cosine_adjacency, region_nodes
 from reactkd.preprocess import PreprocessConfig, preprocess_case, region_graph
-from reactkd.train.inference import attribute_nodes
+from reactkd.train.inference import attention_definition, attribute_nodes
 from reactkd.train.performance import resolve_policy
 
-__all__ = ["predict_case", "prepare_case", "explain_case", "PreparedCase", "ATTENTION_DEFINITION", "EDGE_DEFINITION"]
+__all__ = ["predict_case", "prepare_case", "explain_case", "PreparedCase", "EDGE_DEFINITION"]
 
-ATTENTION_DEFINITION = "Grad-CAM of the predicted grade on the CBAM-gated fused map, pooled per ROI, sums to 1"
 EDGE_DEFINITION = "cosine similarity of the nodes' features (fused map pooled over each ROI)"
 
 
@@ -97,7 +96,7 @@ def predict_case(student, metadata: dict, case: Case, device: str | torch.device
         "nodes": nodes,
         "edges": edges,
         "dropped": prepared.graph.dropped,
-        "attention_definition": ATTENTION_DEFINITION,
+        "attention_definition": attention_definition(student),
         "edge_definition": EDGE_DEFINITION,
     }
     return result, image

@@ -35,7 +35,8 @@ def compared(tmp_path_factory, tiny_cohort):
 
 def test_compare_table_and_shared_teachers(compared):
     header, rows = read_table(compared.table_csv)
-    assert header == ["Method", *COLUMNS] and list(rows) == ["REACT-KD", "KD"]
+    oracle = ["trait oracle (CT)", "trait oracle (PET)", "trait oracle (all)"]  # the phantom's reference rows
+    assert header == ["Method", *COLUMNS] and list(rows) == ["REACT-KD", "KD", *oracle]
     assert all("±" in cell for cells in rows.values() for cell in cells)
     teachers = list((compared.out / "teachers").iterdir())
     assert len(teachers) == 1, "both students must reuse one set of teachers"
@@ -105,7 +106,8 @@ def test_robustness_and_dose_tables(compared, capsys, tmp_path):
     assert main(["robustness", "--run", str(run)]) == 0
     header, rows = read_table(run / "tables" / "table3_missing_modality.csv")
     assert header == ["Inputs", *COLUMNS]
-    assert list(rows) == ["PET + CT", "PET only (CT withheld)", "CT only (PET withheld)"]
+    assert list(rows) == ["PET + CT", "PET only (CT withheld)", "CT only (PET withheld)",
+                          "trait oracle (CT)", "trait oracle (PET)", "trait oracle (all)"]
     assert main(["dose", "--run", str(run)]) == 0
     header, rows = read_table(run / "tables" / "table4_dose.csv")
     assert header == ["CT dose", *COLUMNS, "Liver noise (HU)"]
@@ -123,7 +125,7 @@ def test_robustness_and_dose_tables(compared, capsys, tmp_path):
     pooled = tmp_path / "pooled"
     assert main(["robustness", "--run", str(run), str(compared.runs["KD"][0]), "--out", str(pooled)]) == 0
     header, rows = read_table(pooled / "table3_missing_modality.csv")
-    assert header == ["Inputs", *COLUMNS] and len(rows) == 3
+    assert header == ["Inputs", *COLUMNS] and len(rows) == 6
     assert "every fold of 2 runs" in (pooled / "table3_missing_modality.md").read_text()
     assert main(["robustness", "--run", str(run), str(run)]) == 2, "several runs need --out"
 
@@ -173,7 +175,7 @@ def test_multi_teacher_methods_learn_from_modality_teachers(tmp_path, tiny_cohor
                           .get("branches")) for k in keys)
     assert branches == ["['dose']", "['pet_ct', 'dose']", "['pet_ct']"]
     header, table = read_table(result.table_csv)
-    assert list(table) == ["MTCM-KD", "AWMTKD", "KD"]
+    assert list(table)[:3] == ["MTCM-KD", "AWMTKD", "KD"] and list(table)[3].startswith("trait oracle")
     weights = [load_checkpoint(tmp_path / "cmp" / "runs" / "seed0" / row / "fold0" / "student" / "best.pt")[0]["model"]
                for row in ("mtcm-kd", "awmtkd")]
     assert any(not torch.equal(weights[0][n], weights[1][n]) for n in weights[0]), \

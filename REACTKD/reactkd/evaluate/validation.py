@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from typing import Callable
+from typing import Callable, Literal
 
 import torch
 import torch.nn as nn
@@ -28,6 +28,12 @@ def validation_metrics(pred: dict) -> dict:
     return m
 
 
-def classification_validator(loader: DataLoader, runtime: Runtime) -> Callable[[nn.Module], dict]:
-    """``network → validation metrics`` on ``loader`` (what :func:`~reactkd.train.loop.fit` calls each epoch)."""
-    return lambda network: validation_metrics(predict_loader(network, loader, runtime))
+def classification_validator(loader: DataLoader, runtime: Runtime,
+                             withhold: Literal["pet", "ct"] | None = None) -> Callable[[nn.Module], dict]:
+    """``network → validation metrics`` on ``loader`` (what :func:`~reactkd.train.loop.fit` calls each epoch).
+
+    ``withhold``: a modality declared missing and blanked in every validation case
+    (:func:`~reactkd.train.predict.withhold`), so that the epoch kept is the best one under the condition
+    the network is deployed in (``"pet"`` for a CT-deployed student). Default None: the inputs as they are.
+    """
+    return lambda network: validation_metrics(predict_loader(network, loader, runtime, withhold))

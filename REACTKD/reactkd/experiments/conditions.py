@@ -14,6 +14,7 @@ from pathlib import Path
 
 from reactkd.dose.levels import DoseLevel
 from reactkd.evaluate.metrics import aggregate_folds, evaluate_folds
+from reactkd.evaluate.oracle import oracle_rows
 from reactkd.evaluate.predictions import read_run_predictions
 from reactkd.evaluate.run_eval import eval_tag, evaluate_run, read_noise
 from reactkd.evaluate.tables import Table, format_mean_std, summary_table
@@ -97,13 +98,17 @@ def _over(runs: list[Path]) -> str:
 
 def robustness_table(run: str | Path | list, manifest: str | None = None, out: str | Path | None = None) -> Path:
     """Table III: the students of ``run`` (one run folder, or several pooled into ``out``) with both
-    modalities, PET only and CT only; returns the markdown path.
+    modalities, PET only and CT only; returns the markdown path. On the phantom (and its own cohort, no
+    ``manifest``) the trait-oracle rows follow (:mod:`reactkd.evaluate.oracle`): ``(CT)`` against CT only,
+    ``(PET)`` against PET only, ``(all)`` against PET + CT.
 
     Raises:
         FileNotFoundError: a run folder is missing. ValueError: several runs and no ``out``.
     """
     runs, folder = _runs_and_folder(run, out)
     summaries = {label: _condition(runs, manifest, None, w)[0] for label, w in MODALITY_CONDITIONS}
+    if manifest is None:
+        summaries.update(oracle_rows(runs))
     return _write(folder, "table3_missing_modality",
                   f"Missing modality (Table III): students, mean ± std over {_over(runs)}", summaries, "Inputs")
 

@@ -29,7 +29,7 @@ from reactkd.distill import build_distiller
 from reactkd.evaluate.predictions import write_fold_predictions
 from reactkd.evaluate.validation import classification_validator
 from reactkd.models import Student, Teacher, TeacherSpec, build_student, standalone_student_spec, teacher_spec
-from reactkd.models.spec import upgrade_network_keys
+from reactkd.models.spec import Deployment, upgrade_network_keys
 from reactkd.preprocess import PreprocessConfig
 from reactkd.train.augment import build_augmentation
 from reactkd.train.checkpoint import load_checkpoint
@@ -40,13 +40,19 @@ from reactkd.train.runtime import Runtime, seed_everything
 from reactkd.train.supervised import SupervisedModel
 from reactkd.utils.atomic import atomic_path
 
-__all__ = ["run_experiment", "build_models", "distiller_teachers"]
+__all__ = ["run_experiment", "build_models", "distiller_teachers", "student_validator"]
 
 
 def build_models(config: ExperimentConfig) -> tuple[Teacher, Student]:
     """The fold's teacher and the student sharing its CBAM3D."""
     teacher = Teacher(config.teacher)
     return teacher, build_student(teacher, config.student)
+
+
+def student_validator(config: ExperimentConfig, loader, runtime: Runtime):
+    """Stage 2's validator: under the deployment condition (``student.deploy: ct`` withholds the PET)."""
+    withheld = "pet" if config.student.deploy is Deployment.CT else None
+    return classification_validator(loader, runtime, withheld)
 
 
 def _metadata(config: ExperimentConfig, fold: int, kind: str, spec, pcfg: PreprocessConfig) -> dict:
@@ -147,7 +153,7 @@ def run_experiment(config: ExperimentConfig, run_dir: str | Path, log=print, tea
         tl, vl = loaders(config.stage2)
         r2 = fit(distiller, lambda s=student: s, tl, config.stage2, runtime, fold_dir / "student",
                  _metadata(config, k, "student", standalone_student_spec(config.student, config.teacher), pcfg),
-                 desc=f"fold {k} student", validate=classification_validator(vl, runtime))
+                 desc=f"fold {k} student", validate=student_validator(config, vl, runtime))
         log(f"fold {k}: student best epoch {r2.best_epoch + 1}, val {config.stage2.select_metric.value} {r2.best_metric:.3f}")
         student.load_state_dict(load_checkpoint(r2.best_path, runtime.device)[0]["model"])
         if runtime.is_main:

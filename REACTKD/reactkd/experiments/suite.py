@@ -7,7 +7,8 @@ Folder ``OUT``::
     cache/, dose-cache/            preprocessing and low-dose caches shared by every run
     teachers/<key>/fold{k}/teacher stage-1 teachers, one set per distinct teacher setting and seed
     runs/seed{s}/<row>/            an ordinary run folder per row and seed (``reactkd evaluate --run`` works)
-    table.md, table.csv            the table (mean ± std over every fold of every seed), table_numeric.csv
+    table.md, table.csv            the table (mean ± std over every fold of every seed), table_numeric.csv;
+                                   on the phantom, Table I ends with the trait-oracle reference rows
     paired.csv                     each row against the first, paired over (seed, fold): Δ AUC, wins, Wilcoxon p
     dca_<question>.png             decision curves of every row (predictions pooled over folds and seeds)
     index.md                       the page to open
@@ -36,6 +37,7 @@ from reactkd.config.identity import config_identity, teacher_key
 from reactkd.evaluate.dca import GradeQuestion, grade_decision_curve
 from reactkd.evaluate.figures import plot_dca
 from reactkd.evaluate.metrics import aggregate_folds, evaluate_folds
+from reactkd.evaluate.oracle import oracle_rows
 from reactkd.evaluate.paired import paired_table
 from reactkd.evaluate.predictions import concat_predictions, read_run_predictions
 from reactkd.evaluate.tables import summary_table
@@ -149,6 +151,9 @@ def write_suite_tables(out: Path, runs: dict[str, list[Path]], kind: str) -> Sui
             paired_auc[name] = {(seed, k): m["auc"] for seed, ms in by_run.items() for k, m in enumerate(ms)}
             pooled[name] = concat_predictions(tables)
     row_title = "Method" if kind == "compare" else "Variant"
+    # The trait oracle on each seed's folds (every row of a seed shares them): the phantom's ceiling.
+    reference = oracle_rows([same_seed[0] for same_seed in zip(*runs.values())]) if kind == "compare" and runs else {}
+    summaries.update(reference)
     table = summary_table(summaries, row_title=row_title)
     result = SuiteResult(out, table.write_markdown(out / "table.md"), table.to_csv(out / "table.csv"), runs=runs)
     summary_table(summaries, row_title=row_title, numeric=True).to_csv(out / "table_numeric.csv")
@@ -164,6 +169,10 @@ def write_suite_tables(out: Path, runs: dict[str, list[Path]], kind: str) -> Sui
     lines = [f"# {'Comparison of distillers (Table I)' if kind == 'compare' else 'Ablation (Table II)'}", "",
              f"Students on held-out folds; mean ± std over every fold of {len(seeds)} seed(s) ({', '.join(seeds)}).",
              "", table.to_markdown(), "", "CSV: [table.csv](table.csv), [numeric](table_numeric.csv)", ""]
+    if reference:
+        lines += ["The `trait oracle` rows are no network: a logistic regression on the phantom's hidden traits of "
+                      "each fold's training patients, scored on the same held-out patients (see reactkd.evaluate.oracle).",
+                      ""]
     if paired is not None:
         lines += ["## Paired over folds and seeds", "",
                   "Every row is trained on the same folds and seeds as the first, so its per-fold AUC pairs with "

@@ -5,6 +5,7 @@ from reactkd.models.cbam import CBAM3D
 from reactkd.models.encoders import SegResNetEncoder, SwinEncoder
 from reactkd.models.factory import build_student, build_teacher
 from reactkd.models.grading_net import GradingNet, features_from_batch
+from reactkd.models.graph_head import GraphHead
 from reactkd.models.heads import HEADS, ClassificationHead, ModelFeatures, build_head
 from reactkd.models.region_head import RegionHead, roi_geometry
 from reactkd.models.registry import Registry
@@ -23,7 +24,7 @@ from reactkd.models.student import Student
 from reactkd.models.teacher import Teacher
 
 __all__ = [
-    "BackboneOutput", "CBAM3D", "CBAMSpec", "ClassificationHead", "GradingNet", "HEADS", "HeadKind", "HeadSpec",
+    "BackboneOutput", "CBAM3D", "CBAMSpec", "ClassificationHead", "GradingNet", "GraphHead", "HEADS", "HeadKind", "HeadSpec",
     "ModelFeatures", "RegionHead", "Registry", "SegResNetBackbone", "SegResNetEncoder", "Student", "StudentSpec",
     "SwinEncoder", "SwinFusionBackbone", "Teacher", "TeacherSpec", "build_head", "build_student", "build_teacher",
     "features_from_batch", "roi_geometry", "standalone_student_spec", "student_spec", "teacher_spec",

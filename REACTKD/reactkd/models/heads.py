@@ -1,7 +1,8 @@
 """Grading heads: ``(BackboneOutput, roi_masks) → (embedding, logits)``, built from a :class:`HeadSpec`.
 
 A head is chosen by ``head.kind`` through :data:`HEADS` (``gap``: :class:`ClassificationHead`;
-``region``: :class:`~reactkd.models.region_head.RegionHead`); a new head is a new entry, not a switch.
+``region``: :class:`~reactkd.models.region_head.RegionHead`; ``graph``:
+:class:`~reactkd.models.graph_head.GraphHead`); a new head is a new entry, not a switch.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import torch
 import torch.nn as nn
 
 from reactkd.models.backbones import BackboneOutput
+from reactkd.models.graph_head import GraphHead
 from reactkd.models.region_head import RegionHead
 from reactkd.models.registry import Registry
 from reactkd.models.spec import HeadKind, HeadSpec
@@ -73,6 +75,12 @@ def _gap(spec: HeadSpec, channels: Mapping[str, int], num_classes: int) -> nn.Mo
 @HEADS.register(key=HeadKind.REGION.value)
 def _region(spec: HeadSpec, channels: Mapping[str, int], num_classes: int) -> nn.Module:
     return RegionHead(spec.sources, [channels[s] for s in spec.sources], num_classes, spec.dropout, spec.geometry)
+
+
+@HEADS.register(key=HeadKind.GRAPH.value)
+def _graph(spec: HeadSpec, channels: Mapping[str, int], num_classes: int) -> nn.Module:
+    return GraphHead(spec.sources, [channels[s] for s in spec.sources], num_classes, spec.dropout, spec.geometry,
+                     spec.hidden)
 
 
 def source_channels(in_channels: int, level_channels: list[int], fused_channels: int) -> dict[str, int]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from reactkd.cohort.inputs import TeacherBranch
 from reactkd.utils.typed import ConfigError, from_dict, require
 
-__all__ = ["HeadKind", "HeadSpec", "CBAMSpec", "TeacherSpec", "StudentSpec", "upgrade_network_keys",
+__all__ = ["HeadKind", "HeadSpec", "Deployment", "CBAMSpec", "TeacherSpec", "StudentSpec", "upgrade_network_keys",
            "teacher_spec", "student_spec", "standalone_student_spec", "spec_or_keys", "SOURCE_PATTERN"]
 
 SOURCE_PATTERN = re.compile(r"^(fused|input|level(\d+))$")
@@ -23,10 +23,21 @@ SOURCE_PATTERN = re.compile(r"^(fused|input|level(\d+))$")
 
 
 class HeadKind(str, enum.Enum):
-    """``gap``: global average pooling of the fused map; ``region``: pooling over the ROIs (needs ROI masks)."""
+    """``gap``: global average pooling of the fused map; ``region``: pooling over the ROIs (needs ROI masks);
+    ``graph``: a readout over the region graph's nodes (needs ROI masks, see
+    :class:`~reactkd.models.graph_head.GraphHead`)."""
 
     GAP = "gap"
     REGION = "region"
+    GRAPH = "graph"
+
+
+class Deployment(str, enum.Enum):
+    """What a student sees when deployed: ``pet_ct`` (PET where a case has it) or ``ct`` (CT alone, the
+    paper's external test). A CT-deployed student's best epoch is chosen with the PET withheld."""
+
+    PET_CT = "pet_ct"
+    CT = "ct"
 
 
 @dataclass
@@ -39,14 +50,19 @@ class HeadSpec:
             ``fused`` (the CBAM-gated fused map), ``input`` (the network's own input channels: mean CT
             attenuation and PET uptake in the ROIs) and ``level<i>`` (encoder level ``i``). Default
             ``[fused]``.
-        geometry: a region head also reads the region graph's geometry (tumour count, burden, spread).
+        geometry: a region head also reads the region graph's geometry (tumour count, burden, spread); a
+            graph head gives every node its geometry (volume, position relative to the liver, distance to
+            the nearest other tumour).
         dropout: before the linear layer, in [0, 1). Default 0.
+        hidden: width of a graph head's node MLP and attention. Default 32 (the node features are a few
+            dozen numbers); only a graph head has one.
     """
 
     kind: HeadKind = HeadKind.GAP
     sources: list[str] = field(default_factory=lambda: ["fused"])
     geometry: bool = False
     dropout: float = 0.0
+    hidden: int = 32
 
     def __post_init__(self) -> None:
         self.kind = HeadKind(self.kind)
@@ -54,9 +70,12 @@ class HeadSpec:
         bad = [s for s in self.sources if not SOURCE_PATTERN.match(str(s))]
         require(bool(self.sources) and not bad and len(set(self.sources)) == len(self.sources), "sources",
                 self.sources, "distinct names among fused, input, level<i> (e.g. [fused, level0])")
+        require(self.hidden >= 1, "hidden", self.hidden, ">= 1")
         if self.kind is HeadKind.GAP and (self.sources != ["fused"] or self.geometry):
-            raise ConfigError(f"`sources` {self.sources} and `geometry` need `kind: region` "
+            raise ConfigError(f"`sources` {self.sources} and `geometry` need `kind: region` or `kind: graph` "
                               "(a global-average head pools no ROI).")
+        if self.kind is not HeadKind.GRAPH and self.hidden != 32:
+            raise ConfigError(f"`hidden` {self.hidden} needs `kind: graph` (only a graph head has a node MLP).")
 
     def levels(self) -> list[int]:
         """The encoder levels among :attr:`sources`."""
@@ -137,6 +156,9 @@ class StudentSpec:
         cbam: an own CBAM3D's spec; None → share the teacher's (a standalone student copies its shape).
         cbam_trainable: whether the student trains the CBAM3D; None → False if shared, True if own.
         head: :class:`HeadSpec`.
+        deploy: :class:`Deployment`, the input condition the student is selected for (not part of the
+            network). Default ``pet_ct``: validation sees the PET where a case has it; ``ct``: the stage-2
+            validator withholds the PET, so the checkpoint kept is the best CT-only one.
     """
 
     num_classes: int = 3
@@ -150,8 +172,10 @@ class StudentSpec:
     cbam: CBAMSpec | None = None
     cbam_trainable: bool | None = None
     head: HeadSpec = field(default_factory=HeadSpec)
+    deploy: Deployment = Deployment.PET_CT
 
     def __post_init__(self) -> None:
+        self.deploy = Deployment(self.deploy)
         require(self.num_classes >= 2, "num_classes", self.num_classes, ">= 2")
         require(self.pet_channels >= 0, "pet_channels", self.pet_channels, ">= 0")
         require(0.0 <= self.modality_dropout < 1.0, "modality_dropout", self.modality_dropout, "in [0, 1)")

@@ -1,10 +1,12 @@
 """Load a trained student (checkpoint file or run folder) and explain a prediction per region-graph node.
 
-Node attention (the "topology map") is gradient-weighted node contribution: Grad-CAM (Selvaraju et al.,
-ICCV 2017) on the student's fused, CBAM-gated feature map for the predicted grade — ReLU of the
-channel-weighted sum of activations, weights = spatially averaged gradients — pooled over each ROI with
-its area-weighted mask, then normalised to sum to 1 over the nodes. A node's value is the share of the
-evidence for the predicted grade that lies in that region.
+Node attention (the "topology map"): a student whose head reads the graph out by attention
+(:class:`~reactkd.models.graph_head.GraphHead`, anything with ``node_attention(out, roi_masks)``) gives
+that readout's own weights — the nodes the classifier actually used. Otherwise it is gradient-weighted
+node contribution: Grad-CAM (Selvaraju et al., ICCV 2017) on the student's fused, CBAM-gated feature map
+for the predicted grade — ReLU of the channel-weighted sum of activations, weights = spatially averaged
+gradients — pooled over each ROI with its area-weighted mask, then normalised to sum to 1 over the nodes.
+A node's value is the share of the evidence for the predicted grade that lies in that region.
 """
 
 from __future__ import annotations
@@ -19,7 +21,20 @@ from reactkd.graph.pooling import area_resize
 from reactkd.models import Student, student_spec
 from reactkd.train.checkpoint import load_checkpoint, require_metadata
 
-__all__ = ["load_student", "best_checkpoint", "node_attention", "attribute_nodes"]
+__all__ = ["load_student", "best_checkpoint", "node_attention", "attribute_nodes", "attention_definition"]
+
+GRAD_CAM = "Grad-CAM of the predicted grade on the CBAM-gated fused map, pooled per ROI, sums to 1"
+READOUT = ("the graph head's gated-attention readout weights over the tumour nodes (all on the liver "
+           "without a tumour), sums to 1")
+
+
+def _reads_out_attention(student) -> bool:
+    return callable(getattr(student.head, "node_attention", None))
+
+
+def attention_definition(student) -> str:
+    """What :func:`node_attention` reports for this student (the prediction's ``attention_definition``)."""
+    return READOUT if _reads_out_attention(student) else GRAD_CAM
 
 
 def best_checkpoint(model: str | Path) -> Path:
@@ -92,7 +107,8 @@ def node_attention(student, batch: dict):
             and, for a PET student, the declared ``modality_mask`` ``(1, 2)``.
 
     Returns:
-        ``(probabilities (3,), attention (R,))`` numpy arrays; attention sums to 1 (uniform if all zero).
+        ``(probabilities (3,), attention (R,))`` numpy arrays; attention sums to 1 (Grad-CAM: uniform if all
+        zero; a graph head: its readout weights, see :func:`attention_definition`).
     """
     probs, attention, _ = attribute_nodes(student, batch)
     return probs, attention
@@ -106,6 +122,14 @@ def attribute_nodes(student, batch: dict):
     Runs in the caller's autocast context; the attribution itself is computed in float32.
     """
     student.eval()
+    if _reads_out_attention(student):
+        with torch.no_grad():
+            x, mask, roi_masks = student.inputs(batch)
+            out = student.backbone(x, mask)
+            _, logits = student.head(out, roi_masks)
+            attention = student.head.node_attention(out, roi_masks)[0].double()
+        return (torch.softmax(logits.float(), 1)[0].cpu().numpy(), attention.cpu().numpy(),
+                out.fused.detach())
     with torch.enable_grad():
         feats = student.forward_features(*student.inputs(batch))
         fused, logits = feats.fused, feats.logits
