@@ -84,7 +84,7 @@ def synthetic_cohort(root) -> str:
     return str(manifest)
 
 
-def test_tiny_two_stage_run_gives_the_pinned_probabilities(tmp_path):
+def test_tiny_two_stage_run_gives_the_pinned_probabilities(tmp_path, capfd):
     torch.set_num_threads(1)
     manifest = synthetic_cohort(tmp_path / "cohort")
     # Written with the flat keys of earlier versions (head: region, head_levels, ...), which still load, so
@@ -100,6 +100,8 @@ def test_tiny_two_stage_run_gives_the_pinned_probabilities(tmp_path):
         student={"init_filters": 8, "pet_channels": 2, "blocks_down": [1, 1, 1], **heads, "head_geometry": True},
         distiller={"name": "reactkd", "kwargs": {"student_level": 2, "teacher_level": 1}})
     run_experiment(config, tmp_path / "run", log=lambda *_: None)
+    err = capfd.readouterr().err  # not a terminal: one line per epoch, no progress-bar carriage returns
+    assert "\r" not in err and "fold 0 teacher 1/1: loss " in err and "fold 1 student 1/1: loss " in err
     got = {}
     for k in (0, 1):
         for name in ("predictions.csv", "teacher_predictions.csv"):

@@ -12,6 +12,7 @@ import csv
 import json
 import math
 import random
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -204,7 +205,11 @@ def _train_epoch(trainer: nn.Module, loader: DataLoader, opt: _Optimisation, sta
     trainer.train()
     sums: dict[str, float] = {}
     n = 0
-    bar = tqdm(loader, desc=f"{desc} {epoch + 1}/{stage.epochs}", leave=False, disable=not runtime.is_main)
+    label = f"{desc} {epoch + 1}/{stage.epochs}"
+    # A progress bar on a terminal; in a log file or pipe one line per epoch instead of carriage-return noise
+    # (the line keeps the bar's "fold 0 teacher 3/12" label, which the Slicer trainer reads as progress).
+    interactive = sys.stderr.isatty()
+    bar = tqdm(loader, desc=label, leave=False, disable=not (runtime.is_main and interactive))
     for batch in bar:
         batch = runtime.to_device(batch)
         with runtime.autocast():
@@ -223,6 +228,8 @@ def _train_epoch(trainer: nn.Module, loader: DataLoader, opt: _Optimisation, sta
         bar.set_postfix(loss=f"{sums['loss'] / n:.3f}")
     lr = opt.optimizer.param_groups[0]["lr"]
     opt.scheduler.step()
+    if runtime.is_main and not interactive:
+        print(f"{label}: loss {sums.get('loss', 0.0) / max(n, 1):.3f}", file=sys.stderr, flush=True)
     return {k: v / max(n, 1) for k, v in sums.items()}, lr
 
 
