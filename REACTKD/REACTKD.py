@@ -402,8 +402,6 @@ class REACTKDLogic(ScriptedLoadableModuleLogic):
 
     def segment(self, ctNode, model, device="auto", timeout=None):
         """Synchronous segmentation for scripts and tests (the GUI uses :meth:`startSegmentation` + polling)."""
-        from REACTKDLib.errors import explain_failure
-
         job, process = self.startSegmentation(ctNode, model, device)
         try:
             wait_or_raise(process, timeout, log.info, "segmentation")
@@ -430,21 +428,13 @@ class REACTKDLogic(ScriptedLoadableModuleLogic):
 
     @staticmethod
     def setOverlayOpacity(ctNode, opacity: float) -> None:
-        if ctNode is None:
-            return
-        from REACTKDLib.outputs import find_outputs
+        from REACTKDLib.outputs import set_overlay_opacity
 
-        if not find_outputs(slicer.mrmlScene, ctNode, "attention", "vtkMRMLScalarVolumeNode"):
-            return
-        composites = slicer.mrmlScene.GetNodesByClass("vtkMRMLSliceCompositeNode")
-        for i in range(composites.GetNumberOfItems()):
-            composites.GetItemAsObject(i).SetForegroundOpacity(float(opacity))
+        set_overlay_opacity(slicer.mrmlScene, ctNode, opacity)
 
     def run(self, ctNode, segmentationNode, liverIds, tumorIds, model, petNodes=None, device="auto",
             timeout=None, opacity=0.5) -> dict:
         """Synchronous prediction for scripts and tests (the GUI uses :meth:`start` + polling)."""
-        from REACTKDLib.errors import explain_failure
-
         inputs, process, notes = self.start(ctNode, segmentationNode, liverIds, tumorIds, petNodes, model, device)
         try:
             wait_or_raise(process, timeout, log.info)

@@ -316,3 +316,12 @@ def prediction_summary(prediction: dict) -> str:
     if prediction.get("domain_warnings"):
         line += " Inputs outside the training cases: " + " ".join(prediction["domain_warnings"])
     return line
+
+
+def set_overlay_opacity(scene, ct_node, opacity: float) -> None:
+    """Foreground opacity of every slice view, when ``ct_node`` has an attention overlay (else nothing)."""
+    if ct_node is None or not find_outputs(scene, ct_node, "attention", "vtkMRMLScalarVolumeNode"):
+        return
+    composites = scene.GetNodesByClass("vtkMRMLSliceCompositeNode")
+    for i in range(composites.GetNumberOfItems()):
+        composites.GetItemAsObject(i).SetForegroundOpacity(float(opacity))
