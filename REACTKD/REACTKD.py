@@ -20,6 +20,8 @@ from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrappe
 from slicer.ScriptedLoadableModule import ScriptedLoadableModule, ScriptedLoadableModuleLogic, ScriptedLoadableModuleWidget
 from slicer.util import VTKObservationMixin
 
+from REACTKDLib.errors import wait_or_raise  # plain Python (re only): safe before the core's dependencies exist
+
 log = logging.getLogger("REACTKD")
 
 
