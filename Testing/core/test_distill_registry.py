@@ -5,12 +5,12 @@ import pytest
 from reactkd.distill import DISTILLERS, build_distiller
 from reactkd.models import Registry
 
-EXPECTED = ["at", "awmtkd", "cirkd", "kd", "ms_ca", "ms_sard", "mskd", "mtcmkd", "reactkd"]
+EXPECTED = ["at", "awmtkd", "cirkd", "kd", "ms_ca", "ms_sard", "mskd", "mtcmkd", "none", "reactkd"]
 # The segmentation distillers (ReCo-KD) have their own registry: Testing/core/test_seg_distill.py
 
 
 def test_all_methods_registered():
-    assert DISTILLERS.keys() == EXPECTED and len(DISTILLERS) == 9 and "reactkd" in DISTILLERS
+    assert DISTILLERS.keys() == EXPECTED and len(DISTILLERS) == 10 and "reactkd" in DISTILLERS
 
 
 def test_unknown_key_lists_available_and_suggests():

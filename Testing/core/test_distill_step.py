@@ -44,7 +44,21 @@ def _student(teacher, **kw):
     return build_student(teacher, init_filters=8, blocks_down=(1, 1, 1, 1), **kw)
 
 
-@pytest.mark.parametrize("name", DISTILLERS.keys())
+def test_student_alone_has_only_the_task_term_and_never_runs_the_teacher(models):
+    teacher, _ = models
+    calls = []
+    hook = teacher.register_forward_hook(lambda *a: calls.append(1))
+    try:
+        d = build_distiller("none", _student(teacher), teacher)
+        logits, losses = d(make_batch())
+    finally:
+        hook.remove()
+    assert logits.shape == (2, 3) and set(losses) == {"loss_task"} and not calls
+    with pytest.raises(ValueError, match="`kd_weight` must be 0"):
+        build_distiller("none", _student(teacher), teacher, kd_weight=1.0)
+
+
+@pytest.mark.parametrize("name", [k for k in DISTILLERS.keys() if k != "none"])
 def test_every_registered_distiller_runs_one_step(models, name):
     torch.manual_seed(0)
     teacher, dose_teacher = models

@@ -34,7 +34,7 @@ from reactkd.preprocess import PreprocessConfig
 from reactkd.train.augment import build_augmentation
 from reactkd.train.checkpoint import load_checkpoint
 from reactkd.train.data import LowDose, inner_split, load_records, make_loader, run_caches
-from reactkd.train.loop import fit
+from reactkd.train.loop import fit, selected
 from reactkd.train.predict import predict_loader
 from reactkd.train.runtime import Runtime, seed_everything
 from reactkd.train.supervised import SupervisedModel
@@ -138,7 +138,7 @@ def run_experiment(config: ExperimentConfig, run_dir: str | Path, log=print, tea
                      _teacher_dir(config, spec, fold_dir, k, name, teacher_store),
                      _metadata(config, k, "teacher", spec, pcfg), desc=f"fold {k} {name}",
                      validate=classification_validator(vl, runtime))
-            log(f"fold {k}: {name} best epoch {r1.best_epoch + 1}, val {config.stage1.select_metric.value} {r1.best_metric:.3f}")
+            log(f"fold {k}: {name} {selected(r1, config.stage1)}")
             model.load_state_dict(load_checkpoint(r1.best_path, runtime.device)[0]["model"])
             return model.requires_grad_(False).eval()
 
@@ -154,7 +154,7 @@ def run_experiment(config: ExperimentConfig, run_dir: str | Path, log=print, tea
         r2 = fit(distiller, lambda s=student: s, tl, config.stage2, runtime, fold_dir / "student",
                  _metadata(config, k, "student", standalone_student_spec(config.student, config.teacher), pcfg),
                  desc=f"fold {k} student", validate=student_validator(config, vl, runtime))
-        log(f"fold {k}: student best epoch {r2.best_epoch + 1}, val {config.stage2.select_metric.value} {r2.best_metric:.3f}")
+        log(f"fold {k}: student {selected(r2, config.stage2)}")
         student.load_state_dict(load_checkpoint(r2.best_path, runtime.device)[0]["model"])
         if runtime.is_main:
             test_loader = make_loader(test, cache, lowdose, config.stage2.batch_size, runtime, False)

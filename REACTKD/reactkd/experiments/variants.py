@@ -30,9 +30,10 @@ COMPARE_METHODS: dict[str, str] = {
     "AWMTKD": "awmtkd",
     "MS-SARD (ReCo-KD)": "ms_sard",
     "MS-CA (ReCo-KD)": "ms_ca",
+    "Student alone (no teacher)": "none",
 }
-"""Table I rows: display name → registered distiller key (REACT-KD first, then the paper's baselines and
-ReCo-KD's two terms)."""
+"""Table I rows: display name → registered distiller key (REACT-KD first, then the paper's baselines,
+ReCo-KD's two terms and the student trained on the labels alone, the row every gain is measured from)."""
 
 MULTI_TEACHER = ("mtcmkd", "awmtkd")
 """Methods that learn from several modality-specific teachers (their published set-up), not the fused one."""

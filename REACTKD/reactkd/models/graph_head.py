@@ -93,23 +93,31 @@ class GraphHead(nn.Module):
         dropout: before the linear layer, in [0, 1). Default 0.
         geometry: add :func:`node_geometry` to the node features. Default False.
         hidden: width ``H`` of φ and of the attention. Default 32: the node features are a few dozen numbers.
+        norm: applied to the node features ``x_r`` of the real nodes (the liver, the valid tumours) before φ,
+            e.g. :class:`~reactkd.models.standardize.Standardize`. Default None.
     """
 
     def __init__(self, sources: Sequence[str], channels: Sequence[int], num_classes: int = 3, dropout: float = 0.0,
-                 geometry: bool = False, hidden: int = 32) -> None:
+                 geometry: bool = False, hidden: int = 32, norm: nn.Module | None = None) -> None:
         super().__init__()
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"`dropout` must be in [0, 1), got {dropout!r}.")
         if hidden < 1:
             raise ValueError(f"`hidden` must be >= 1, got {hidden!r}.")
         self.sources, self.channels, self.geometry = list(sources), [int(c) for c in channels], bool(geometry)
-        features = 2 * sum(self.channels) + NODE_GEOMETRY * self.geometry
+        features = self.node_feature_size(self.channels, self.geometry)
+        self.norm = norm
         self.phi = nn.Sequential(nn.Linear(features, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU())
         self.attention_v = nn.Linear(hidden, hidden)
         self.attention_u = nn.Linear(hidden, hidden)
         self.attention_w = nn.Linear(hidden, 1)
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(2 * hidden + 1, num_classes)
+
+    @staticmethod
+    def node_feature_size(channels: Sequence[int], geometry: bool) -> int:
+        """``2·ΣC_s`` (+6 with geometry) numbers per node."""
+        return 2 * sum(int(c) for c in channels) + NODE_GEOMETRY * bool(geometry)
 
     @staticmethod
     def source(out, name: str) -> torch.Tensor:
@@ -138,6 +146,8 @@ class GraphHead(nn.Module):
         if roi_masks.ndim != 5 or roi_masks.shape[0] != out.fused.shape[0]:
             raise ValueError(f"`roi_masks` must be (B={out.fused.shape[0]}, R, D, H, W), got {tuple(roi_masks.shape)}.")
         x, valid = self.node_features(out, roi_masks)
+        if self.norm is not None:
+            x = self.norm(x, valid | _liver_flag(*valid.shape, valid.device))
         nodes = self.phi(x)  # (B, R, H)
         score = self.attention_w(torch.tanh(self.attention_v(nodes)) * torch.sigmoid(self.attention_u(nodes)))[..., 0]
         any_tumour = valid.any(1, keepdim=True)  # (B, 1)

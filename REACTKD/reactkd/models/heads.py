@@ -17,9 +17,10 @@ from reactkd.models.backbones import BackboneOutput
 from reactkd.models.graph_head import GraphHead
 from reactkd.models.region_head import RegionHead
 from reactkd.models.registry import Registry
-from reactkd.models.spec import HeadKind, HeadSpec
+from reactkd.models.spec import HeadKind, HeadNorm, HeadSpec
+from reactkd.models.standardize import Standardize
 
-__all__ = ["ModelFeatures", "ClassificationHead", "HEADS", "build_head", "source_channels"]
+__all__ = ["ModelFeatures", "ClassificationHead", "HEADS", "build_head", "source_channels", "feature_norm"]
 
 
 @dataclass
@@ -72,15 +73,23 @@ def _gap(spec: HeadSpec, channels: Mapping[str, int], num_classes: int) -> nn.Mo
     return ClassificationHead(channels["fused"], num_classes, spec.dropout)
 
 
+def feature_norm(spec: HeadSpec, features: int) -> nn.Module | None:
+    """The module ``spec.norm`` names for ``features`` numbers (None for ``none``)."""
+    return Standardize(features) if spec.norm is HeadNorm.BATCH else None
+
+
 @HEADS.register(key=HeadKind.REGION.value)
 def _region(spec: HeadSpec, channels: Mapping[str, int], num_classes: int) -> nn.Module:
-    return RegionHead(spec.sources, [channels[s] for s in spec.sources], num_classes, spec.dropout, spec.geometry)
+    widths = [channels[s] for s in spec.sources]
+    return RegionHead(spec.sources, widths, num_classes, spec.dropout, spec.geometry,
+                      norm=feature_norm(spec, RegionHead.embedding_size(widths, spec.geometry)))
 
 
 @HEADS.register(key=HeadKind.GRAPH.value)
 def _graph(spec: HeadSpec, channels: Mapping[str, int], num_classes: int) -> nn.Module:
-    return GraphHead(spec.sources, [channels[s] for s in spec.sources], num_classes, spec.dropout, spec.geometry,
-                     spec.hidden)
+    widths = [channels[s] for s in spec.sources]
+    return GraphHead(spec.sources, widths, num_classes, spec.dropout, spec.geometry, spec.hidden,
+                     norm=feature_norm(spec, GraphHead.node_feature_size(widths, spec.geometry)))
 
 
 def source_channels(in_channels: int, level_channels: list[int], fused_channels: int) -> dict[str, int]:

@@ -60,16 +60,25 @@ class RegionHead(nn.Module):
         num_classes: grades. Default 3.
         dropout: before the linear layer, in [0, 1). Default 0.
         geometry: append :func:`roi_geometry`. Default False.
+        norm: applied to the embedding before the classifier (e.g.
+            :class:`~reactkd.models.standardize.Standardize`); the returned embedding is the normalised one.
+            Default None.
     """
 
     def __init__(self, sources: Sequence[str], channels: Sequence[int], num_classes: int = 3, dropout: float = 0.0,
-                 geometry: bool = False) -> None:
+                 geometry: bool = False, norm: nn.Module | None = None) -> None:
         super().__init__()
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"`dropout` must be in [0, 1), got {dropout!r}.")
         self.sources, self.channels, self.geometry = list(sources), [int(c) for c in channels], bool(geometry)
         self.dropout = nn.Dropout(dropout)
-        self.fc = nn.Linear(2 * sum(self.channels) + 3 * self.geometry, num_classes)
+        self.norm = norm
+        self.fc = nn.Linear(self.embedding_size(self.channels, self.geometry), num_classes)
+
+    @staticmethod
+    def embedding_size(channels: Sequence[int], geometry: bool) -> int:
+        """``2·ΣC_s`` (+3 with geometry)."""
+        return 2 * sum(int(c) for c in channels) + 3 * bool(geometry)
 
     @staticmethod
     def pool(feature: torch.Tensor, roi_masks: torch.Tensor) -> torch.Tensor:
@@ -96,4 +105,6 @@ class RegionHead(nn.Module):
         if self.geometry:
             parts.append(roi_geometry(roi_masks).to(out.fused.dtype))
         embedding = torch.cat(parts, 1)
+        if self.norm is not None:
+            embedding = self.norm(embedding)
         return embedding, self.fc(self.dropout(embedding))

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from reactkd.cohort.inputs import TeacherBranch
 from reactkd.utils.typed import ConfigError, from_dict, require
 
-__all__ = ["HeadKind", "HeadSpec", "Deployment", "CBAMSpec", "TeacherSpec", "StudentSpec", "upgrade_network_keys",
+__all__ = ["HeadKind", "HeadNorm", "HeadSpec", "Deployment", "CBAMSpec", "TeacherSpec", "StudentSpec", "upgrade_network_keys",
            "teacher_spec", "student_spec", "standalone_student_spec", "spec_or_keys", "SOURCE_PATTERN"]
 
 SOURCE_PATTERN = re.compile(r"^(fused|input|level(\d+))$")
@@ -40,6 +40,16 @@ class Deployment(str, enum.Enum):
     CT = "ct"
 
 
+class HeadNorm(str, enum.Enum):
+    """What a region or graph head does to its features before classifying them. ``none``: nothing (the
+    default, so older configs and checkpoints keep their networks); ``batch``: per-feature standardisation
+    (:class:`~reactkd.models.standardize.Standardize`) of the embedding (region head) or of the node
+    features (graph head)."""
+
+    NONE = "none"
+    BATCH = "batch"
+
+
 @dataclass
 class HeadSpec:
     """The grading head.
@@ -56,6 +66,8 @@ class HeadSpec:
         dropout: before the linear layer, in [0, 1). Default 0.
         hidden: width of a graph head's node MLP and attention. Default 32 (the node features are a few
             dozen numbers); only a graph head has one.
+        norm: :class:`HeadNorm`. Default ``none``. ``batch`` matters wherever a head reads the ``input`` or
+            geometry: their scales differ by two orders of magnitude (docs/results.md measures it).
     """
 
     kind: HeadKind = HeadKind.GAP
@@ -63,9 +75,11 @@ class HeadSpec:
     geometry: bool = False
     dropout: float = 0.0
     hidden: int = 32
+    norm: HeadNorm = HeadNorm.NONE
 
     def __post_init__(self) -> None:
         self.kind = HeadKind(self.kind)
+        self.norm = HeadNorm(self.norm)
         require(0.0 <= self.dropout < 1.0, "dropout", self.dropout, "in [0, 1)")
         bad = [s for s in self.sources if not SOURCE_PATTERN.match(str(s))]
         require(bool(self.sources) and not bad and len(set(self.sources)) == len(self.sources), "sources",
@@ -74,6 +88,8 @@ class HeadSpec:
         if self.kind is HeadKind.GAP and (self.sources != ["fused"] or self.geometry):
             raise ConfigError(f"`sources` {self.sources} and `geometry` need `kind: region` or `kind: graph` "
                               "(a global-average head pools no ROI).")
+        if self.kind is HeadKind.GAP and self.norm is not HeadNorm.NONE:
+            raise ConfigError(f"`norm` {self.norm.value!r} needs `kind: region` or `kind: graph`.")
         if self.kind is not HeadKind.GRAPH and self.hidden != 32:
             raise ConfigError(f"`hidden` {self.hidden} needs `kind: graph` (only a graph head has a node MLP).")
 

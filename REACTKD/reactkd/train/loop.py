@@ -31,7 +31,7 @@ from reactkd.train.optim import build_optimizer, build_scheduler
 from reactkd.train.runtime import Runtime
 from reactkd.utils.atomic import atomic_path, atomic_write_text
 
-__all__ = ["fit", "StageResult"]
+__all__ = ["fit", "StageResult", "selected"]
 
 
 @dataclass
@@ -42,9 +42,28 @@ class StageResult:
     epochs_run: int
 
 
-def _score(m: dict, metric: str) -> tuple[float, float]:
+def _score(m: dict, metric: str, epoch: int) -> tuple[float, float]:
+    """Larger is better: the metric (``loss``: its negative; ``last``: the epoch), then −validation loss."""
+    if metric == "last":
+        return (float(epoch), 0.0)
+    if metric == "loss":
+        loss = m.get("loss", float("nan"))
+        return (-loss if math.isfinite(loss) else -math.inf, 0.0)
     value = m.get(metric, float("nan"))
     return (value if math.isfinite(value) else -1.0, -m.get("loss", 0.0))
+
+
+def selected(result: StageResult, stage: StageConfig) -> str:
+    """``best epoch 5, val auc 0.747`` or ``last epoch 12 kept``: the log line of a finished stage."""
+    metric = stage.select_metric.value
+    if metric == "last":
+        return f"last epoch {result.best_epoch + 1} kept"
+    return f"best epoch {result.best_epoch + 1}, val {metric} {result.best_metric:.3f}"
+
+
+def _shown(metric: str, score: tuple[float, float]) -> float:
+    """The kept epoch's value of the selection metric (``loss``: the loss; ``last``: NaN, nothing ranked)."""
+    return -score[0] if metric == "loss" else math.nan if metric == "last" else score[0]
 
 
 def _rng_state() -> dict:
@@ -132,7 +151,7 @@ def fit(
         t0 = time.perf_counter()
         train_means, lr = _train_epoch(trainer, train_loader, opt, stage, runtime, epoch, desc)
         val = validate(export())
-        score = _score(val, stage.select_metric.value)
+        score = _score(val, stage.select_metric.value, epoch)
         improved = score > progress.best_score
         if improved:
             progress.best_score, progress.best_epoch = score, epoch
@@ -149,9 +168,11 @@ def fit(
         board.close()
     if runtime.is_main:
         atomic_write_text(out_dir / "done.json",
-                          json.dumps({"best_epoch": progress.best_epoch, "best_metric": progress.best_score[0]}))
+                          json.dumps({"best_epoch": progress.best_epoch,
+                                      "best_metric": _shown(stage.select_metric.value, progress.best_score)}))
     runtime.barrier()
-    return StageResult(out_dir / "best.pt", progress.best_epoch, progress.best_score[0], stage.epochs - progress.start)
+    return StageResult(out_dir / "best.pt", progress.best_epoch, _shown(stage.select_metric.value, progress.best_score),
+                       stage.epochs - progress.start)
 
 
 def _finished_stage(out_dir: Path) -> StageResult | None:
