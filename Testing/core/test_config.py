@@ -24,7 +24,7 @@ def test_shipped_configs_exist():
     assert {"demo-cpu", "paper", "paper-phantom-cpu"} <= set(shipped_configs())
     paper_size = load_config(CONFIG_DIR / "paper-phantom-cpu.yaml")
     assert paper_size.data.phantom_patients == 97 and paper_size.data.manifest is None  # the paper's cohort size
-    assert paper_size.student.deploy.value == "ct" and paper_size.student.head.kind.value == "graph"
+    assert paper_size.student.deploy.value == "ct" and paper_size.student.head.norm.value == "batch"
     assert resolve_config_path("demo-cpu").name == "demo-cpu.yaml"
     with pytest.raises(FileNotFoundError, match=r"nor a shipped config: \[.*'demo-cpu'"):
         resolve_config_path("nope")

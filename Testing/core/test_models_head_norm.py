@@ -76,3 +76,23 @@ def test_norm_spec_is_checked_and_reaches_the_student():
     student = build_student(init_filters=8, blocks_down=(1, 1, 1), fusion_channels=8,
                             head={"kind": "region", "sources": ["input"], "norm": "batch"})
     assert isinstance(student.head.norm, Standardize)
+
+
+def test_grad_cam_of_a_head_over_roi_statistics_is_taken_on_its_input(toy_case_images):
+    """A head that never reads the fused map (``sources: [input]``) is attributed on the map it reads."""
+    from reactkd.io import load_case
+    from reactkd.predict import predict_case
+    from reactkd.preprocess import PreprocessConfig
+    from reactkd.train.inference import cam_source
+
+    torch.manual_seed(0)
+    meta = {"preprocess": PreprocessConfig(grid_size=32).to_dict()}
+    case = load_case(toy_case_images["ct"], toy_case_images["liver"], toy_case_images["tumor"], case_id="toy")
+    student = build_student(init_filters=8, blocks_down=(1, 1, 1), fusion_channels=8, roi_channels=True,
+                            head={"kind": "region", "sources": ["input"], "geometry": True, "norm": "batch"})
+    assert cam_source(student.head) == "input"
+    assert cam_source(build_student(init_filters=8, blocks_down=(1, 1, 1), fusion_channels=8,
+                                    head={"kind": "region", "sources": ["level0", "fused"]}).head) == "fused"
+    result, _ = predict_case(student, meta, case)
+    attention = [n["attention"] for n in result["nodes"]]
+    assert result["attention_definition"].startswith("Grad-CAM") and sum(attention) == pytest.approx(1, abs=1e-5)

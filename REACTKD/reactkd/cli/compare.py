@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               description=__doc__)
     add_suite_arguments(p)
     p.add_argument("--methods", nargs="+", metavar="KEY",
-                   help="distiller keys to compare (default: reactkd kd at cirkd mskd mtcmkd awmtkd ms_sard ms_ca)")
+                   help="distiller keys to compare (default: reactkd kd at cirkd mskd mtcmkd awmtkd ms_sard ms_ca none; none = the student alone)")
     p.set_defaults(func=run)
 
 

@@ -107,6 +107,8 @@ def _check_values(c: ExperimentConfig) -> None:
         need(stage.epochs >= 1, f"{name}.epochs", stage.epochs, ">= 1")
         need(stage.batch_size >= 1, f"{name}.batch_size", stage.batch_size, ">= 1")
         need(stage.optimizer.lr > 0, f"{name}.optimizer.lr", stage.optimizer.lr, "> 0")
+        head_lr = stage.optimizer.head_lr
+        need(head_lr is None or head_lr > 0, f"{name}.optimizer.head_lr", head_lr, "null or > 0")
         need(stage.optimizer.weight_decay >= 0, f"{name}.optimizer.weight_decay", stage.optimizer.weight_decay, ">= 0")
         need(stage.grad_clip >= 0, f"{name}.grad_clip", stage.grad_clip, ">= 0 (0 = off)")
         need(stage.num_workers >= 0, f"{name}.num_workers", stage.num_workers, ">= 0")

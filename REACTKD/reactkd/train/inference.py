@@ -23,7 +23,8 @@ from reactkd.train.checkpoint import load_checkpoint, require_metadata
 
 __all__ = ["load_student", "best_checkpoint", "node_attention", "attribute_nodes", "attention_definition"]
 
-GRAD_CAM = "Grad-CAM of the predicted grade on the CBAM-gated fused map, pooled per ROI, sums to 1"
+GRAD_CAM = ("Grad-CAM of the predicted grade on the CBAM-gated fused map (or, for a head that does not read "
+            "it, on the first map the head pools), pooled per ROI, sums to 1")
 READOUT = ("the graph head's gated-attention readout weights over the tumour nodes (all on the liver "
            "without a tumour), sums to 1")
 
@@ -57,9 +58,10 @@ def best_checkpoint(model: str | Path) -> Path:
         if not done.is_file():
             return -1.0
         try:
-            return float(json.loads(done.read_text()).get("best_metric", -1.0))
+            value = float(json.loads(done.read_text()).get("best_metric", -1.0))
         except (ValueError, TypeError, AttributeError) as err:
             raise ValueError(f"{done}: not a readable stage record ({err}); the run folder is damaged.") from None
+        return value if value == value else -1.0  # NaN: a stage that kept its last epoch ranks nothing
 
     return max(candidates, key=score)
 
@@ -114,6 +116,28 @@ def node_attention(student, batch: dict):
     return probs, attention
 
 
+def cam_source(head) -> str:
+    """The map Grad-CAM is taken on: the fused map when the head reads it (a global-average head always
+    does), else the first map the head pools (e.g. ``input`` for a head over ROI statistics)."""
+    sources = list(getattr(head, "sources", ["fused"]))
+    return "fused" if "fused" in sources else sources[0]
+
+
+def _source(out, name: str) -> torch.Tensor:
+    if name in ("fused", "input"):
+        return getattr(out, name)
+    return out.levels[int(name[len("level"):])]
+
+
+def _with_source(out, name: str, tensor: torch.Tensor):
+    """``out`` with the map ``name`` replaced (the head is re-run on it alone, for its gradient)."""
+    if name in ("fused", "input"):
+        return out._replace(**{name: tensor})
+    levels = list(out.levels)
+    levels[int(name[len("level"):])] = tensor
+    return out._replace(levels=levels)
+
+
 def attribute_nodes(student, batch: dict):
     """:func:`node_attention` plus the CBAM-gated fused map ``(1, C, d, h, w)`` (detached) it was read from.
 
@@ -131,13 +155,17 @@ def attribute_nodes(student, batch: dict):
         return (torch.softmax(logits.float(), 1)[0].cpu().numpy(), attention.cpu().numpy(),
                 out.fused.detach())
     with torch.enable_grad():
-        feats = student.forward_features(*student.inputs(batch))
-        fused, logits = feats.fused, feats.logits
+        x, mask, roi_masks = student.inputs(batch)
+        with torch.no_grad():
+            out = student.backbone(x, mask)
+        name = cam_source(student.head)
+        target = _source(out, name).detach().requires_grad_(True)
+        _, logits = student.head(_with_source(out, name, target), roi_masks)
         grade = int(logits.argmax(1))
-        (grad,) = torch.autograd.grad(logits[0, grade], fused)
+        (grad,) = torch.autograd.grad(logits[0, grade], target)
     weights = grad.float().mean(dim=(2, 3, 4), keepdim=True)
-    fused = fused.detach()
-    cam = torch.relu((weights * fused.float()).sum(1, keepdim=True))  # (1, 1, d, h, w)
+    fused = out.fused.detach()
+    cam = torch.relu((weights * target.detach().float()).sum(1, keepdim=True))  # (1, 1, d, h, w)
     masks = area_resize(batch["roi_masks"].float(), cam.shape[-3:])  # (1, R, d, h, w)
     per_node = (masks * cam).flatten(2).sum(-1)[0] / masks.flatten(2).sum(-1)[0].clamp_min(1e-6)
     total = float(per_node.sum())

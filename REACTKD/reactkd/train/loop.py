@@ -186,7 +186,8 @@ def _finished_stage(out_dir: Path) -> StageResult | None:
 
 def _build_optimisation(module: nn.Module, stage: StageConfig, runtime: Runtime) -> _Optimisation:
     params = module.get_learnable_parameters()
-    optimizer = build_optimizer(params, stage)
+    head = [p for name, p in module.named_parameters() if ".head." in f".{name}"]  # student.head.*, model.head.*
+    optimizer = build_optimizer(params, stage, head)
     return _Optimisation(params, optimizer, build_scheduler(optimizer, stage), runtime.grad_scaler())
 
 

@@ -11,10 +11,17 @@ from reactkd.config.schema import Optimizer, Schedule, StageConfig
 __all__ = ["build_optimizer", "build_scheduler"]
 
 
-def build_optimizer(params: list[torch.nn.Parameter], stage: StageConfig) -> torch.optim.Optimizer:
+def build_optimizer(params: list[torch.nn.Parameter], stage: StageConfig,
+                    head: list[torch.nn.Parameter] = ()) -> torch.optim.Optimizer:
+    """The stage's optimiser over ``params``; those also in ``head`` get ``optimizer.head_lr`` when it is set."""
     o = stage.optimizer
     if not params:
         raise ValueError("no trainable parameters: is everything frozen?")
+    if o.head_lr is not None:
+        ids = {id(p) for p in head}
+        groups = [{"params": [p for p in params if id(p) not in ids]},
+                  {"params": [p for p in params if id(p) in ids], "lr": o.head_lr}]
+        params = [g for g in groups if g["params"]]
     if o.name is Optimizer.SGD:
         return torch.optim.SGD(params, lr=o.lr, momentum=0.9, weight_decay=o.weight_decay, nesterov=True)
     cls = torch.optim.AdamW if o.name is Optimizer.ADAMW else torch.optim.Adam
