@@ -182,3 +182,14 @@ def test_multi_teacher_methods_learn_from_modality_teachers(tmp_path, tiny_cohor
         "with two teachers AWMTKD's per-case weighting must train a different student than MTCM-KD's uniform one"
     with pytest.raises(ConfigError, match="distiller.teachers"):
         config_from_mapping({"distiller": {"name": "mtcmkd", "teachers": []}})
+
+
+def test_the_student_alone_row_drops_the_teacher_terms_of_the_base():
+    base = tiny_experiment("m.csv", distiller={"name": "reactkd", "kwargs": {"kd_weight": 2.0, "temperature": 3.0,
+                                                                               "focal_gamma": 1.5, "gw_weight": 0.5}})
+    alone, = compare_variants(base, ["none"])
+    assert alone.name == "Student alone (no teacher)"
+    config = alone.apply(base)
+    assert config.distiller.name == "none" and config.distiller.kwargs == {"focal_gamma": 1.5}
+    kd, = compare_variants(base, ["kd"])
+    assert kd.apply(base).distiller.kwargs == {"kd_weight": 2.0, "temperature": 3.0, "focal_gamma": 1.5}
