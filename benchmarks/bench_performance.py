@@ -72,16 +72,12 @@ def matmul_peak() -> dict[str, float]:
     return out
 
 
-def _models(size: int) -> tuple[dict, dict]:
-    config = load_config(resolve_config_path("paper" if size >= 96 else "demo-cpu"))
-    return dict(config.teacher), dict(config.student)
-
-
 def _build(net: str, size: int) -> torch.nn.Module:
-    teacher_kw, student_kw = _models(size)
+    """The teacher or student of ``paper`` (96³ and up) or ``demo-cpu``, from the config's typed specs."""
+    config = load_config(resolve_config_path("paper" if size >= 96 else "demo-cpu"))
     torch.manual_seed(0)
-    teacher = build_teacher(**teacher_kw)
-    return teacher if net == "teacher" else build_student(teacher, **student_kw)
+    teacher = build_teacher(config.teacher)
+    return teacher if net == "teacher" else build_student(teacher, config.student)
 
 
 def _batch_for(size: int) -> dict:
