@@ -147,15 +147,15 @@ RECORDED_RUN = {'evaluation': [{'cases': 2,
                       'val_dice_tumor': 0.0}]}
 
 
-def assert_rows_match(got: list[dict], want: list[dict], rel: float) -> None:
-    """Same keys row by row, every number within ``rel`` (NaN matches NaN)."""
+def assert_rows_match(got: list[dict], want: list[dict], rel: float, abs_tol: float = 1e-7) -> None:
+    """Same keys row by row, every number within ``rel`` or ``abs_tol`` (NaN matches NaN)."""
     assert [sorted(r) for r in got] == [sorted(r) for r in want]
     for g, w in zip(got, want):
         for key, value in w.items():
             if isinstance(value, str):
                 assert g[key] == value
             else:
-                assert g[key] == pytest.approx(value, rel=rel, abs=1e-7, nan_ok=True), key
+                assert g[key] == pytest.approx(value, rel=rel, abs=abs_tol, nan_ok=True), key
 
 
 @pytest.mark.parametrize("name", sorted(DISTILLER_KWARGS))
@@ -166,5 +166,8 @@ def test_seg_distiller_losses_match_the_recorded_ones(name):
 @pytest.mark.slow
 def test_tiny_seg_distill_run_gives_the_recorded_metrics(tmp_path):
     got = tiny_run_metrics(tmp_path / "run")
-    assert_rows_match(got["student_metrics"], RECORDED_RUN["student_metrics"], rel=1e-5)
-    assert_rows_match(got["evaluation"], RECORDED_RUN["evaluation"], rel=1e-5)
+    # Four epochs of float32 training: the kernels oneDNN picks differ between CPUs (AVX-512 vs AMX, memory
+    # format) and sum in another order; over the run that moves these by up to ~1e-4 (seen between two
+    # machines of this project). The two-step losses above pin the distillers themselves to 1e-6.
+    assert_rows_match(got["student_metrics"], RECORDED_RUN["student_metrics"], rel=1e-3, abs_tol=1e-4)
+    assert_rows_match(got["evaluation"], RECORDED_RUN["evaluation"], rel=1e-3, abs_tol=1e-4)
