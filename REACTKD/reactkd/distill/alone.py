@@ -12,7 +12,9 @@ __all__ = ["StudentAlone"]
 class StudentAlone(Distiller):
     """The task loss only (focal by default): the same student, inputs, schedule and selection as a
     distilled one, without any teacher term. The teacher is held (the distiller interface) but never run,
-    so this row costs a student's training only; ``kd_weight`` is 0 and may not be set otherwise.
+    so this row costs a student's training only. ``kd_weight`` and ``temperature`` are no options of it
+    (:attr:`unused_kwargs`: a config naming them is refused, a table row built from another distiller's
+    kwargs leaves them out); ``kd_weight`` is 0 and may not be set otherwise.
 
     It answers the paper's question directly: does distillation from the PET/CT teacher make the CT
     student better than training it on the labels alone (``reactkd compare`` pairs every row with the
@@ -20,6 +22,7 @@ class StudentAlone(Distiller):
     """
 
     default_kd_weight = 0.0
+    unused_kwargs = ("kd_weight", "temperature")
 
     def __init__(self, student, teacher, **kwargs) -> None:
         if kwargs.get("kd_weight"):

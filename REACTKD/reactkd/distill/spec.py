@@ -14,13 +14,15 @@ __all__ = ["DistillerSpec", "accepted_kwargs"]
 
 def accepted_kwargs(name: str) -> set[str]:
     """Keyword arguments the distiller registered as ``name`` takes (its class and every base class),
-    apart from the student and teacher themselves."""
+    apart from the student and teacher themselves and those the class declares ``unused_kwargs`` (base
+    options it has no use for, e.g. the KD weight of the student trained alone)."""
+    cls = DISTILLERS.get(name)
     accepted: set[str] = set()
-    for klass in DISTILLERS.get(name).__mro__:
+    for klass in cls.__mro__:
         if "__init__" in vars(klass):
             params = inspect.signature(klass.__init__).parameters.values()
             accepted |= {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
-    return accepted - {"self", "student", "teacher", "teachers"}
+    return accepted - {"self", "student", "teacher", "teachers"} - set(getattr(cls, "unused_kwargs", ()))
 
 
 @dataclass

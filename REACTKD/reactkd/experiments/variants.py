@@ -67,19 +67,14 @@ class Variant:
         return self.edit(copy.deepcopy(base))
 
 
-TEACHER_TERMS = ("kd_weight", "temperature")
-"""Kwargs of a teacher term; the student trained alone (``none``) does not take them from the base."""
-
-
 def _distiller_kwargs(base: ExperimentConfig, key: str) -> dict:
     """The base distiller's kwargs that ``key`` accepts too (temperature, KD weight, levels …), RGD weights
-    apart: they are REACT-KD's own; the student alone keeps only the task loss's."""
+    apart: they are REACT-KD's own."""
     kwargs = dict(base.distiller.kwargs)
     if key == base.distiller.name:
         return kwargs
     accepted = accepted_kwargs(key)
-    dropped = RGD_WEIGHTS + (TEACHER_TERMS if key == "none" else ())
-    return {k: v for k, v in kwargs.items() if k in accepted and k not in dropped}
+    return {k: v for k, v in kwargs.items() if k in accepted and k not in RGD_WEIGHTS}
 
 
 def compare_variants(base: ExperimentConfig, methods: Sequence[str] | None = None) -> list[Variant]:

@@ -39,6 +39,20 @@ class BackboneOutput(NamedTuple):
     fused: torch.Tensor
     input: torch.Tensor
 
+    def source(self, name: str) -> torch.Tensor:
+        """The map a head names: ``fused``, ``input`` or ``level<i>``."""
+        if name in ("fused", "input"):
+            return getattr(self, name)
+        return self.levels[int(name[len("level"):])]
+
+    def with_source(self, name: str, tensor: torch.Tensor) -> "BackboneOutput":
+        """This output with the map ``name`` replaced (e.g. by a leaf tensor to take a head's gradient on)."""
+        if name in ("fused", "input"):
+            return self._replace(**{name: tensor})
+        levels = list(self.levels)
+        levels[int(name[len("level"):])] = tensor
+        return self._replace(levels=levels)
+
 
 class FeatureProjection(nn.Sequential):
     """1×1×1 convolution + ReLU taking ``(B, in_channels, ...)`` to ``(B, out_channels, ...)``.

@@ -119,20 +119,12 @@ class GraphHead(nn.Module):
         """``2·ΣC_s`` (+6 with geometry) numbers per node."""
         return 2 * sum(int(c) for c in channels) + NODE_GEOMETRY * bool(geometry)
 
-    @staticmethod
-    def source(out, name: str) -> torch.Tensor:
-        if name == "fused":
-            return out.fused
-        if name == "input":
-            return out.input
-        return out.levels[int(name[len("level"):])]
-
     def node_features(self, out, roi_masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(x (B, R, F), valid tumours (B, R))``: per source ``[h_r, h_r − h_liver]``, then the geometry."""
         geometry, valid = node_geometry(roi_masks)
         parts = []
         for name in self.sources:
-            feature = self.source(out, name)
+            feature = out.source(name)
             pooled = masked_average_pool(feature, area_resize(roi_masks.to(feature.dtype), feature.shape[-3:]))
             parts += [pooled, pooled - pooled[:, :1]]
         if self.geometry:

@@ -89,19 +89,12 @@ class RegionHead(nn.Module):
         pooled = masked_average_pool(feature, torch.cat([tumour, liver], 1))  # (B, 2, C)
         return torch.cat([pooled[:, 0], pooled[:, 0] - pooled[:, 1]], 1)
 
-    def source(self, out, name: str) -> torch.Tensor:
-        if name == "fused":
-            return out.fused
-        if name == "input":
-            return out.input
-        return out.levels[int(name[len("level"):])]
-
     def forward(self, out, roi_masks: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         if roi_masks is None:
             raise ValueError("the region head classifies from ROI-pooled features: pass `roi_masks` (B, R, D, H, W).")
         if roi_masks.ndim != 5 or roi_masks.shape[0] != out.fused.shape[0]:
             raise ValueError(f"`roi_masks` must be (B={out.fused.shape[0]}, R, D, H, W), got {tuple(roi_masks.shape)}.")
-        parts = [self.pool(self.source(out, s), roi_masks) for s in self.sources]
+        parts = [self.pool(out.source(s), roi_masks) for s in self.sources]
         if self.geometry:
             parts.append(roi_geometry(roi_masks).to(out.fused.dtype))
         embedding = torch.cat(parts, 1)

@@ -123,21 +123,6 @@ def cam_source(head) -> str:
     return "fused" if "fused" in sources else sources[0]
 
 
-def _source(out, name: str) -> torch.Tensor:
-    if name in ("fused", "input"):
-        return getattr(out, name)
-    return out.levels[int(name[len("level"):])]
-
-
-def _with_source(out, name: str, tensor: torch.Tensor):
-    """``out`` with the map ``name`` replaced (the head is re-run on it alone, for its gradient)."""
-    if name in ("fused", "input"):
-        return out._replace(**{name: tensor})
-    levels = list(out.levels)
-    levels[int(name[len("level"):])] = tensor
-    return out._replace(levels=levels)
-
-
 def attribute_nodes(student, batch: dict):
     """:func:`node_attention` plus the CBAM-gated fused map ``(1, C, d, h, w)`` (detached) it was read from.
 
@@ -159,8 +144,8 @@ def attribute_nodes(student, batch: dict):
         with torch.no_grad():
             out = student.backbone(x, mask)
         name = cam_source(student.head)
-        target = _source(out, name).detach().requires_grad_(True)
-        _, logits = student.head(_with_source(out, name, target), roi_masks)
+        target = out.source(name).detach().requires_grad_(True)
+        _, logits = student.head(out.with_source(name, target), roi_masks)
         grade = int(logits.argmax(1))
         (grad,) = torch.autograd.grad(logits[0, grade], target)
     weights = grad.float().mean(dim=(2, 3, 4), keepdim=True)
