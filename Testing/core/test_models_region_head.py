@@ -55,7 +55,7 @@ def test_student_and_teacher_with_region_heads_train_through_a_distiller():
 def test_unknown_head_is_refused():
     with pytest.raises(ConfigError, match=r"`student.head.kind` must be one of \['gap', 'region', 'graph'\], got 'mlp'"):
         Student(head="mlp")
-    with pytest.raises(ConfigError, match=r"unknown config key `student.head.pool`; allowed here: \[.kind., .sources., .geometry., .dropout., .hidden., .norm.\]"):
+    with pytest.raises(ConfigError, match=r"unknown config key `student.head.pool`; allowed here: \[.kind., .sources., .geometry., .dropout., .hidden., .norm., .statistics.\]"):
         Student(head={"kind": "region", "pool": ["fused"]})
 
 

@@ -9,6 +9,8 @@ import torch.nn as nn
 from monai.networks.nets import SegResNet
 from monai.networks.nets.swin_unetr import SwinTransformer
 
+from reactkd.models.window_attention import keep_autocast_precision
+
 __all__ = ["SwinEncoder", "SegResNetEncoder"]
 
 
@@ -16,7 +18,9 @@ class SwinEncoder(nn.Module):
     """The Swin transformer of MONAI ``SwinUNETR`` without its convolutional decoder (Hatamizadeh et al. 2022).
 
     Built as ``SwinUNETR`` builds ``self.swinViT`` (patch 2, window 7, v2 residual blocks) and kept under
-    the same attribute name, so ``swinViT.*`` weights from a SwinUNETR checkpoint load unchanged.
+    the same attribute name, so ``swinViT.*`` weights from a SwinUNETR checkpoint load unchanged. Its
+    window attention keeps autocast's precision (:mod:`reactkd.models.window_attention`): the same numbers
+    in fp32, bf16 attention matrices under bf16 autocast.
 
     Args:
         in_channels: input channels.
@@ -71,6 +75,7 @@ class SwinEncoder(nn.Module):
             spatial_dims=3,
             use_v2=use_v2,
         )
+        keep_autocast_precision(self.swinViT)
         self.in_channels = in_channels
         self.out_channels = [feature_size * 2**i for i in range(5)]
         self.strides = [2 ** (i + 1) for i in range(5)]

@@ -81,8 +81,9 @@ def feature_norm(spec: HeadSpec, features: int) -> nn.Module | None:
 @HEADS.register(key=HeadKind.REGION.value)
 def _region(spec: HeadSpec, channels: Mapping[str, int], num_classes: int) -> nn.Module:
     widths = [channels[s] for s in spec.sources]
+    size = RegionHead.embedding_size(widths, spec.geometry, len(spec.statistics))
     return RegionHead(spec.sources, widths, num_classes, spec.dropout, spec.geometry,
-                      norm=feature_norm(spec, RegionHead.embedding_size(widths, spec.geometry)))
+                      norm=feature_norm(spec, size), statistics=spec.statistics)
 
 
 @HEADS.register(key=HeadKind.GRAPH.value)

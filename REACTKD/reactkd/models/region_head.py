@@ -8,7 +8,7 @@ import torch
 import torch.nn as nn
 
 from reactkd.cohort.inputs import roi_input_channels
-from reactkd.graph.pooling import area_resize, masked_average_pool
+from reactkd.graph.pooling import area_resize, masked_average_pool, masked_std_pool
 
 __all__ = ["RegionHead", "roi_geometry"]
 
@@ -41,12 +41,16 @@ def roi_geometry(roi_masks: torch.Tensor) -> torch.Tensor:
     return torch.stack([torch.log1p(count), burden, spread], 1).to(roi_masks.dtype)
 
 
+_POOLS = {"mean": masked_average_pool, "std": masked_std_pool}
+
+
 class RegionHead(nn.Module):
-    """``(BackboneOutput, roi_masks (B, R, D, H, W))`` → ``(embedding (B, 2·ΣC_s [+3]), logits (B, K))``.
+    """``(BackboneOutput, roi_masks (B, R, D, H, W))`` → ``(embedding (B, 2·S·ΣC_s [+3]), logits (B, K))``.
 
     Each source map ``s`` (``fused``, ``input``, ``level<i>``) is pooled over all tumours together and over
-    the liver with the ROI masks area-resized to its resolution, giving ``[h_tumour, h_tumour − h_liver]``;
-    a case without a tumour pools the liver in both places (contrast 0). Grade is a property of the tumour
+    the liver with the ROI masks area-resized to its resolution, giving ``[h_tumour, h_tumour − h_liver]``
+    for each of the ``S`` statistics (the mean; with ``std`` also the standard deviation, the region's
+    heterogeneity); a case without a tumour pools the liver in both places (contrast 0). Grade is a property of the tumour
     relative to its liver background (FDG and acetate uptake ratios, wash-out, texture), which a global
     average over the whole grid dilutes. Pooling a shallow level or the input keeps a 1–3-voxel tumour's
     contrast that the coarse fused map blurs; ``input`` gives the first-order ROI statistics radiologists
@@ -63,38 +67,48 @@ class RegionHead(nn.Module):
         norm: applied to the embedding before the classifier (e.g.
             :class:`~reactkd.models.standardize.Standardize`); the returned embedding is the normalised one.
             Default None.
+        statistics: pooled per ROI, in embedding order, among ``mean`` and ``std``. Default ``("mean",)``.
     """
 
     def __init__(self, sources: Sequence[str], channels: Sequence[int], num_classes: int = 3, dropout: float = 0.0,
-                 geometry: bool = False, norm: nn.Module | None = None) -> None:
+                 geometry: bool = False, norm: nn.Module | None = None,
+                 statistics: Sequence[str] = ("mean",)) -> None:
         super().__init__()
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"`dropout` must be in [0, 1), got {dropout!r}.")
+        unknown = [s for s in statistics if s not in _POOLS]
+        if not statistics or unknown:
+            raise ValueError(f"`statistics` must be a non-empty list among {sorted(_POOLS)}, got {list(statistics)}.")
         self.sources, self.channels, self.geometry = list(sources), [int(c) for c in channels], bool(geometry)
+        self.statistics = list(statistics)
         self.dropout = nn.Dropout(dropout)
         self.norm = norm
-        self.fc = nn.Linear(self.embedding_size(self.channels, self.geometry), num_classes)
+        self.fc = nn.Linear(self.embedding_size(self.channels, self.geometry, len(self.statistics)), num_classes)
 
     @staticmethod
-    def embedding_size(channels: Sequence[int], geometry: bool) -> int:
-        """``2·ΣC_s`` (+3 with geometry)."""
-        return 2 * sum(int(c) for c in channels) + 3 * bool(geometry)
+    def embedding_size(channels: Sequence[int], geometry: bool, statistics: int = 1) -> int:
+        """``2·S·ΣC_s`` (+3 with geometry) for ``S`` pooled statistics."""
+        return 2 * int(statistics) * sum(int(c) for c in channels) + 3 * bool(geometry)
 
     @staticmethod
-    def pool(feature: torch.Tensor, roi_masks: torch.Tensor) -> torch.Tensor:
-        """``(B, C, d, h, w)`` → ``[h_tumour, h_tumour − h_liver]`` ``(B, 2C)`` (ROI masks area-resized)."""
+    def pool(feature: torch.Tensor, roi_masks: torch.Tensor, statistics: Sequence[str] = ("mean",)) -> torch.Tensor:
+        """``(B, C, d, h, w)`` → ``[h_tumour, h_tumour − h_liver]`` per statistic ``(B, 2·S·C)`` (ROI masks
+        area-resized)."""
         liver, tumour = roi_input_channels(area_resize(roi_masks.to(feature.dtype), feature.shape[-3:])).split(1, dim=1)
         empty = tumour.flatten(1).sum(1) <= 0
         tumour = torch.where(empty[:, None, None, None, None], liver, tumour)
-        pooled = masked_average_pool(feature, torch.cat([tumour, liver], 1))  # (B, 2, C)
-        return torch.cat([pooled[:, 0], pooled[:, 0] - pooled[:, 1]], 1)
+        parts = []
+        for name in statistics:
+            pooled = _POOLS[name](feature, torch.cat([tumour, liver], 1))  # (B, 2, C)
+            parts += [pooled[:, 0], pooled[:, 0] - pooled[:, 1]]
+        return torch.cat(parts, 1)
 
     def forward(self, out, roi_masks: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         if roi_masks is None:
             raise ValueError("the region head classifies from ROI-pooled features: pass `roi_masks` (B, R, D, H, W).")
         if roi_masks.ndim != 5 or roi_masks.shape[0] != out.fused.shape[0]:
             raise ValueError(f"`roi_masks` must be (B={out.fused.shape[0]}, R, D, H, W), got {tuple(roi_masks.shape)}.")
-        parts = [self.pool(out.source(s), roi_masks) for s in self.sources]
+        parts = [self.pool(out.source(s), roi_masks, self.statistics) for s in self.sources]
         if self.geometry:
             parts.append(roi_geometry(roi_masks).to(out.fused.dtype))
         embedding = torch.cat(parts, 1)

@@ -16,10 +16,14 @@ from reactkd.cohort.inputs import TeacherBranch
 from reactkd.utils.typed import ConfigError, from_dict, require
 
 __all__ = ["HeadKind", "HeadNorm", "HeadSpec", "Deployment", "CBAMSpec", "TeacherSpec", "StudentSpec", "upgrade_network_keys",
-           "teacher_spec", "student_spec", "standalone_student_spec", "spec_or_keys", "SOURCE_PATTERN"]
+           "teacher_spec", "student_spec", "standalone_student_spec", "spec_or_keys", "SOURCE_PATTERN",
+           "STATISTICS"]
 
 SOURCE_PATTERN = re.compile(r"^(fused|input|level(\d+))$")
 """Names of the maps a region head pools: the fused map, the network's input, or encoder level ``i``."""
+
+STATISTICS = ("mean", "std")
+"""What a region head pools per ROI: the weighted mean and standard deviation (:mod:`reactkd.graph.pooling`)."""
 
 
 class HeadKind(str, enum.Enum):
@@ -68,6 +72,10 @@ class HeadSpec:
             dozen numbers); only a graph head has one.
         norm: :class:`HeadNorm`. Default ``none``. ``batch`` matters wherever a head reads the ``input`` or
             geometry: their scales differ by two orders of magnitude (docs/results.md measures it).
+        statistics: what a region head pools per ROI and source, among :data:`STATISTICS`: ``mean`` (the
+            level: wash-out, uptake ratio) and ``std`` (the heterogeneity: internal texture, a necrotic
+            core). Default ``[mean]`` (the paper's masked average pooling; older checkpoints keep their
+            heads).
     """
 
     kind: HeadKind = HeadKind.GAP
@@ -76,6 +84,7 @@ class HeadSpec:
     dropout: float = 0.0
     hidden: int = 32
     norm: HeadNorm = HeadNorm.NONE
+    statistics: list[str] = field(default_factory=lambda: ["mean"])
 
     def __post_init__(self) -> None:
         self.kind = HeadKind(self.kind)
@@ -85,6 +94,12 @@ class HeadSpec:
         require(bool(self.sources) and not bad and len(set(self.sources)) == len(self.sources), "sources",
                 self.sources, "distinct names among fused, input, level<i> (e.g. [fused, level0])")
         require(self.hidden >= 1, "hidden", self.hidden, ">= 1")
+        require(bool(self.statistics) and set(self.statistics) <= set(STATISTICS)
+                and len(set(self.statistics)) == len(self.statistics), "statistics", self.statistics,
+                f"distinct names among {', '.join(STATISTICS)} (e.g. [mean, std])")
+        if self.kind is not HeadKind.REGION and self.statistics != ["mean"]:
+            raise ConfigError(f"`statistics` {self.statistics} needs `kind: region` (only a region head pools "
+                              "several statistics per ROI).")
         if self.kind is HeadKind.GAP and (self.sources != ["fused"] or self.geometry):
             raise ConfigError(f"`sources` {self.sources} and `geometry` need `kind: region` or `kind: graph` "
                               "(a global-average head pools no ROI).")
