@@ -67,8 +67,9 @@ def _claim(out: Path, ensemble: Ensemble) -> None:
 
 
 def grade_manifest(ensemble: Ensemble, records: list[CaseRecord], out: str | os.PathLike,
-                   device: str = "cpu", log=print) -> BatchSummary:
+                   device: str = "cpu", log=print, precision: str = "fp32") -> BatchSummary:
     """Grade ``records`` into ``out`` (see the module docstring); returns what was graded, skipped, failed.
+    ``precision``: as for :func:`~reactkd.ensemble.predict_with_ensemble`.
 
     Raises:
         ValueError: ``out`` belongs to another model or to something else, or two case ids share a folder.
@@ -87,7 +88,7 @@ def grade_manifest(ensemble: Ensemble, records: list[CaseRecord], out: str | os.
             log(f"[{i}/{n}] {record.case_id}: done before, skipped")
             continue
         try:
-            result, attention = predict_with_ensemble(ensemble, record.load(), device)
+            result, attention = predict_with_ensemble(ensemble, record.load(), device, precision)
             result["case_id"], result["patient_id"] = record.case_id, record.patient_id
             write_case_outputs(folder, result, attention)
         except Exception as err:  # a bad case must not stop the batch; it is named and skipped

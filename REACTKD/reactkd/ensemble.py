@@ -95,16 +95,18 @@ def load_ensemble(model: str | os.PathLike, device: str | torch.device = "cpu") 
     return Ensemble([_member(p, device, int(p.parent.parent.name[4:])) for p in found], read_domain(path), path)
 
 
-def predict_with_ensemble(ensemble: Ensemble, case: Case, device: str | torch.device = "cpu") -> tuple[dict, sitk.Image]:
+def predict_with_ensemble(ensemble: Ensemble, case: Case, device: str | torch.device = "cpu",
+                          precision: str = "fp32") -> tuple[dict, sitk.Image]:
     """Returns ``(result, attention_image)`` — the fields of :func:`reactkd.predict.predict_case` (means
-    over the members) plus ``uncertainty``, ``members`` and ``domain_warnings``."""
+    over the members) plus ``uncertainty``, ``members`` and ``domain_warnings``. ``precision``: as for
+    :func:`~reactkd.predict.predict_case` (fp32 by default: the same probabilities on every CPU)."""
     prepared: dict[str, object] = {}
     probs, attn, maps, sims, members = [], [], [], [], []
     for m in ensemble.members:
         key = json.dumps(m.metadata["preprocess"], sort_keys=True)  # one preprocessing per distinct config
         if key not in prepared:
             prepared[key] = prepare_case(m.metadata, case, device)
-        p, a, image, edges = explain_case(m.student, prepared[key])
+        p, a, image, edges = explain_case(m.student, prepared[key], precision)
         calibrated = scaled_probabilities(np.log(np.clip(np.asarray(p, np.float64), _TINY, 1.0))[None], m.temperature)[0]
         probs.append(calibrated)
         attn.append(a)

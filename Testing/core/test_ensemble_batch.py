@@ -159,3 +159,23 @@ def test_ensemble_calibration_on_an_external_cohort_matches_predict(tiny_run, ti
     np.testing.assert_allclose([probs["probabilities"][g] for g in "123"], result["probs"][row], atol=2e-3)
     md = write_report(tiny_run).read_text()
     assert "external cohort `manifest`" in md and "reliability_ensemble_manifest.png" in md
+
+
+def test_predict_in_bf16_agrees_with_fp32(tiny_run, tiny_cohort, tmp_path, capsys):
+    record = read_manifest(tiny_cohort)[0]
+    probs = {}
+    for precision in ("fp32", "bf16"):
+        out = tmp_path / precision
+        args = ["predict", "--model", str(tiny_run), "--ct", str(record.ct), "--liver", record.liver_mask,
+                "--tumor", record.tumor_mask, "--out", str(out), "--precision", precision]
+        for tracer, path in record.pets.items():
+            args += ["--pet", f"{tracer}={path}"]
+        assert main(args) == 0
+        probs[precision] = json.loads((out / "prediction.json").read_text())["probabilities"]
+    assert probs["fp32"] != probs["bf16"]  # bf16 really ran: its rounding moves the probabilities
+    for g in "123":
+        assert abs(probs["fp32"][g] - probs["bf16"][g]) < 0.02
+    with pytest.raises(SystemExit):
+        main(["predict", "--model", str(tiny_run), "--ct", str(record.ct), "--liver", record.liver_mask,
+              "--out", str(tmp_path / "x"), "--precision", "fp8"])
+    assert "invalid choice: 'fp8'" in capsys.readouterr().err

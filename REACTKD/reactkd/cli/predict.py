@@ -40,6 +40,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--tumor", metavar="MASK[:LABEL]")
     p.add_argument("--out", required=True, type=Path, help="output folder")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    p.add_argument("--precision", choices=["fp32", "bf16", "auto"], default="fp32",
+                   help="fp32 (default: the same probabilities on every CPU), bf16 autocast, or auto (bf16 where "
+                        "the device computes it natively; ~1.6x faster at 96³ on such a CPU, probabilities "
+                        "within ~0.02 of fp32)")
     p.set_defaults(func=run)
 
 
@@ -55,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         ensemble = load_ensemble(args.model, args.device)
         with FolderLock(args.out, "`--out`"):
             summary = grade_manifest(ensemble, records, args.out, args.device,
-                                     log=lambda line: print(line, flush=True))
+                                     log=lambda line: print(line, flush=True), precision=args.precision)
         print(f"{len(summary.graded)} graded, {len(summary.skipped)} done before, {len(summary.failed)} failed "
               f"→ {summary.csv}")
         if summary.failed:
@@ -67,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     with FolderLock(args.out, "`--out`"):
         ensemble = load_ensemble(args.model, args.device)
         case = load_case(args.ct, args.liver, args.tumor, pets, case_id=Path(args.ct).name)
-        result, attention = predict_with_ensemble(ensemble, case, args.device)
+        result, attention = predict_with_ensemble(ensemble, case, args.device, args.precision)
         write_case_outputs(args.out, result, attention)
     probs = ", ".join(f"G{g} {p:.3f}" for g, p in result["probabilities"].items())
     spread = result["uncertainty"]["probability_std"][str(result["grade"])]
