@@ -23,15 +23,12 @@ import warnings
 
 import numpy as np
 import torch
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from reactkd.cohort.cache import PreprocessCache
 from reactkd.cohort.folds import patient_folds
 from reactkd.cohort.manifest import read_manifest
-from reactkd.evaluate.oracle import CT_TRAITS, phantom_truth, trait_features
+from reactkd.evaluate.metrics import ovr_auc
+from reactkd.evaluate.oracle import CT_TRAITS, oracle_fold_probabilities, phantom_truth, trait_features
 from reactkd.models import RegionHead
 from reactkd.models.region_head import roi_geometry
 from reactkd.preprocess import PreprocessConfig
@@ -39,23 +36,25 @@ from reactkd.preprocess import PreprocessConfig
 FEATURE_SETS = {"mean": ("mean",), "mean+std": ("mean", "std")}
 
 
-def head_features(cohort: str, grid: int, statistics: tuple[str, ...]) -> tuple[list, np.ndarray]:
-    """The records and ``(N, F)`` features a CT-only region head reads: pooled CT statistics + geometry."""
+def head_features(cohort: str, grid: int) -> tuple[list, dict[str, np.ndarray]]:
+    """The records and, per :data:`FEATURE_SETS` entry, the ``(N, F)`` features a CT-only region head reads:
+    pooled CT statistics + geometry (each case preprocessed once)."""
     records = read_manifest(f"{cohort}/manifest.csv")
-    rows = []
+    rows: dict[str, list] = {name: [] for name in FEATURE_SETS}
     with tempfile.TemporaryDirectory() as tmp:
         cache = PreprocessCache(tmp, PreprocessConfig(grid_size=grid))
         for r in records:
             mi = cache.get(r)
             ct = torch.as_tensor(mi.ct, dtype=torch.float32)[None]
             masks = torch.as_tensor(mi.roi_masks, dtype=torch.float32)[None]
-            pooled = RegionHead.pool(ct, masks, statistics)
-            rows.append(torch.cat([pooled, roi_geometry(masks)], 1)[0].numpy())
-    return records, np.array(rows, dtype=np.float64)
+            geometry = roi_geometry(masks)
+            for name, statistics in FEATURE_SETS.items():
+                rows[name].append(torch.cat([RegionHead.pool(ct, masks, statistics), geometry], 1)[0].numpy())
+    return records, {name: np.array(v, dtype=np.float64) for name, v in rows.items()}
 
 
 def fold_aucs(records: list, x: np.ndarray, seeds: list[int]) -> list[float]:
-    """Held-out macro AUC of a logistic regression on ``x``, per (seed, fold)."""
+    """Held-out macro AUC of the trait oracle's logistic regression on ``x``, per (seed, fold)."""
     index = {r.case_id: i for i, r in enumerate(records)}
     y = np.array([r.grade for r in records])
     out = []
@@ -63,8 +62,7 @@ def fold_aucs(records: list, x: np.ndarray, seeds: list[int]) -> list[float]:
         for test in patient_folds(records, 3, seed):
             te = np.array([index[c] for c in test])
             tr = np.setdiff1d(np.arange(len(records)), te)
-            model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(x[tr], y[tr])
-            out.append(roc_auc_score(y[te], model.predict_proba(x[te]), multi_class="ovr", average="macro"))
+            out.append(ovr_auc(y[te], oracle_fold_probabilities(x[tr], y[tr], x[te])))
     return out
 
 
@@ -75,8 +73,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     args = parser.parse_args()
     warnings.filterwarnings("ignore", category=UserWarning)
-    for name, stats in FEATURE_SETS.items():
-        records, x = head_features(args.cohort, args.grid, stats)
+    records, features = head_features(args.cohort, args.grid)
+    for name, x in features.items():
         aucs = fold_aucs(records, x, args.seeds)
         print(f"region head [input], {name} + geometry: AUC {np.mean(aucs):.3f} ± {np.std(aucs):.3f} "
               f"({len(aucs)} folds; per fold {np.round(aucs, 3).tolist()})")

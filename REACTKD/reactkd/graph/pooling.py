@@ -81,9 +81,9 @@ def masked_std_pool(features: torch.Tensor, weights: torch.Tensor, eps: float = 
     Args / Returns / Raises: as :func:`masked_average_pool`.
     """
     # E[f²] − E[f]² in fp32 even under autocast: in bf16 the difference of two near-equal moments is noise.
-    f32 = features.float()
-    mean = masked_average_pool(f32, weights.float(), eps)  # (B, R, C); validates the shapes
-    w = weights.float().flatten(2)  # (B, R, V)
+    f32, w32 = features.float(), weights.float()
+    mean = masked_average_pool(f32, w32, eps)  # (B, R, C); validates the shapes
+    w = w32.flatten(2)  # (B, R, V)
     f = f32.flatten(2)  # (B, C, V)
     second = torch.einsum("brv,bcv->brc", w, f * f) / (w.sum(-1, keepdim=True) + eps)
     return (second - mean * mean).clamp_min(0.0).add(eps).sqrt().to(features.dtype)

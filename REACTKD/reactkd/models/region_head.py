@@ -50,8 +50,8 @@ class RegionHead(nn.Module):
     Each source map ``s`` (``fused``, ``input``, ``level<i>``) is pooled over all tumours together and over
     the liver with the ROI masks area-resized to its resolution, giving ``[h_tumour, h_tumour − h_liver]``
     for each of the ``S`` statistics (the mean; with ``std`` also the standard deviation, the region's
-    heterogeneity); a case without a tumour pools the liver in both places (contrast 0). Grade is a property of the tumour
-    relative to its liver background (FDG and acetate uptake ratios, wash-out, texture), which a global
+    heterogeneity); a case without a tumour pools the liver in both places (contrast 0). Grade is a
+    property of the tumour relative to its liver background (FDG and acetate uptake ratios, wash-out, texture), which a global
     average over the whole grid dilutes. Pooling a shallow level or the input keeps a 1–3-voxel tumour's
     contrast that the coarse fused map blurs; ``input`` gives the first-order ROI statistics radiologists
     read (tumour-to-liver SUV ratio, wash-out in HU). With ``geometry`` the three numbers of
@@ -97,9 +97,10 @@ class RegionHead(nn.Module):
         liver, tumour = roi_input_channels(area_resize(roi_masks.to(feature.dtype), feature.shape[-3:])).split(1, dim=1)
         empty = tumour.flatten(1).sum(1) <= 0
         tumour = torch.where(empty[:, None, None, None, None], liver, tumour)
+        rois = torch.cat([tumour, liver], 1)
         parts = []
         for name in statistics:
-            pooled = _POOLS[name](feature, torch.cat([tumour, liver], 1))  # (B, 2, C)
+            pooled = _POOLS[name](feature, rois)  # (B, 2, C)
             parts += [pooled[:, 0], pooled[:, 0] - pooled[:, 1]]
         return torch.cat(parts, 1)
 
