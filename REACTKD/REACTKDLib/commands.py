@@ -13,8 +13,9 @@ import shutil
 import sys
 from pathlib import Path
 
-__all__ = ["MODULE_DIR", "python_executable", "child_environment", "reactkd_command", "predict_command",
-           "train_command", "evaluate_command", "segment_command", "parse_training_progress"]
+__all__ = ["MODULE_DIR", "python_executable", "child_environment", "reactkd_command", "resolve_device", "cuda_likely",
+           "predict_args", "predict_command", "train_command", "evaluate_command", "segment_command",
+           "parse_training_progress"]
 
 MODULE_DIR = Path(__file__).resolve().parents[1]
 """The REACTKD module folder: holds ``reactkd/`` (the core) and ``REACTKDLib/``."""
@@ -49,33 +50,84 @@ def reactkd_command(*args: str) -> list[str]:
 
 
 def resolve_device(device: str) -> str:
-    """``auto`` → ``cuda`` when torch sees a GPU, else ``cpu``; ``cpu``/``cuda``/``cuda:N`` as given.
+    """``auto`` → ``cuda`` or ``cpu`` without importing torch in Slicer's process; ``cpu``/``cuda``/``cuda:N``
+    as given.
+
+    ``auto`` asks torch only when it is already imported here; otherwise it answers ``cuda`` when both an
+    NVIDIA driver is present and the installed torch is a CUDA build (:func:`cuda_likely`). Grading passes
+    ``auto`` to its worker instead, which resolves it with torch in the child.
 
     Raises:
         ValueError: another value.
     """
     device = (device or "auto").strip().lower()
     if device == "auto":
-        try:
-            import torch
-
+        torch = sys.modules.get("torch")
+        if torch is not None and hasattr(torch, "cuda"):
             return "cuda" if torch.cuda.is_available() else "cpu"
-        except ImportError:
-            return "cpu"
+        return "cuda" if cuda_likely() else "cpu"
     if device == "cpu" or re.fullmatch(r"cuda(:\d+)?", device):
         return device
     raise ValueError(f"device must be auto, cpu, cuda or cuda:N, got {device!r}.")
 
 
-def predict_command(model: str, ct: str, liver: str, out: str, tumor: str | None = None,
-                    pets: dict[str, str] | None = None, device: str = "cpu") -> list[str]:
-    """``reactkd predict`` for files already written (see :mod:`REACTKDLib.inference`)."""
-    args = ["predict", "--model", model, "--ct", ct, "--liver", liver, "--out", out, "--device", device]
+def cuda_likely(platform: str | None = None, version=None, files=None) -> bool:
+    """An NVIDIA driver is installed (Linux: ``/proc/driver/nvidia/version``; Windows: ``nvcuda.dll``) and
+    the installed torch is a CUDA build (a ``+cu…`` version, or CUDA runtime files among its files), read
+    from package metadata without importing torch. ``version``/``files``: ``importlib.metadata``'s (tests)."""
+    import importlib.metadata as md
+
+    platform = sys.platform if platform is None else platform
+    if platform.startswith("linux"):
+        driver = Path("/proc/driver/nvidia/version").is_file()
+    elif platform.startswith("win"):
+        driver = (Path(os.environ.get("SystemRoot", r"C:\Windows")) / "System32" / "nvcuda.dll").is_file()
+    else:
+        return False  # macOS has no CUDA
+    if not driver:
+        return False
+    try:
+        torch_version = (version or md.version)("torch")
+        torch_files = (files or md.files)("torch") or []
+    except md.PackageNotFoundError:
+        return False
+    if "+cu" in torch_version:
+        return True
+    if "+cpu" in torch_version:
+        return False
+    return any("cudart" in str(f).lower() or "cudnn" in str(f).lower() for f in torch_files) or _nvidia_wheels(md)
+
+
+def _nvidia_wheels(md) -> bool:
+    """PyPI's Linux torch pulls the CUDA runtime as ``nvidia-cuda-runtime-cu12`` (or ``-cu11``)."""
+    for name in ("nvidia-cuda-runtime-cu12", "nvidia-cuda-runtime-cu11", "nvidia-cuda-runtime"):
+        try:
+            md.version(name)
+            return True
+        except md.PackageNotFoundError:
+            pass
+    return False
+
+
+def predict_args(ct: str, liver: str, out: str, tumor: str | None = None, pets: dict[str, str] | None = None,
+                 model: str | None = None, device: str | None = None) -> list[str]:
+    """The arguments of one ``reactkd predict`` after the subcommand (``--ct … --liver … --out …``):
+    what :meth:`REACTKDLib.worker.InferenceWorker.submit` takes (the worker adds its model and device)."""
+    args = ["--model", str(model)] if model else []
+    args += ["--ct", str(ct), "--liver", str(liver), "--out", str(out)]
+    if device:
+        args += ["--device", device]
     if tumor:
-        args += ["--tumor", tumor]
+        args += ["--tumor", str(tumor)]
     for tracer, path in (pets or {}).items():
         args += ["--pet", f"{tracer}={path}"]
-    return reactkd_command(*args)
+    return args
+
+
+def predict_command(model: str, ct: str, liver: str, out: str, tumor: str | None = None,
+                    pets: dict[str, str] | None = None, device: str = "cpu") -> list[str]:
+    """``reactkd predict`` as its own process, for files already written (see :mod:`REACTKDLib.inference`)."""
+    return reactkd_command("predict", *predict_args(ct, liver, out, tumor, pets, model, device))
 
 
 def segment_command(model: str, ct: str, out: str, device: str = "cpu") -> list[str]:

@@ -47,7 +47,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, load=load_ensemble) -> int:
+    """``load(model, device)`` gives the ensemble (``reactkd serve`` passes its cache of loaded models)."""
     if args.manifest and (args.ct or args.liver or args.tumor or args.pet):
         raise ValueError("give either --manifest or --ct/--liver/--tumor/--pet, not both.")
     if not args.manifest and not (args.ct and args.liver):
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     inference_device(args.device)
     if args.manifest:
         records = read_manifest(args.manifest, require_grade=False)  # every problem, before any work
-        ensemble = load_ensemble(args.model, args.device)
+        ensemble = load(args.model, args.device)
         with FolderLock(args.out, "`--out`"):
             summary = grade_manifest(ensemble, records, args.out, args.device,
                                      log=lambda line: print(line, flush=True), precision=args.precision)
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     pets = _pets(args.pet)
     # One writer per folder: a second `predict` into it is refused at once.
     with FolderLock(args.out, "`--out`"):
-        ensemble = load_ensemble(args.model, args.device)
+        ensemble = load(args.model, args.device)
         case = load_case(args.ct, args.liver, args.tumor, pets, case_id=Path(args.ct).name)
         result, attention = predict_with_ensemble(ensemble, case, args.device, args.precision)
         write_case_outputs(args.out, result, attention)
