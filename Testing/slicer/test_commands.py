@@ -55,8 +55,8 @@ def test_dependency_plan_mirrors_pyproject_and_never_touches_slicers_own():
     missing = missing_requirements(lambda name: None if name in ("torch", "ot") else object())
     assert missing == ["torch", "ot"] and pip_requirements(missing) == ["pot>=0.9.5"]
     assert "PyTorch extension" in install_plan_text(missing) and "pot>=0.9.5" in install_plan_text(missing)
-    pins = pip_constraints(lambda dist: {"SimpleITK": "2.5.0", "numpy": "1.26.4"}[dist])
-    assert pins == "SimpleITK==2.5.0\nnumpy==1.26.4\n"
+    pins = pip_constraints().splitlines()  # every distribution of this Python, pinned
+    assert "numpy==" + __import__("numpy").__version__ in pins and any(p.startswith("simpleitk==") for p in pins)
 
 
 def test_errors_are_explained_in_words():
