@@ -14,9 +14,10 @@ import vtk
 
 from REACTKDLib.geometry import lps_to_ras, update_volume_from_sitk
 
-__all__ = ["ROLE", "INPUT", "FOLDER_NAME", "find_outputs", "output_node", "results_folder",
+__all__ = ["ROLE", "INPUT", "FOLDER_NAME", "nodes_by_class", "find_outputs", "output_node", "results_folder",
            "inferno_color_node", "update_grade_table", "update_node_table", "update_graph_markups",
-           "update_attention_volume", "show_overlay", "show_results", "node_labels", "prediction_summary", "grade_notes"]
+           "update_attention_volume", "show_overlay", "show_results", "set_overlay_opacity", "node_labels", "prediction_summary",
+           "grade_notes"]
 
 ROLE, INPUT = "REACTKD.Role", "REACTKD.InputVolume"
 FOLDER_NAME = "REACTKD results"
@@ -31,15 +32,19 @@ _INFERNO_ANCHORS = np.array([
     (0.9884, 0.9984, 0.6449)])
 
 
+def nodes_by_class(scene, class_name: str) -> list:
+    """The scene's nodes of ``class_name`` (subclasses included), read one by one.
+
+    ``scene.GetNodesByClass`` returns a new ``vtkCollection`` that its caller owns: from Python it must be
+    ``UnRegister``-ed, else the collection and every node in it (with its image data) outlive the scene's
+    ``Clear``. Counting and indexing leaves nothing to release."""
+    return [scene.GetNthNodeByClass(i, class_name) for i in range(scene.GetNumberOfNodesByClass(class_name))]
+
+
 def find_outputs(scene, ct_node, role: str, class_name: str = "vtkMRMLNode") -> list:
     """Nodes of ``class_name`` made for ``ct_node`` with ``role``."""
-    nodes = scene.GetNodesByClass(class_name)
-    out = []
-    for i in range(nodes.GetNumberOfItems()):
-        node = nodes.GetItemAsObject(i)
-        if node.GetAttribute(ROLE) == role and node.GetAttribute(INPUT) == ct_node.GetID():
-            out.append(node)
-    return out
+    return [node for node in nodes_by_class(scene, class_name)
+            if node.GetAttribute(ROLE) == role and node.GetAttribute(INPUT) == ct_node.GetID()]
 
 
 def output_node(scene, ct_node, role: str, class_name: str, name: str):
@@ -284,13 +289,12 @@ def _color_legend(scene, volume_node, display):
 
 def show_overlay(scene, ct_node, attention_node, opacity: float = 0.5) -> int:
     """CT as background and attention as foreground in every slice view; returns the number of views."""
-    composites = scene.GetNodesByClass("vtkMRMLSliceCompositeNode")
-    for i in range(composites.GetNumberOfItems()):
-        c = composites.GetItemAsObject(i)
+    composites = nodes_by_class(scene, "vtkMRMLSliceCompositeNode")
+    for c in composites:
         c.SetBackgroundVolumeID(ct_node.GetID())
         c.SetForegroundVolumeID(attention_node.GetID())
         c.SetForegroundOpacity(float(opacity))
-    return composites.GetNumberOfItems()
+    return len(composites)
 
 
 def show_results(scene, ct_node, prediction: dict, attention: sitk.Image, opacity: float = 0.5) -> dict:
@@ -322,6 +326,5 @@ def set_overlay_opacity(scene, ct_node, opacity: float) -> None:
     """Foreground opacity of every slice view, when ``ct_node`` has an attention overlay (else nothing)."""
     if ct_node is None or not find_outputs(scene, ct_node, "attention", "vtkMRMLScalarVolumeNode"):
         return
-    composites = scene.GetNodesByClass("vtkMRMLSliceCompositeNode")
-    for i in range(composites.GetNumberOfItems()):
-        composites.GetItemAsObject(i).SetForegroundOpacity(float(opacity))
+    for composite in nodes_by_class(scene, "vtkMRMLSliceCompositeNode"):
+        composite.SetForegroundOpacity(float(opacity))

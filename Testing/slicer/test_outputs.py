@@ -147,3 +147,27 @@ def test_inferno_table_is_perceptual_black_to_yellow(scene):
         lum.append(0.2126 * rgba[0] + 0.7152 * rgba[1] + 0.0722 * rgba[2])
     assert np.all(np.diff(lum) > 0)  # brightness rises monotonically: readable in grey too
     assert inferno_color_node(scene) is node
+
+
+def test_grading_cycles_leave_no_reference_to_the_ct_after_the_scene_closes(scene):
+    """20 rounds of what Apply and the panel do (results imported, tables updated, overlay shown, opacity
+    changed), then Close scene: the CT's voxels are released as far as the scene held them (the image
+    data's reference count is back to where it was before the first round)."""
+    from REACTKDLib.outputs import set_overlay_opacity
+
+    ct, img = _ct(scene)
+    for _ in range(3):
+        scene.AddNewNodeByClass("vtkMRMLSliceCompositeNode")
+    image_data = ct.GetImageData()
+    start = image_data.GetReferenceCount()
+    for cycle in range(20):
+        show_results(scene, ct, _prediction(n_tumours=1 + cycle % 3), _attention(img), opacity=0.5)
+        for opacity in (0.2, 0.8):
+            set_overlay_opacity(scene, ct, opacity)
+        assert len(find_outputs(scene, ct, "grades", "vtkMRMLTableNode")) == 1
+    scene.Clear(0)
+    assert scene.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode") == 0
+    assert image_data.GetReferenceCount() == start
+    assert ct.GetReferenceCount() == 1  # only this test's own Python reference is left
+    del ct
+    assert image_data.GetReferenceCount() == 1  # the voxels go with this test's last reference
