@@ -60,7 +60,9 @@ def parse_mask_spec(spec: str | os.PathLike | MaskSpec) -> MaskSpec:
 
 
 def _role_names(role: str) -> tuple[str, ...]:
-    return TUMOR_NAMES if role.lower().startswith(("tum", "les")) else LIVER_NAMES
+    # The role may carry a prefix ("case X: tumor", as load_case names it): its last part says which.
+    last = role.lower().rsplit(":", 1)[-1].strip()
+    return TUMOR_NAMES if last.startswith(("tum", "les")) else LIVER_NAMES
 
 
 def _choose_segments(names: list[str], spec: MaskSpec, role: str) -> list[int]:
