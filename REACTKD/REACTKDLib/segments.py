@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import vtk
 
-__all__ = ["TUMOR_NAMES", "segment_names", "default_segment_choice", "segment_ids_by_name",
+__all__ = ["TUMOR_NAMES", "segment_names", "default_segment_choice", "keep_segment_choice", "segment_ids_by_name",
            "segments_mask_on_volume", "load_segmentation_file"]
 
 TUMOR_NAMES = ("tumor", "tumour", "lesion", "hcc", "cancer", "neoplasm", "mass")
@@ -37,6 +37,44 @@ def default_segment_choice(segments: list[tuple[str, str]]) -> tuple[str | None,
     liver = next((sid for sid, name in segments if "liver" in name.lower() and not _is_tumor(name)), None)
     tumors = [sid for sid, name in segments if _is_tumor(name)]
     return liver, tumors
+
+
+def keep_segment_choice(segments: list[tuple[str, str]], liver_id: str, tumor_ids: list[str],
+                        previous_ids: list[str] | None = None) -> tuple[str, list[str]]:
+    """The liver / tumour choice after the segment list was (re)read: the user's choice is kept wherever
+    its segments still exist; the name rules (:func:`default_segment_choice`) only fill what is missing.
+
+    Args:
+        segments: ``[(segment ID, name), …]`` now (:func:`segment_names`).
+        liver_id, tumor_ids: the current choice (the parameter node's; ``""``/``[]`` when none).
+        previous_ids: the segment IDs when the choice was last made, ``None`` when this segmentation is
+            seen for the first time (just selected, or the scene was loaded).
+
+    Rules:
+        - unchanged segment list: the choice stays exactly as it is (a liver not chosen stays not chosen,
+          unchecked tumours stay unchecked, whatever the names say);
+        - first look with nothing chosen yet: the choice by name; with a choice (a reloaded scene) it
+          is kept as far as its segments exist;
+        - otherwise removed segments leave the choice; a missing liver is taken by name when one is
+          named like "liver" and not already a tumour; segments *added* since ``previous_ids`` with a tumour
+          name are added to the tumours (e.g. "Tumor 3" drawn in the Segment Editor).
+
+    Returns:
+        ``(liver ID or "", [tumour IDs])`` in the segmentation's order; the liver is never also a tumour.
+    """
+    ids = [sid for sid, _ in segments]
+    liver_id = liver_id if liver_id in ids else ""
+    kept = [t for t in tumor_ids if t in ids and t != liver_id]
+    if previous_ids is not None and list(previous_ids) == ids:
+        return liver_id, [t for t in ids if t in kept]
+    default_liver, default_tumors = default_segment_choice(segments)
+    if previous_ids is None and not liver_id and not kept:
+        return default_liver or "", default_tumors
+    if not liver_id and default_liver and default_liver not in kept:
+        liver_id = default_liver
+    added = [] if previous_ids is None else [t for t in default_tumors if t not in previous_ids]
+    chosen = set(kept) | {t for t in added if t != liver_id}
+    return liver_id, [t for t in ids if t in chosen]
 
 
 def segment_ids_by_name(segmentation_node, names: list[str]) -> list[str]:

@@ -87,3 +87,51 @@ def test_unknown_names_and_ids_are_explained(scene):
         segments_mask_on_volume(scene, seg, ["nope"], ct)
     with pytest.raises(ValueError, match="no segment selected"):
         segments_mask_on_volume(scene, seg, [], ct)
+
+
+def test_the_users_choice_survives_every_reread():
+    from REACTKDLib.segments import keep_segment_choice
+
+    segs = [("a", "Segment_1"), ("b", "Segment_2"), ("c", "Tumor 1")]  # no segment is named "liver"
+    # the user picked the liver and unchecked the tumour: an unchanged list keeps exactly that
+    assert keep_segment_choice(segs, "a", [], previous_ids=["a", "b", "c"]) == ("a", [])
+    assert keep_segment_choice(segs, "", ["b"], previous_ids=["a", "b", "c"]) == ("", ["b"])
+    # first look, nothing chosen: by name; first look with a choice (a reloaded scene): kept
+    assert keep_segment_choice(segs, "", [], previous_ids=None) == ("", ["c"])
+    assert keep_segment_choice(segs, "b", ["a"], previous_ids=None) == ("b", ["a"])
+    # a segment added in the Segment Editor: a tumour-named one joins, the rest of the choice stays
+    more = segs + [("d", "Tumor 2"), ("e", "Spleen")]
+    assert keep_segment_choice(more, "a", ["b"], previous_ids=["a", "b", "c"]) == ("a", ["b", "d"])
+    # a removed segment leaves the choice; a removed liver is replaced by one named so
+    named = [("x", "Liver"), ("c", "Tumor 1")]
+    assert keep_segment_choice(named, "a", ["c", "b"], previous_ids=["a", "b", "c", "x"]) == ("x", ["c"])
+    assert keep_segment_choice([], "a", ["c"], previous_ids=["a", "c"]) == ("", [])
+
+
+def test_the_ct_selector_offers_cts_only(scene):
+    from REACTKDLib.ct_filter import (MODALITY_ATTRIBUTE, ct_candidates, hidden_ct_node_ids, is_ct_candidate,
+                                      mark_modality)
+    from REACTKDLib.outputs import show_results
+
+    def volume(name, cls="vtkMRMLScalarVolumeNode"):
+        node = scene.AddNewNodeByClass(cls, name)
+        update_volume_from_sitk(node, sitk.Image(4, 4, 4, sitk.sitkInt16))
+        return node
+
+    ct, pet, fdg, label = volume("Abdomen CT"), volume("PET AC"), volume("fdg_suv"), volume("liver", "vtkMRMLLabelMapVolumeNode")
+    series = volume("Series 4: WB 3D MAC")
+    sh = scene.GetSubjectHierarchyNode()
+    item = sh.CreateItem(sh.GetSceneItemID(), series)
+    sh.SetItemAttribute(item, "DICOM.Modality", "PT")  # what Slicer's DICOM import records on the series
+    petct = volume("Petra CT")  # "Petra" is a word, not "PET"
+    prediction = {"probabilities": {"1": 0.2, "2": 0.5, "3": 0.3}, "grade": 2, "edges": [],
+                  "nodes": [{"kind": "liver", "volume_ml": 1.0, "centroid_lps_mm": [0, 0, 0], "attention": 1.0}]}
+    attention = sitk.Image(4, 4, 4, sitk.sitkFloat32)
+    out = show_results(scene, ct, prediction, attention)
+    assert [n.GetName() for n in ct_candidates(scene)] == ["Abdomen CT", "Petra CT"]
+    assert set(hidden_ct_node_ids(scene)) == {pet.GetID(), fdg.GetID(), label.GetID(), series.GetID(),
+                                              out["attention"].GetID()}
+    mark_modality(pet, "CT")  # the user's own mark wins over the name
+    mark_modality(petct, "pt")
+    assert is_ct_candidate(pet) and not is_ct_candidate(petct) and petct.GetAttribute(MODALITY_ATTRIBUTE) == "PT"
+    assert not is_ct_candidate(None)
