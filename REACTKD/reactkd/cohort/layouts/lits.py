@@ -78,4 +78,7 @@ def find_lits(root: Path, labels: LabelValues = LabelValues()) -> Finding:
         finding.cases.append(FoundCase(
             case_id=f"volume-{n}", patient_id=f"volume-{n}", ct=volumes[n], liver_mask=f"{seg}:{labels.liver}",
             tumor_mask=f"{seg}:{labels.tumor}", source=str(volumes[n])))
+    if finding.cases:
+        finding.notes.append(f"the liver label ({labels.liver}) excludes the tumour voxels, as in LiTS: the case "
+                             "reader's warning that a tumour lies outside the liver is expected for these cases")
     return finding
