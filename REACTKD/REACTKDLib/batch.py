@@ -1,4 +1,5 @@
-"""Grade every loaded case, or a folder's manifest, in one background ``reactkd predict --manifest`` run.
+"""Grade every loaded case, or a folder's manifest, in one ``reactkd predict --manifest`` request to the
+model's inference worker (:mod:`REACTKDLib.worker`: the model stays loaded for the next Apply).
 
 "Loaded cases": each segmentation node in the scene whose reference geometry is a scalar volume (the CT
 it was drawn on) and that holds a liver segment (the same default choice as the module panel: a segment
@@ -7,6 +8,11 @@ one prediction (:func:`REACTKDLib.inference.export_inputs`) into ``folder/cases/
 ``folder/manifest.csv``; the grades land in ``folder/out/`` (``grades.csv`` and one folder per case), and
 :func:`load_grades_table` shows ``grades.csv`` as a table node. A folder with a manifest of its own is
 graded directly (:func:`start_batch_grading`).
+
+The panel drives a batch from a timer: :func:`start_grading_loaded_cases` returns a
+:class:`BatchGrading` at once, whose :meth:`BatchGrading.poll` gives the progress and whose
+:meth:`BatchGrading.finish` shows the table. Scripts call :func:`grade_loaded_cases` (``wait=True``),
+which passes ``process_events`` (``slicer.app.processEvents``) so the application keeps drawing.
 """
 
 from __future__ import annotations
@@ -16,17 +22,20 @@ import logging
 import re
 from pathlib import Path
 
-from REACTKDLib.commands import child_environment, reactkd_command, resolve_device
+from REACTKDLib.commands import reactkd_command
 from REACTKDLib.errors import explain_failure
 from REACTKDLib.inference import export_inputs
-from REACTKDLib.process import BackgroundProcess
+from REACTKDLib.outputs import ROLE, nodes_by_class
 from REACTKDLib.segments import default_segment_choice, segment_names
+from REACTKDLib.worker import WorkerJob, worker_for
 
-__all__ = ["loaded_cases", "export_loaded_cases", "batch_command", "start_batch_grading", "parse_batch_progress",
-           "load_grades_table", "grade_loaded_cases", "GRADES_CSV"]
+__all__ = ["loaded_cases", "export_loaded_cases", "batch_command", "batch_args", "start_batch_grading",
+           "parse_batch_progress", "load_grades_table", "BatchGrading", "start_grading_loaded_cases",
+           "grade_loaded_cases", "GRADES_CSV", "BATCH_ROLE", "BATCH_FOLDER"]
 
 log = logging.getLogger("REACTKD")
 GRADES_CSV = "grades.csv"
+BATCH_ROLE, BATCH_FOLDER = "batch-grades", "REACTKD.BatchFolder"
 _PROGRESS = re.compile(r"^\[(\d+)/(\d+)\] (\S+): (.*)$")
 
 
@@ -76,17 +85,26 @@ def export_loaded_cases(scene, cases: list[tuple], folder) -> Path:
     return manifest
 
 
+def batch_args(manifest, out) -> list[str]:
+    """The ``reactkd predict`` arguments of a batch (the worker adds its model and device)."""
+    return ["--manifest", str(manifest), "--out", str(out)]
+
+
 def batch_command(model: str, manifest: str, out: str, device: str = "cpu") -> list[str]:
-    return reactkd_command("predict", "--model", str(model), "--manifest", str(manifest), "--out", str(out),
-                           "--device", device)
+    """The same batch as its own ``reactkd predict`` process (for a terminal)."""
+    return reactkd_command("predict", "--model", str(model), *batch_args(manifest, out), "--device", device)
 
 
-def start_batch_grading(model: str, manifest, out, device: str = "auto") -> BackgroundProcess:
-    """Launch ``reactkd predict --manifest`` (resumable: re-launching skips the cases already graded)."""
-    device = resolve_device(device)
-    command = batch_command(model, str(manifest), str(out), device)
-    log.info("REACTKD: %s", " ".join(command))
-    return BackgroundProcess(command, env=child_environment(device))
+def start_batch_grading(model: str, manifest, out, device: str = "auto") -> WorkerJob:
+    """Send ``reactkd predict --manifest`` to the model's worker (resumable: re-sending skips the cases
+    already graded); returns the job at once (poll it like a background process).
+
+    Raises:
+        REACTKDLib.worker.WorkerBusyError: the worker is still grading something else.
+    """
+    job = worker_for(str(model), device).submit(batch_args(manifest, out))
+    log.info("REACTKD: batch %s → %s (worker %s)", manifest, out, model)
+    return job
 
 
 def parse_batch_progress(line: str) -> tuple[float, str] | None:
@@ -99,51 +117,117 @@ def parse_batch_progress(line: str) -> tuple[float, str] | None:
 
 
 def load_grades_table(scene, out, name: str = "REACTKD batch grades"):
-    """``out/grades.csv`` as a (locked) table node, read by Slicer's own table storage node.
+    """``out/grades.csv`` as a (locked) table node, read by Slicer's own table storage node. Loading the
+    same folder again refreshes its table instead of adding another; the reader leaves no node behind.
 
     Raises:
         FileNotFoundError: the batch has written no ``grades.csv`` yet.
+        ValueError: Slicer cannot read it as a table.
     """
     path = Path(out) / GRADES_CSV
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no grades yet (did the batch run?).")
-    node = scene.AddNewNodeByClass("vtkMRMLTableNode", name)
+    folder = str(Path(out).resolve())
+    node = next((n for n in nodes_by_class(scene, "vtkMRMLTableNode") if n.GetAttribute(ROLE) == BATCH_ROLE
+                 and n.GetAttribute(BATCH_FOLDER) == folder), None)
+    if node is None:
+        node = scene.AddNewNodeByClass("vtkMRMLTableNode", name)
+    node.SetLocked(False)
     storage = scene.AddNewNodeByClass("vtkMRMLTableStorageNode")
-    storage.SetFileName(str(path))
-    if not storage.ReadData(node):
-        raise ValueError(f"{path}: Slicer could not read it as a table.")
-    node.SetAttribute("REACTKD.Role", "batch-grades")
+    try:
+        storage.SetFileName(str(path))
+        if not storage.ReadData(node):
+            raise ValueError(f"{path}: Slicer could not read it as a table.")
+    finally:
+        scene.RemoveNode(storage)
+    node.SetAttribute(ROLE, BATCH_ROLE)
+    node.SetAttribute(BATCH_FOLDER, folder)
     node.SetLocked(True)
     return node
 
 
-def grade_loaded_cases(scene, model: str, folder, device: str = "auto", wait: bool = True, timeout=None,
-                       on_progress=None):
-    """Export the loaded cases into ``folder``, grade them into ``folder/out`` in the background and, with
-    ``wait``, return ``grades.csv`` as a table node (``on_progress(text)`` per case); without, return
-    ``(process, out folder)`` at once. Cases that fail are marked in the table's ``status`` column.
+class BatchGrading:
+    """A running batch for the panel's timer.
+
+    Attributes:
+        job: the worker job (``poll``/``running``/``returncode``/``cancel`` as a background process).
+        out: the folder ``grades.csv`` is written to.
+        skipped: why loaded segmentations were left out (one line each).
+        fraction, text: the latest progress (``None``/``""`` before the first case ends).
+    """
+
+    def __init__(self, job, out, skipped: list[str] | None = None):
+        self.job, self.out, self.skipped = job, Path(out), list(skipped or [])
+        self.fraction: float | None = None
+        self.text = ""
+
+    def poll(self) -> list[str]:
+        """New output lines (never blocks); updates :attr:`fraction` and :attr:`text`."""
+        lines = self.job.poll()
+        for line in lines:
+            progress = parse_batch_progress(line)
+            if progress is not None:
+                self.fraction, self.text = progress
+        return lines
+
+    @property
+    def running(self) -> bool:
+        return self.job.running
+
+    def cancel(self) -> None:
+        """Stop the batch (its worker stops too; a re-run resumes with the cases not yet graded)."""
+        self.job.cancel()
+
+    def finish(self, scene):
+        """The finished batch's ``grades.csv`` as a table node (failed cases say so in ``status``).
+
+        Raises:
+            RuntimeError: the batch graded nothing or was cancelled (its own words, see ``explain_failure``).
+        """
+        self.poll()
+        code = self.job.returncode
+        if self.job.cancelled or not (self.out / GRADES_CSV).is_file():
+            raise RuntimeError(explain_failure(self.job.lines, code, self.job.cancelled, "batch grading"))
+        if code != 0:
+            log.warning("REACTKD: some cases failed (see the table's status column): %s", self.job.lines[-1:])
+        return load_grades_table(scene, self.out)
+
+
+def start_grading_loaded_cases(scene, model: str, folder, device: str = "auto") -> BatchGrading:
+    """Export the loaded cases into ``folder`` and start grading them into ``folder/out``; returns at once.
 
     Raises:
         ValueError: no loaded case (see :func:`export_loaded_cases`).
-        RuntimeError: the batch graded nothing (its own words, see ``explain_failure``).
+        REACTKDLib.worker.WorkerBusyError: the model's worker is still grading.
     """
     cases, skipped = loaded_cases(scene)
     for reason in skipped:
         log.info("REACTKD: not graded: %s", reason)
     folder = Path(folder)
     manifest = export_loaded_cases(scene, cases, folder)
-    process = start_batch_grading(model, manifest, folder / "out", device)
+    return BatchGrading(start_batch_grading(model, manifest, folder / "out", device), folder / "out", skipped)
+
+
+def grade_loaded_cases(scene, model: str, folder, device: str = "auto", wait: bool = True, timeout=None,
+                       on_progress=None, process_events=None):
+    """Export the loaded cases into ``folder`` and grade them into ``folder/out``. With ``wait``, return
+    ``grades.csv`` as a table node (``on_progress(text)`` per case; ``process_events()`` between polls
+    keeps Slicer drawing); without, return ``(job, out folder)`` at once. Cases that fail are marked in
+    the table's ``status`` column.
+
+    Raises:
+        ValueError: no loaded case (see :func:`export_loaded_cases`).
+        RuntimeError: the batch graded nothing (its own words, see ``explain_failure``).
+        TimeoutError: still running after ``timeout`` seconds (cancelled).
+    """
+    batch = start_grading_loaded_cases(scene, model, folder, device)
     if not wait:
-        return process, folder / "out"
+        return batch.job, batch.out
 
     def show(line: str) -> None:
         progress = parse_batch_progress(line)
         if progress is not None and on_progress is not None:
             on_progress(f"{100 * progress[0]:.0f}% {progress[1]}")
 
-    code = process.wait(timeout, show)
-    if not (folder / "out" / GRADES_CSV).is_file():
-        raise RuntimeError(explain_failure(process.lines, code, process.cancelled, "batch grading"))
-    if code != 0:
-        log.warning("REACTKD: some cases failed (see the table's status column): %s", process.lines[-1:])
-    return load_grades_table(scene, folder / "out")
+    batch.job.wait(timeout, show, process_events)
+    return batch.finish(scene)

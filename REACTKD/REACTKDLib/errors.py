@@ -22,6 +22,8 @@ _RULES = [
      "The model file was not found. Choose a student checkpoint (best.pt) or a run folder from `reactkd train`."),
     (re.compile(r"CUDA (driver|error)|no CUDA GPUs are available|Torch not compiled with CUDA", re.I),
      "CUDA is not usable here (no GPU, a driver problem or a CPU-only torch). Choose 'cpu' as device."),
+    (re.compile(r"grading process (had )?stopped unexpectedly", re.I),
+     "The grading process stopped unexpectedly (see the log). Press Apply again: it restarts."),
     (re.compile(r"No module named '?(torch|monai|ot|einops|slicerio)", re.I),
      "A required Python package is missing. Press Apply again and accept the installation."),
 ]
@@ -40,9 +42,12 @@ def explain_failure(lines: list[str], returncode: int | None, cancelled: bool = 
     return f"The {what} failed (exit code {returncode}): {core or 'no output'}. See the log for details."
 
 
-def wait_or_raise(process, timeout: float | None = None, on_line=None, what: str = "prediction") -> None:
+def wait_or_raise(process, timeout: float | None = None, on_line=None, what: str = "prediction",
+                  process_events=None) -> None:
     """Block until a background run ends (scripts, tests); unless it succeeded, raise RuntimeError with
-    :func:`explain_failure`'s words. ``process`` is a :class:`~REACTKDLib.process.BackgroundProcess`."""
-    code = process.wait(timeout, on_line)
+    :func:`explain_failure`'s words. ``process`` is a :class:`~REACTKDLib.process.BackgroundProcess` or a
+    :class:`~REACTKDLib.worker.WorkerJob`; ``process_events()`` (``slicer.app.processEvents``) runs between
+    polls so Slicer keeps drawing."""
+    code = process.wait(timeout, on_line, process_events)
     if code != 0:
         raise RuntimeError(explain_failure(process.lines, code, process.cancelled, what))

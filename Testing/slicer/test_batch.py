@@ -1,5 +1,5 @@
 """Grade all loaded cases (REACTKDLib.batch) against real MRML: which segmentations count as cases, the
-exported manifest the core reads, the background ``reactkd predict --manifest`` run, its progress lines,
+exported manifest the core reads, the ``reactkd predict --manifest`` request to the model's worker, its progress lines,
 and grades.csv shown as a table node."""
 
 import csv
@@ -12,7 +12,15 @@ slicer = require_slicer()  # skips this module, with the reason, without slicer-
 
 from REACTKDLib.batch import (export_loaded_cases, grade_loaded_cases, load_grades_table, loaded_cases,
                               parse_batch_progress, start_batch_grading)
+from REACTKDLib.worker import stop_all_workers
 from reactkd.cohort import read_manifest
+
+
+@pytest.fixture(autouse=True)
+def _no_worker_left():
+    """Batches run in the model's persistent worker: stop it after each test."""
+    yield
+    stop_all_workers()
 
 
 def _add_case(scene, record, load_volume, name):
@@ -79,3 +87,17 @@ def test_grade_loaded_cases_in_one_call_reports_progress(scene, tiny_cohort, loa
     seen = []
     table = grade_loaded_cases(scene, str(tiny_model), tmp_path / "job", "cpu", timeout=300, on_progress=seen.append)
     assert table.GetTable().GetNumberOfRows() == 1 and seen and seen[-1].startswith("100% CT_A: grade ")
+
+
+def test_loading_a_batch_again_refreshes_its_table_and_leaves_no_reader(scene, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "grades.csv").write_text("case_id,status,grade\nA,ok,2\n")
+    first = load_grades_table(scene, out)
+    (out / "grades.csv").write_text("case_id,status,grade\nA,ok,2\nB,ok,3\n")
+    again = load_grades_table(scene, out)
+    assert again is first and again.GetTable().GetNumberOfRows() == 2 and again.GetLocked()
+    assert scene.GetNumberOfNodesByClass("vtkMRMLTableNode") == 1
+    assert scene.GetNumberOfNodesByClass("vtkMRMLTableStorageNode") == 0
+    with pytest.raises(FileNotFoundError, match="no grades yet"):
+        load_grades_table(scene, tmp_path / "none")

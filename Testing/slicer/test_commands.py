@@ -76,7 +76,7 @@ class _Finished:
     def __init__(self, code, lines):
         self.returncode, self.lines, self.cancelled, self.seen = code, lines, False, []
 
-    def wait(self, timeout=None, on_line=None):
+    def wait(self, timeout=None, on_line=None, process_events=None):
         for line in self.lines:
             on_line and on_line(line)
         return self.returncode
