@@ -14,7 +14,8 @@ import vtk
 
 from REACTKDLib.geometry import lps_to_ras, update_volume_from_sitk
 
-__all__ = ["ROLE", "INPUT", "FOLDER_NAME", "nodes_by_class", "find_outputs", "output_node", "results_folder",
+__all__ = ["ROLE", "INPUT", "FOLDER_NAME", "nodes_by_class", "find_outputs", "output_node", "remove_output",
+           "results_folder",
            "inferno_color_node", "update_grade_table", "update_node_table", "update_graph_markups",
            "update_attention_volume", "show_overlay", "show_results", "set_overlay_opacity", "node_labels", "prediction_summary",
            "grade_notes"]
@@ -55,6 +56,25 @@ def output_node(scene, ct_node, role: str, class_name: str, name: str):
     node.SetAttribute(ROLE, role)
     node.SetAttribute(INPUT, ct_node.GetID())
     return node
+
+
+def remove_output(scene, node) -> None:
+    """Remove an output node with its display and storage nodes and its subject-hierarchy item.
+
+    Slicer's subject-hierarchy logic drops the item of a removed node, but ``scene.RemoveNode`` alone
+    (slicer-core, scripts) leaves the display nodes and a stale item behind, one set per re-run."""
+    sh = scene.GetSubjectHierarchyNode()
+    item = sh.GetItemByDataNode(node) if sh is not None else 0
+    if item:
+        sh.RemoveItem(item, False, False)
+    extras = [node.GetNthDisplayNode(i) for i in range(node.GetNumberOfDisplayNodes())] if node.IsA(
+        "vtkMRMLDisplayableNode") else []
+    if node.IsA("vtkMRMLStorableNode") and node.GetStorageNode() is not None:
+        extras.append(node.GetStorageNode())
+    scene.RemoveNode(node)
+    for extra in extras:
+        if extra is not None and extra.GetScene() is scene:
+            scene.RemoveNode(extra)
 
 
 def _sh_item(sh, node) -> int:
@@ -221,7 +241,7 @@ def update_graph_markups(scene, ct_node, prediction: dict, color_node=None) -> t
     display.SetTextScale(3.0)
     display.SetVisibility(True)
     for old in find_outputs(scene, ct_node, "edge", "vtkMRMLMarkupsLineNode"):
-        scene.RemoveNode(old)
+        remove_output(scene, old)
     lines = []
     for edge in prediction.get("edges", []):
         i, j, sim = int(edge["i"]), int(edge["j"]), float(edge["similarity"])

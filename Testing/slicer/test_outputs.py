@@ -3,6 +3,7 @@ slice-view overlay, subject-hierarchy folder, and replacement on re-run."""
 
 import numpy as np
 import SimpleITK as sitk
+import vtk
 
 from mrml_env import require_slicer
 
@@ -165,6 +166,15 @@ def test_grading_cycles_leave_no_reference_to_the_ct_after_the_scene_closes(scen
         for opacity in (0.2, 0.8):
             set_overlay_opacity(scene, ct, opacity)
         assert len(find_outputs(scene, ct, "grades", "vtkMRMLTableNode")) == 1
+    # re-runs replace their nodes with everything that belongs to them (display nodes of removed edges too)
+    lines = find_outputs(scene, ct, "edge", "vtkMRMLMarkupsLineNode")
+    assert scene.GetNumberOfNodesByClass("vtkMRMLMarkupsDisplayNode") == 1 + len(lines)
+    sh = scene.GetSubjectHierarchyNode()
+    children = vtk.vtkIdList()
+    sh.GetItemChildren(sh.GetSceneItemID(), children, True)
+    items = [children.GetId(i) for i in range(children.GetNumberOfIds())]
+    stale = [sh.GetItemName(i) for i in items if sh.GetItemDataNode(i) is None and sh.GetItemAttribute(i, "REACTKD.Role") != "folder"]
+    assert not stale, f"subject-hierarchy items of removed nodes: {stale}"
     scene.Clear(0)
     assert scene.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode") == 0
     assert image_data.GetReferenceCount() == start
