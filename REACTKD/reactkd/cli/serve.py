@@ -28,6 +28,8 @@ import traceback
 import warnings
 from pathlib import Path
 
+import torch
+
 from reactkd.cli import USER_ERRORS, is_out_of_memory, out_of_memory_advice
 from reactkd.cli import predict as predict_command
 from reactkd.cli.validate import inference_device
@@ -47,8 +49,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def resolve_served_device(device: str) -> str:
     """``auto`` → ``cuda`` when torch sees a GPU, else ``cpu``; other values checked by ``inference_device``."""
     if device.strip().lower() == "auto":
-        import torch
-
         return "cuda" if torch.cuda.is_available() else "cpu"
     return inference_device(device)
 
