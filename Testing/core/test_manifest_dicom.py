@@ -115,7 +115,7 @@ def test_written_tree_finds_the_referenced_phase_pet_and_every_problem(tmp_path,
     assert set(records["HCC_001"].load().pets) == {"fdg"}
     for line in ["cases: 4 found, 2 usable", "grades: G1 1 · G2 0 · G3 1 · none 0",
                  "modalities: CT 2 · tumour mask 2 · PET fdg 1 · PET acetate 0",
-                 "referenced series not in the tree (1)", "no liver segment (1)", "unreadable file (1)",
+                 "referenced series not in the tree (1)", "no liver segment or mask (1)", "unreadable file (1)",
                  "HCC_005/broken.dcm: not a DICOM image or SEG", "duplicate patient (1)",
                  "clinical row without a case (3)", "grade value does not parse (2)", "case without a clinical row (1)",
                  "patient HCC_002: 2 rows of clinical.csv (3, 4); the same grade, used",
@@ -123,6 +123,24 @@ def test_written_tree_finds_the_referenced_phase_pet_and_every_problem(tmp_path,
                  "HCC_001/s/300-Segmentation/1-1.dcm: segments ['Portal vein', 'Abdominal aorta'] are neither liver "
                  "nor tumour"]:
         assert line in printed, line
+
+
+def test_keep_ungraded_and_a_patient_with_two_segs(tmp_path):
+    root, outside = tmp_path / "tree", tmp_path / "elsewhere"
+    _hcc_tree(root, outside)
+    again = write_series(root / "HCC_009/followup/ct", new_study("HCC_009"), series_number=7)
+    write_seg(root / "HCC_009/followup/seg.dcm", again, {"Liver": LIVER})
+    table = tmp_path / "clinical.csv"
+    table.write_text(CLINICAL)
+    summary = build_manifest(root, ManifestOptions(clinical=table, keep_ungraded=True))
+    grades = {r.case_id: r.grade for r in summary.records}
+    assert grades == {"HCC_001": 1, "HCC_002": 3, "HCC_008": None, "HCC_009_1": None, "HCC_009_2": None}
+    assert {r.patient_id for r in summary.records if r.case_id.startswith("HCC_009")} == {"HCC_009"}
+    assert any(n.startswith("patient HCC_009: several SEGs") for n in summary.notes)
+    assert "kept without a grade" in "\n".join(summary.lines())
+    out = tmp_path / "m.csv"
+    assert main(["manifest", str(root), "--out", str(out), "--clinical", str(table), "--keep-ungraded"]) == 0
+    assert len(read_manifest(out, require_grade=False)) == 5  # as `predict --manifest` reads it
 
 
 def test_options_pick_segments_by_other_names(tmp_path):
@@ -161,7 +179,7 @@ def test_no_usable_case_exits_2_and_writes_nothing(tmp_path, capsys):
     assert main(["manifest", str(root), "--out", str(out)]) == 2
     captured = capsys.readouterr()
     assert not out.exists() and "no usable case" in captured.err and len(captured.err.splitlines()) == 1
-    assert "referenced series not in the tree (1)" in captured.out and "no liver segment (1)" in captured.out
+    assert "referenced series not in the tree (1)" in captured.out and "no liver segment or mask (1)" in captured.out
 
 
 def test_bad_options_are_one_line_before_any_work(tmp_path, capsys):

@@ -166,4 +166,4 @@ def test_check_failure_is_named_and_left_out(ts, tmp_path):
     assert summary.kinds() == {ProblemKind.CHECK_FAILED: 2}
     text = "\n".join(summary.lines())
     assert "case cut: " in text and "truncated" in text
-    assert "case empty: case empty: the liver mask is empty on the CT grid" in text
+    assert "case empty: the liver mask is empty on the CT grid" in text and "case empty: case empty" not in text

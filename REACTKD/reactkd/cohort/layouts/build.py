@@ -86,9 +86,11 @@ def build_manifest(root: str | os.PathLike, options: ManifestOptions = ManifestO
     for i, case in enumerate(finding.cases, start=1):
         record = case_record(case, options.cohort)
         problem, warned = check_case(record)
-        summary.notes += [f"{case.case_id}: {w}" for w in warned]
+        named = f"case {case.case_id}: "  # the reader's messages name the case already
+        summary.notes += [w if w.startswith(named) else named + w for w in warned]
         if problem is not None:
-            finding.problem(ProblemKind.CHECK_FAILED, f"case {case.case_id}", f"{problem} ({case.source})")
+            finding.problem(ProblemKind.CHECK_FAILED, f"case {case.case_id}",
+                            f"{problem.removeprefix(named)} ({case.source})")
         else:
             summary.records.append(record)
         if log is not None:

@@ -123,7 +123,8 @@ def find_dicom(root: Path, names: SegmentNames = SegmentNames(), index: DicomInd
         finding.cases.append(FoundCase(
             case_id=seg.patient_id, patient_id=seg.patient_id, ct=ct_path, liver_mask=choice.liver or "",
             tumor_mask=choice.tumor, pets=_pets(ct.study_uid, index, subject, finding), source=subject))
-    _number_repeated_patients(finding.cases)
+    for patient in _number_repeated_patients(finding.cases):
+        finding.notes.append(f"patient {patient}: several SEGs, one case each ({patient}_1, _2 …), kept in one fold")
     unused = [s for s in index.series.values() if s.modality == "CT" and s.uid not in by_series]
     if unused:
         finding.notes.append(f"{len(unused)} CT series not referenced by a usable SEG (other phases or unsegmented "
@@ -131,9 +132,11 @@ def find_dicom(root: Path, names: SegmentNames = SegmentNames(), index: DicomInd
     return finding
 
 
-def _number_repeated_patients(cases: list[FoundCase]) -> None:
+def _number_repeated_patients(cases: list[FoundCase]) -> list[str]:
+    """Number the case ids of patients with several cases; returns those patients."""
     counts, seen = Counter(c.patient_id for c in cases), Counter()
     for case in cases:
         if counts[case.patient_id] > 1:
             seen[case.patient_id] += 1
             case.case_id = f"{case.patient_id}_{seen[case.patient_id]}"
+    return sorted(seen)

@@ -20,7 +20,7 @@ class ProblemKind(str, Enum):
     UNREADABLE = "unreadable file"
     MISSING_SERIES = "referenced series not in the tree"
     NOT_CT = "referenced series is not a CT"
-    NO_LIVER = "no liver segment"
+    NO_LIVER = "no liver segment or mask"
     AMBIGUOUS = "ambiguous inputs"
     INCOMPLETE = "incomplete case"
     DUPLICATE_CASE = "duplicate case"
