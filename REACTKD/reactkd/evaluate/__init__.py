@@ -6,7 +6,8 @@
 - :mod:`~reactkd.evaluate.dca` — decision curve analysis (net benefit) for binary questions on the grades.
 - :mod:`~reactkd.evaluate.tsne` — deterministic t-SNE of logits or embeddings.
 - :mod:`~reactkd.evaluate.tables` — markdown / CSV tables in the paper's "0.812 ± 0.034" layout.
-- :mod:`~reactkd.evaluate.figures` — PNG figures (ROC, DCA, t-SNE, loss curves); needs matplotlib.
+- :mod:`~reactkd.evaluate.figures` — figures (ROC, DCA, t-SNE, reliability) as matplotlib Figures or PNGs.
+- :mod:`~reactkd.evaluate.training_figures` — loss curves and the report's training panels.
 
 Grades are 1, 2, 3 everywhere in this package (files, tables, figures); probability and logit columns are
 ordered by grade, so column ``k`` belongs to grade ``k + 1``.

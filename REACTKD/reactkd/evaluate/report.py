@@ -8,13 +8,14 @@ import warnings
 from pathlib import Path
 
 from reactkd.evaluate.dca import GradeQuestion, grade_decision_curve
-from reactkd.evaluate.figures import plot_dca, plot_roc, plot_training_panels, plot_tsne
+from reactkd.evaluate.figures import plot_dca, plot_roc, plot_tsne
 from reactkd.evaluate.report_calibration import calibration_section
 from reactkd.evaluate.report_html import write_html
 from reactkd.evaluate.metrics import evaluate_folds
 from reactkd.evaluate.predictions import concat_predictions, read_run_predictions
 from reactkd.evaluate.roc import ovr_roc_curves
 from reactkd.evaluate.tables import fold_table, summary_table
+from reactkd.evaluate.training_figures import plot_training_panels
 from reactkd.evaluate.topology_figure import topology_figures
 from reactkd.evaluate.tsne import tsne_embedding
 
