@@ -19,12 +19,12 @@ from reactkd.config import load_config
 from reactkd.config.shipped import resolve_config_path
 from reactkd.cohort import read_manifest
 from reactkd.predict import predict_case
-from reactkd.models import Student, standalone_student_spec
+from reactkd.models import Student
 from reactkd.preprocess import PreprocessConfig
 config = load_config(resolve_config_path(sys.argv[2]))
 grid = int(sys.argv[3]) if len(sys.argv) > 3 else config.data.preprocess.get("grid_size", 32)
 precision = sys.argv[4] if len(sys.argv) > 4 else "fp32"
-student = Student(standalone_student_spec(config.student, config.teacher)).eval()
+student = Student(config.student).eval()
 meta = {"preprocess": PreprocessConfig.from_dict({**config.data.preprocess, "grid_size": grid}).to_dict()}
 records = read_manifest(sys.argv[1])
 case = records[0].load()

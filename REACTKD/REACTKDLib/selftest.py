@@ -102,7 +102,7 @@ class REACTKDTest(ScriptedLoadableModuleTest):
         from reactkd.train.checkpoint import save_checkpoint
 
         ctNode, seg, liver, tumor = self._studyNodes()
-        kwargs = {"init_filters": 8, "fusion_channels": 8, "blocks_down": [1, 1, 1], "head": "region"}
+        kwargs = {"init_filters": 8, "fusion_channels": 8, "blocks_down": [1, 1, 1], "head": {"kind": "region"}}
         model = Path(slicer.util.tempDirectory("REACTKDTest")) / "tiny.pt"
         save_checkpoint(model, {"model": Student(**kwargs).state_dict()},
                         {"kind": "student", "model_kwargs": kwargs, "grades": [1, 2, 3],

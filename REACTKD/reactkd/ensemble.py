@@ -28,6 +28,7 @@ import SimpleITK as sitk
 import torch
 
 from reactkd import GRADES
+from reactkd.config.run_dir import read_run_info
 from reactkd.evaluate.calibration import scaled_probabilities
 from reactkd.evaluate.domain import case_statistics, domain_warnings, read_domain
 from reactkd.io.case import Case
@@ -89,6 +90,7 @@ def load_ensemble(model: str | os.PathLike, device: str | torch.device = "cpu") 
         return Ensemble([_member(path, device, fold)], read_domain(run), path)
     if not path.is_dir():
         raise FileNotFoundError(f"model not found: {path} (give a run folder or a checkpoint file)")
+    read_run_info(path)
     found = sorted(path.glob("fold*/student/best.pt"), key=lambda p: int(p.parent.parent.name[4:] or 0))
     if not found:
         raise FileNotFoundError(f"{path} holds no trained student (fold*/student/best.pt).")

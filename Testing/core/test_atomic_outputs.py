@@ -113,7 +113,7 @@ def test_predict_killed_while_writing_leaves_no_complete_looking_result(tmp_path
     from reactkd.preprocess import PreprocessConfig
     from reactkd.train.checkpoint import save_checkpoint
 
-    kwargs = {"init_filters": 8, "fusion_channels": 8, "blocks_down": [1, 1, 1], "head": "region"}
+    kwargs = {"init_filters": 8, "fusion_channels": 8, "blocks_down": [1, 1, 1], "head": {"kind": "region"}}
     model = save_checkpoint(tmp_path / "s.pt", {"model": Student(**kwargs).state_dict()},
                             {"kind": "student", "model_kwargs": kwargs,
                              "preprocess": PreprocessConfig(grid_size=32).to_dict()})

@@ -21,10 +21,9 @@ from reactkd.experiments.cross_validation import run_experiment
 
 pytestmark = pytest.mark.slow
 
-# Held-out probabilities of grade 1, 2, 3 per case, (file, case_id) → rounded to 4 decimals. First recorded
-# with the code before the grading networks became compositions (commit 5465753), which the composition
-# reproduced; re-recorded when the dose teacher's low-dose CT moved onto the CT's acquired grid (issue 15:
-# the fluence of these sidecar-less CTs is now estimated from their liver noise).
+# Held-out probabilities of grade 1, 2, 3 per case, (file, case_id) → rounded to 4 decimals. Recorded when
+# the dose teacher's low-dose CT moved onto the CT's acquired grid (the fluence of these sidecar-less CTs is
+# estimated from their liver noise); the per-kind head specs and versioned formats reproduced them exactly.
 PINNED = {
     ('predictions.csv', 'P00_a'): (0.3003, 0.327, 0.3727),
     ('predictions.csv', 'P01_a'): (0.3207, 0.3017, 0.3777),
@@ -87,17 +86,17 @@ def synthetic_cohort(root) -> str:
 def test_tiny_two_stage_run_gives_the_pinned_probabilities(tmp_path, capfd):
     torch.set_num_threads(1)
     manifest = synthetic_cohort(tmp_path / "cohort")
-    # Written with the flat keys of earlier versions (head: region, head_levels, ...), which still load, so
-    # that the same file ran before the grading networks became compositions and recorded these numbers.
     # No augmentation: MONAI's RandAffined draws per key present, so removing an unused key (the old
-    # `masked` map) changed the augmented stream, not the networks.
-    heads = {"head": "region", "roi_channels": True, "head_levels": [0]}
+    # `masked` map) changed the augmented stream, not the networks. `norm: none`: these numbers were recorded
+    # with unstandardised region heads.
     config = tiny_experiment(
         manifest, 1, 1,
         data={"manifest": manifest, "folds": 2, "preprocess": {"grid_size": 32}, "augment": False},
         teacher={"feature_size": 12, "fusion_channels": 16, "window_size": 4, "depths": [1, 1, 1, 1],
-                 "fusion_level": 2, **heads, "head_input": True},
-        student={"init_filters": 8, "pet_channels": 2, "blocks_down": [1, 1, 1], **heads, "head_geometry": True},
+                 "fusion_level": 2, "roi_channels": True,
+                 "head": {"kind": "region", "sources": ["fused", "input", "level0"], "norm": "none"}},
+        student={"init_filters": 8, "pet_channels": 2, "blocks_down": [1, 1, 1], "roi_channels": True,
+                 "head": {"kind": "region", "sources": ["fused", "level0"], "geometry": True, "norm": "none"}},
         distiller={"name": "reactkd", "kwargs": {"student_level": 2, "teacher_level": 1}})
     run_experiment(config, tmp_path / "run", log=lambda *_: None)
     err = capfd.readouterr().err  # not a terminal: one line per epoch, no progress-bar carriage returns

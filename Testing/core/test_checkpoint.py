@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from reactkd.train.checkpoint import UnsafeCheckpointError, load_checkpoint, save_checkpoint
+from reactkd.utils.formats import FormatError
 
 
 class _Payload:
@@ -24,9 +25,19 @@ def test_round_trip_and_atomic(tmp_path):
 
 def test_pickled_code_is_refused(tmp_path):
     path = tmp_path / "evil.pt"
-    torch.save({"format": "reactkd-checkpoint-1", "metadata": "{}", "state": {"x": _Payload()}}, path)
+    torch.save({"format": "reactkd-checkpoint-2", "metadata": "{}", "state": {"x": _Payload()}}, path)
     with pytest.raises(UnsafeCheckpointError, match="refusing to load .*evil.pt.*could run code"):
         load_checkpoint(path)
+
+
+def test_a_checkpoint_of_another_format_version_is_refused_with_the_way_forward(tmp_path):
+    torch.save({"format": "reactkd-checkpoint-1", "metadata": "{}", "state": {}}, tmp_path / "old.pt")
+    with pytest.raises(FormatError, match=r"^checkpoint .*old.pt is 'reactkd-checkpoint-1'; this reactkd reads "
+                                          r"reactkd-checkpoint-2: train the model again \(`reactkd train`"):
+        load_checkpoint(tmp_path / "old.pt")
+    torch.save({"format": "reactkd-checkpoint-9", "metadata": "{}", "state": {}}, tmp_path / "new.pt")
+    with pytest.raises(FormatError, match="written by a newer reactkd"):
+        load_checkpoint(tmp_path / "new.pt")
 
 
 def test_other_files_are_refused(tmp_path):

@@ -102,7 +102,7 @@ def test_teacher_frozen_and_learnable_parameters(models):
     learn = {id(p) for p in d.get_learnable_parameters()}
     assert not learn & {id(p) for p in teacher.parameters()}  # shared CBAM frozen by default
     assert {id(p) for p in d.node_projector.parameters()} <= learn
-    d2 = REACTKD(_student(teacher, cbam_trainable=True), teacher)
+    d2 = REACTKD(_student(teacher, train_shared_cbam=True), teacher)
     assert {id(p) for p in teacher.cbam.parameters()} <= {id(p) for p in d2.get_learnable_parameters()}
     teacher.cbam.requires_grad_(False)  # restore for the other tests
 

@@ -10,7 +10,7 @@ import yaml
 
 from conftest import tiny_experiment
 from reactkd.cli import main
-from reactkd.config import ConfigError, config_from_mapping
+from reactkd.config import ConfigError, config_from_mapping, to_dict
 from reactkd.experiments import ablation_variants, compare_variants, run_suite
 from reactkd.config.identity import teacher_key
 from reactkd.experiments.cross_validation import distiller_teachers
@@ -78,8 +78,9 @@ def test_ablation_rows_and_teacher_sets(tiny_cohort):
     assert len({teacher_key(c) for c in configs}) == 4, "RGD on/off shares the teacher"
     no_rgd = configs[2]  # (dose, no RGD, CBAM)
     assert [no_rgd.distiller.kwargs[w] for w in ("node_weight", "edge_weight", "gw_weight")] == [0.0] * 3
-    assert configs[4].teacher.branches == ["pet_ct"] and configs[1].teacher.cbam.enabled is False
-    assert base.teacher.cbam.enabled is True, "variants must not edit the base config"
+    assert configs[4].teacher.branches == ["pet_ct"] and configs[1].teacher.cbam is None is configs[1].student.cbam
+    assert base.teacher.cbam is not None, "variants must not edit the base config"
+    assert all(config_from_mapping(to_dict(c)) == c for c in configs), "every row is a valid config as it stands"
     with pytest.raises(ValueError, match="reactkd"):
         ablation_variants(tiny_experiment(tiny_cohort, distiller={"name": "kd", "kwargs": {}}))
     with pytest.raises(ValueError, match="unknown method"):

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from reactkd.models import CBAM3D, CBAMSpec, Student, StudentSpec, TeacherSpec, build_student, build_teacher, standalone_student_spec
+import torch.nn as nn
 
-
+from reactkd.models import CBAM3D, Student, StudentSpec, build_student, build_teacher
 
 
 @pytest.mark.parametrize("channels,reduction,kernel,size", [(16, 8, 7, 4), (1, 8, 3, 5), (24, 4, 1, 2)])
@@ -55,7 +55,7 @@ def test_student_shares_the_teachers_instance_frozen_by_default():
     teacher = _tiny_teacher()
     student = build_student(teacher, init_filters=8)
     assert student.cbam is teacher.cbam and student.cbam_shared
-    assert not student.cbam_trainable
+    assert student.spec.fusion_channels == 16 and not student.spec.train_shared_cbam  # the teacher's width
     assert not any(p.requires_grad for p in student.cbam.parameters())
     # one set of weights: a change seen from the teacher is seen by the student
     with torch.no_grad():
@@ -66,7 +66,7 @@ def test_student_shares_the_teachers_instance_frozen_by_default():
 def test_shared_cbam_can_be_trained():
     torch.manual_seed(0)
     shared = CBAM3D(16)  # stands in for teacher.cbam: build_student passes exactly this argument
-    student = build_student(None, cbam=shared, fusion_channels=16, cbam_trainable=True, blocks_down=(1, 1, 1, 1))
+    student = build_student(None, cbam=shared, fusion_channels=16, train_shared_cbam=True, blocks_down=(1, 1, 1, 1))
     assert student.cbam is shared and all(p.requires_grad for p in shared.parameters())
     student(torch.randn(1, 1, 16, 16, 16)).sum().backward()
     assert shared.spatial.weight.grad is not None
@@ -74,19 +74,20 @@ def test_shared_cbam_can_be_trained():
 
 def test_own_cbam_is_trainable_and_width_mismatch_rejected():
     student = build_student(None, init_filters=8, fusion_channels=16)
-    assert not student.cbam_shared and student.cbam_trainable
-    with pytest.raises(ValueError, match="fusion_channels"):
+    assert not student.cbam_shared and all(p.requires_grad for p in student.cbam.parameters())
+    with pytest.raises(ValueError, match=r"a CBAM3D of 16 channels but the student's `fusion_channels` is 32"):
         build_student(_tiny_teacher(), init_filters=8, fusion_channels=32)
 
 
-def test_disabled_cbam_is_a_parameter_free_identity_for_both_networks():
-    off = CBAM3D(16, enabled=False)
-    x = torch.randn(2, 16, 4, 4, 4)
-    assert torch.equal(off(x), x) and not list(off.parameters())
-    with pytest.raises(ValueError, match=r"\(B, 16, D, H, W\)"):
-        off(torch.randn(2, 8, 4, 4, 4))
-    t = build_teacher(feature_size=12, fusion_channels=16, window_size=4, depths=[1, 1, 1, 1], use_cbam=False)
-    s = build_student(teacher=t, init_filters=8, fusion_channels=16)
-    assert s.cbam is t.cbam and not t.cbam.enabled
-    standalone = standalone_student_spec(StudentSpec(init_filters=8), TeacherSpec(fusion_channels=16, cbam=CBAMSpec(enabled=False)))
-    assert standalone.fusion_channels == 16 and Student(standalone).cbam.enabled is False
+def test_no_cbam_builds_no_module_in_either_network():
+    """``cbam: null`` is no attention: an ``nn.Identity`` in its place, no CBAM3D, no parameters; a student
+    sharing it, or rebuilt alone from its spec, has none either."""
+    t = build_teacher(feature_size=12, fusion_channels=16, window_size=4, depths=[1, 1, 1, 1], cbam=None)
+    assert isinstance(t.cbam, nn.Identity) and not any(isinstance(m, CBAM3D) for m in t.modules())
+    s = build_student(teacher=t, init_filters=8)
+    assert s.cbam is t.cbam and s.spec.cbam is None
+    alone = Student(s.spec)
+    assert isinstance(alone.cbam, nn.Identity) and not any(isinstance(m, CBAM3D) for m in alone.modules())
+    assert alone.state_dict().keys() == s.state_dict().keys()
+    with pytest.raises(ValueError, match="a CBAM3D but the student's spec has `cbam: null`"):
+        Student(StudentSpec(fusion_channels=16, cbam=None), cbam=CBAM3D(16))

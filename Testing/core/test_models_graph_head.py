@@ -112,7 +112,7 @@ def test_graph_head_in_teacher_student_and_the_reactkd_distiller():
 
 
 def test_graph_spec_errors():
-    with pytest.raises(ConfigError, match="`student.head.hidden` 16 needs `kind: graph`"):
+    with pytest.raises(ConfigError, match=r"^unknown config key `student.head.hidden` for `kind: region` \(a key of `kind: graph`\)"):
         Student(head={"kind": "region", "hidden": 16})
     with pytest.raises(ConfigError, match=r"`student.head.hidden` must be >= 1"):
         Student(head={"kind": "graph", "hidden": 0})
@@ -128,7 +128,7 @@ def test_prediction_attention_comes_from_the_readout_of_a_graph_head(toy_case_im
     attention = [n["attention"] for n in result["nodes"]]
     assert result["attention_definition"].startswith("the graph head's gated-attention readout")
     assert attention[0] == 0 and sum(attention) == pytest.approx(1, abs=1e-5) and min(attention[1:]) > 0
-    region = Student(init_filters=8, fusion_channels=8, blocks_down=(1, 1, 1), head="region")
+    region = Student(init_filters=8, fusion_channels=8, blocks_down=(1, 1, 1), head={"kind": "region"})
     assert predict_case(region, meta, case)[0]["attention_definition"].startswith("Grad-CAM")
 
 

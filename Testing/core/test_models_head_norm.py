@@ -1,15 +1,22 @@
 """``head.norm: batch``: the head's features standardised per feature (batch statistics in training, running
-ones at inference), over real graph nodes only; ``none`` leaves older networks as they were."""
+ones at inference), over real graph nodes only; ``none`` leaves the features as they are."""
+
+from dataclasses import dataclass, field
 
 import pytest
 import torch
 
-from reactkd.models import BackboneOutput, GraphHead, HeadSpec, build_student
-from reactkd.models.heads import build_head, feature_norm
+from reactkd.models import BackboneOutput, GapHeadSpec, GraphHead, GraphHeadSpec, HeadSpec, RegionHeadSpec, build_student
+from reactkd.models.heads import build_head
 from reactkd.models.standardize import Standardize
 from reactkd.utils.typed import ConfigError, from_dict
 
 S = 16
+
+
+@dataclass
+class Holder:
+    head: HeadSpec = field(default_factory=GapHeadSpec)
 
 
 def _masks(b=4):
@@ -42,7 +49,8 @@ def test_standardize_leaves_unselected_rows_and_counts_only_selected_ones():
 
 def test_region_head_classifies_a_standardised_embedding():
     torch.manual_seed(0)
-    spec = HeadSpec("region", ["input"], geometry=True, norm="batch")
+    spec = RegionHeadSpec(["input"], geometry=True)
+    assert spec.norm.value == "batch", "a region head standardises by default"
     head = build_head(spec, {"fused": 4, "input": 2}, 3).train()
     x = torch.rand(4, 2, S, S, S) * 0.05
     out = BackboneOutput([], torch.zeros(4, 4, 4, 4, 4), x)
@@ -50,7 +58,7 @@ def test_region_head_classifies_a_standardised_embedding():
     assert emb.shape == (4, 7) and logits.shape == (4, 3)
     varying = emb.std(0, unbiased=False) > 0.5  # constant features stay 0; the others have unit spread
     assert varying.any() and torch.allclose(emb.mean(0), torch.zeros(7), atol=1e-4)
-    assert feature_norm(HeadSpec("region", ["input"]), 7) is None
+    assert build_head(RegionHeadSpec(["input"], norm="none"), {"input": 2}, 3).norm is None
 
 
 def test_graph_head_standardises_real_nodes_only_and_stays_invariant_to_padding():
@@ -69,10 +77,13 @@ def test_graph_head_standardises_real_nodes_only_and_stays_invariant_to_padding(
 
 
 def test_norm_spec_is_checked_and_reaches_the_student():
-    with pytest.raises(ConfigError, match="`norm` 'batch' needs `kind: region` or `kind: graph`"):
-        HeadSpec("gap", norm="batch")
+    with pytest.raises(TypeError, match="norm"):
+        GapHeadSpec(norm="batch")  # a gap head has no features to standardise: no such field
+    with pytest.raises(ConfigError, match="unknown config key `head.norm` for `kind: gap`"):
+        from_dict(Holder, {"head": {"kind": "gap", "norm": "batch"}})
     with pytest.raises(ConfigError, match=r"`head.norm` must be one of \['none', 'batch'\], got 'layer'"):
-        from_dict(HeadSpec, {"kind": "region", "sources": ["input"], "norm": "layer"}, "head")
+        from_dict(Holder, {"head": {"kind": "region", "sources": ["input"], "norm": "layer"}})
+    assert from_dict(Holder, {"head": {"kind": "graph"}}).head == GraphHeadSpec(norm="batch")
     student = build_student(init_filters=8, blocks_down=(1, 1, 1), fusion_channels=8,
                             head={"kind": "region", "sources": ["input"], "norm": "batch"})
     assert isinstance(student.head.norm, Standardize)

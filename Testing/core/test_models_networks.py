@@ -112,14 +112,3 @@ def test_networks_build_from_specs_mappings_or_keys():
         build_student(Teacher(fusion_channels=16, **TINY_SWIN), cbam=a.cbam)
     with pytest.raises(ConfigError, match=r"unknown config key `teacher.feature_sise`.*Did you mean `teacher.feature_size`"):
         from_dict(TeacherSpec, {"feature_sise": 24}, "teacher")
-
-
-def test_checkpoints_of_earlier_versions_load_into_the_composition():
-    """Before the composition, a student's weights sat at ``encoder.*``, ``project.*``, ``cbam.*``, ``head.*``."""
-    torch.manual_seed(0)
-    s = Student(init_filters=8, fusion_channels=16, blocks_down=(1, 1, 1, 1))
-    old = {k.removeprefix("backbone."): v for k, v in s.state_dict().items()}
-    assert any(k.startswith("encoder.") for k in old)
-    fresh = Student(init_filters=8, fusion_channels=16, blocks_down=(1, 1, 1, 1))
-    fresh.load_state_dict(old)
-    assert all(torch.equal(v, fresh.state_dict()[k]) for k, v in s.state_dict().items())

@@ -4,9 +4,12 @@ import pytest
 import torch
 
 from reactkd.distill import build_distiller
-from reactkd.models import BackboneOutput, HeadSpec, RegionHead, Student, build_student, build_teacher, features_from_batch
+from reactkd.models import BackboneOutput, RegionHead, Student, build_student, build_teacher, features_from_batch
 from reactkd.models.region_head import roi_geometry
 from reactkd.utils.typed import ConfigError
+
+
+REGION = {"kind": "region"}
 
 
 def _masks(b=2, r=3, s=16):
@@ -35,8 +38,8 @@ def test_region_head_embedding_is_tumour_and_contrast():
 
 def test_student_and_teacher_with_region_heads_train_through_a_distiller():
     torch.manual_seed(0)
-    teacher = build_teacher(feature_size=12, fusion_channels=16, window_size=4, depths=(1, 1, 1, 1), head="region")
-    student = build_student(teacher=teacher, init_filters=8, pet_channels=2, head="region", blocks_down=(1, 1, 1, 1))
+    teacher = build_teacher(feature_size=12, fusion_channels=16, window_size=4, depths=(1, 1, 1, 1), head=REGION)
+    student = build_student(teacher=teacher, init_filters=8, pet_channels=2, head=REGION, blocks_down=(1, 1, 1, 1))
     s = 32
     batch = {"ct": torch.randn(2, 1, s, s, s), "pet": torch.randn(2, 2, s, s, s), "ct_lowdose": torch.randn(2, 1, s, s, s),
              "pet_present": torch.ones(2, 2, dtype=torch.bool), "roi_masks": _masks(s=s),
@@ -53,9 +56,10 @@ def test_student_and_teacher_with_region_heads_train_through_a_distiller():
 
 
 def test_unknown_head_is_refused():
-    with pytest.raises(ConfigError, match=r"`student.head.kind` must be one of \['gap', 'region', 'graph'\], got 'mlp'"):
-        Student(head="mlp")
-    with pytest.raises(ConfigError, match=r"unknown config key `student.head.pool`; allowed here: \[.kind., .sources., .geometry., .dropout., .hidden., .norm., .statistics.\]"):
+    with pytest.raises(ConfigError, match=r"`student.head.kind` must be one of \['gap', 'graph', 'region'\], got 'mlp'"):
+        Student(head={"kind": "mlp"})
+    with pytest.raises(ConfigError, match=r"unknown config key `student.head.pool` for `kind: region`; allowed: "
+                                          r"\['kind', 'sources', 'geometry', 'dropout', 'norm', 'statistics'\]"):
         Student(head={"kind": "region", "pool": ["fused"]})
 
 
@@ -92,26 +96,28 @@ def test_multi_scale_head_pools_a_fine_map_where_the_fused_map_blurs_the_tumour(
 
 def test_head_levels_on_teacher_and_student():
     t = build_teacher(feature_size=12, fusion_channels=16, window_size=4, depths=[1, 1, 1, 1], fusion_level=2,
-                      head="region", head_levels=[0])
-    s = build_student(teacher=t, init_filters=8, pet_channels=2, blocks_down=[1, 1, 1], head="region", head_levels=[0, 1])
+                      head={"kind": "region", "sources": ["fused", "level0"]})
+    s = build_student(teacher=t, init_filters=8, pet_channels=2, blocks_down=[1, 1, 1],
+                      head={"kind": "region", "sources": ["fused", "level0", "level1"]})
     batch = {"ct": torch.randn(2, 1, 32, 32, 32), "pet": torch.randn(2, 2, 32, 32, 32),
              "ct_lowdose": torch.randn(2, 1, 32, 32, 32), "roi_masks": _masks(s=32),
              "pet_present": torch.ones(2, 2, dtype=torch.bool)}
     assert features_from_batch(t, batch).embedding.shape == (2, 2 * (16 + 24))  # two branches of 12 at level 0
     assert features_from_batch(s, batch).embedding.shape == (2, 2 * (16 + 8 + 16))
-    with pytest.raises(ConfigError, match=r"`student.head.sources` \['fused', 'level0'\].*need `kind: region`"):
-        Student(head="gap", head_levels=[0])
+    with pytest.raises(ConfigError, match=r"unknown config key `student.head.sources` for `kind: gap` \(a key of "
+                                          r"`kind: graph`, `kind: region`\)"):
+        Student(head={"kind": "gap", "sources": ["fused", "level0"]})
     with pytest.raises(ConfigError, match=r"`student.head.sources` must be encoder levels in level0\.\.level2"):
-        Student(head="region", blocks_down=[1, 1, 1], head_levels=[3])
+        Student(head={"kind": "region", "sources": ["fused", "level3"]}, blocks_down=[1, 1, 1])
     with pytest.raises(ConfigError, match=r"`student.head.sources` must be distinct names"):
         Student(head={"kind": "region", "sources": ["fused", "fused"]})
 
 
 def test_head_input_pools_the_inputs_roi_statistics():
-    """With ``head_input`` the embedding holds, after the fused map's, the ROI means of the input itself: a CT whose tumour is
+    """With ``input`` among the sources the embedding holds, after the fused map's, the ROI means of the input itself: a CT whose tumour is
     darker than its liver shows a negative CT contrast, and a blanked PET pools to exactly 0."""
-    s = Student(init_filters=8, fusion_channels=16, pet_channels=2, blocks_down=[1, 1, 1], head="region",
-                head_input=True).eval()
+    s = Student(init_filters=8, fusion_channels=16, pet_channels=2, blocks_down=[1, 1, 1],
+                head={"kind": "region", "sources": ["fused", "input"], "norm": "none"}).eval()
     masks = _masks(s=32)
     tumour = masks[:, 1:].sum(1, keepdim=True) > 0
     ct = torch.where(tumour, 0.4, 0.5).expand(2, 1, 32, 32, 32).clone()
@@ -126,11 +132,9 @@ def test_head_input_pools_the_inputs_roi_statistics():
     assert torch.all(tumour_means[0, 1:3] == 0), "the blanked PET of case 0 must pool to 0"
     assert tumour_means[0, 4] == 0 and tumour_means[1, 4] == 1, "the PET indicator tells the head what it got"
     t = build_teacher(feature_size=12, fusion_channels=16, window_size=4, depths=[1, 1, 1, 1], fusion_level=2,
-                      head="region", head_input=True, roi_channels=True)
+                      head={"kind": "region", "sources": ["fused", "input"]}, roi_channels=True)
     batch = {"ct": ct, "pet": pet, "ct_lowdose": ct, "roi_masks": masks}
     assert features_from_batch(t, batch).embedding.shape == (2, 2 * (16 + t.in_channels))
-    with pytest.raises(ConfigError, match="need `kind: region`"):
-        Student(head="gap", head_input=True)
 
 
 def test_roi_geometry_counts_tumours_burden_and_spread():
@@ -147,13 +151,8 @@ def test_roi_geometry_counts_tumours_burden_and_spread():
     assert torch.isclose(g[1, 1], torch.log(torch.tensor(12 / 512 + 1e-3)))
     assert g[0, 2] == 0 and g[2, 2] == 0, "one tumour or none: no spread"
     assert torch.isclose(g[1, 2], torch.tensor(3.5 / 8)), "centroid distance 3.5 voxels over the liver's size 8"
-    s = Student(init_filters=8, fusion_channels=16, blocks_down=[1, 1, 1], head="region", head_geometry=True)
+    s = Student(init_filters=8, fusion_channels=16, blocks_down=[1, 1, 1], head={"kind": "region", "geometry": True})
     assert s.head.fc.in_features == 2 * 16 + 3
     assert s(torch.randn(3, 1, 16, 16, 16), roi_masks=m).shape == (3, 3)
-    with pytest.raises(ConfigError, match="`student.head.sources` \\['fused'\\] and `geometry` need `kind: region`"):
-        Student(head="gap", head_geometry=True)
-
-
-def test_flat_head_keys_of_earlier_versions_become_a_head_spec():
-    s = Student(head="region", head_levels=[0], head_input=True, head_geometry=True, dropout=0.2, blocks_down=[1, 1, 1])
-    assert s.spec.head == HeadSpec(kind="region", sources=["fused", "input", "level0"], geometry=True, dropout=0.2)
+    with pytest.raises(ConfigError, match="unknown config key `student.head.geometry` for `kind: gap`"):
+        Student(head={"kind": "gap", "geometry": True})

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reactkd.graph import masked_std_pool
-from reactkd.models import BackboneOutput, HeadSpec, RegionHead, build_student, build_teacher
+from reactkd.models import BackboneOutput, RegionHead, RegionHeadSpec, build_student, build_teacher
 from reactkd.utils.typed import ConfigError
 
 
@@ -67,6 +67,6 @@ def test_statistics_spec_builds_a_wider_head_and_refuses_what_it_cannot_pool():
     student = build_student(teacher=teacher, init_filters=8, pet_channels=0, head=head, blocks_down=(1, 1, 1))
     assert student.head.fc.in_features == 2 * 2 * student.in_channels + 3
     with pytest.raises(ConfigError, match="`statistics` .* distinct names among mean, std"):
-        HeadSpec(kind="region", statistics=["mean", "mean"])
-    with pytest.raises(ConfigError, match="`statistics` \\['mean', 'std'\\] needs `kind: region`"):
-        HeadSpec(kind="graph", statistics=["mean", "std"])
+        RegionHeadSpec(statistics=["mean", "mean"])
+    with pytest.raises(ConfigError, match="unknown config key `student.head.statistics` for `kind: graph`"):
+        build_student(init_filters=8, blocks_down=(1, 1, 1), head={"kind": "graph", "statistics": ["mean", "std"]})

@@ -11,7 +11,7 @@ from reactkd.preprocess import PreprocessConfig
 
 def test_edges_are_every_node_pair_with_a_cosine_similarity(toy_case_images):
     torch.manual_seed(0)
-    student = Student(init_filters=8, fusion_channels=8, blocks_down=(1, 1, 1), head="region")
+    student = Student(init_filters=8, fusion_channels=8, blocks_down=(1, 1, 1), head={"kind": "region"})
     meta = {"preprocess": PreprocessConfig(grid_size=32).to_dict()}
     im = toy_case_images
     case = load_case(im["ct"], im["liver"], im["tumor"], case_id="toy")

@@ -78,14 +78,17 @@ def _tiny_batch(n=2, size=32):
             "pet_present": torch.ones(n, 2, dtype=torch.bool), "label": torch.tensor([0, 2])[:n]}
 
 
+REGION = {"kind": "region", "sources": ["fused", "level0"], "norm": "none"}
+
+
 def _tiny(net: str):
     torch.manual_seed(0)
     teacher = build_teacher(feature_size=12, fusion_channels=16, window_size=4, depths=[1, 1, 1, 1], fusion_level=2,
-                            head="region", roi_channels=True, head_levels=[0])
+                            head=REGION, roi_channels=True)
     if net == "teacher":
         return teacher
-    return build_student(teacher, init_filters=8, pet_channels=2, blocks_down=[1, 1, 1], head="region",
-                         roi_channels=True, head_levels=[0], modality_dropout=0.0)
+    return build_student(teacher, init_filters=8, pet_channels=2, blocks_down=[1, 1, 1], head=REGION,
+                         roi_channels=True, modality_dropout=0.0)
 
 
 def _run(net: str, policy: PerformancePolicy):

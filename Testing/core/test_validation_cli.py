@@ -15,7 +15,7 @@ from reactkd.models import Student
 from reactkd.preprocess import PreprocessConfig
 from reactkd.train.checkpoint import DeviceUnavailableError, load_checkpoint, save_checkpoint
 
-KWARGS = {"init_filters": 8, "fusion_channels": 8, "blocks_down": [1, 1, 1], "head": "region"}
+KWARGS = {"init_filters": 8, "fusion_channels": 8, "blocks_down": [1, 1, 1], "head": {"kind": "region"}}
 
 
 def _one_line_error(capsys, argv, code=2) -> str:
@@ -82,10 +82,10 @@ def test_model_kwargs_that_build_nothing(tmp_path, case_files, capsys):
 
 def test_metadata_that_is_not_json(tmp_path, case_files, capsys):
     model = tmp_path / "student.pt"
-    torch.save({"format": "reactkd-checkpoint-1", "metadata": "{kind: student", "state": {}}, model)
+    torch.save({"format": "reactkd-checkpoint-2", "metadata": "{kind: student", "state": {}}, model)
     err = _one_line_error(capsys, _predict(case_files, model, tmp_path / "out"))
     assert f"checkpoint {model}: its metadata is not JSON" in err
-    torch.save({"format": "reactkd-checkpoint-1", "metadata": "[1, 2]", "state": {}}, model)
+    torch.save({"format": "reactkd-checkpoint-2", "metadata": "[1, 2]", "state": {}}, model)
     err = _one_line_error(capsys, _predict(case_files, model, tmp_path / "out"))
     assert "must be a JSON object" in err
 

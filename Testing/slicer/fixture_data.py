@@ -50,7 +50,7 @@ def write_tiny_student(path) -> Path:
     from reactkd.train.checkpoint import save_checkpoint
 
     torch.manual_seed(0)
-    kwargs = {"init_filters": 8, "fusion_channels": 8, "blocks_down": [1, 1, 1], "head": "region"}
+    kwargs = {"init_filters": 8, "fusion_channels": 8, "blocks_down": [1, 1, 1], "head": {"kind": "region"}}
     return save_checkpoint(path, {"model": Student(**kwargs).state_dict()},
                            {"kind": "student", "fold": 0, "grades": [1, 2, 3], "model_kwargs": kwargs,
                             "preprocess": PreprocessConfig(grid_size=32).to_dict(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from reactkd.config.run_dir import read_run_info
 from reactkd.evaluate.report import write_report
 from reactkd.evaluate.run_eval import evaluate_run
 
@@ -19,8 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    read_run_info(args.run)  # before any work: nothing is written into a folder that is not a run
     if not (args.manifest or args.dose or args.withhold):
-
         print(f"report: {write_report(args.run)}")
         return 0
 

@@ -11,15 +11,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from reactkd.config.schema import DataConfig, Device, Precision, StageConfig
+from reactkd.config.schema import DataConfig, Device, Precision, StageConfig, StudentStageConfig
 from reactkd.distill.spec import DistillerSpec
 from reactkd.models.spec import StudentSpec, TeacherSpec
+from reactkd.utils.formats import CONFIG_FORMAT
 
 __all__ = ["ExperimentConfig"]
 
 
 @dataclass
 class ExperimentConfig:
+    """``format`` is the config's format version (:data:`~reactkd.utils.formats.CONFIG_FORMAT`); a file
+    must state it, and one of another version is refused (:func:`reactkd.config.load.load_config`)."""
+
+    format: str = CONFIG_FORMAT
     name: str = "experiment"
     seed: int = 0
     device: Device = Device.AUTO
@@ -28,5 +33,5 @@ class ExperimentConfig:
     teacher: TeacherSpec = field(default_factory=TeacherSpec)
     student: StudentSpec = field(default_factory=StudentSpec)
     stage1: StageConfig = field(default_factory=StageConfig)
-    stage2: StageConfig = field(default_factory=lambda: StageConfig(epochs=20, batch_size=8))
+    stage2: StudentStageConfig = field(default_factory=StudentStageConfig)
     distiller: DistillerSpec = field(default_factory=DistillerSpec)

@@ -11,12 +11,17 @@ import yaml
 from reactkd.config.experiment import ExperimentConfig
 from reactkd.config.schema import ConfigError, from_dict, to_dict
 from reactkd.dose.levels import resolve_dose
-from reactkd.models.spec import teacher_spec, upgrade_network_keys
+from reactkd.models.spec import sharing_teacher, teacher_spec
 from reactkd.preprocess import PreprocessConfig
+from reactkd.utils.formats import CONFIG_FORMAT, check_format
 from reactkd.utils.typed import require
 
-__all__ = ["load_config", "parse_overrides", "dump_config", "config_from_mapping", "upgrade_legacy_keys",
-           "read_yaml_config", "merge_mappings"]
+__all__ = ["load_config", "parse_overrides", "dump_config", "config_from_mapping", "read_yaml_config",
+           "merge_mappings", "check_config_format", "OLDER_CONFIG"]
+
+OLDER_CONFIG = ("rewrite it in the current shape (README, Configs: `head: {kind: ...}` with that kind's keys, "
+                f"`stage2.deploy`, `cbam: null` for no attention) and add `format: {CONFIG_FORMAT}`")
+"""What to do with a config of an older format (the line of the error that refuses it)."""
 
 
 def parse_overrides(items: list[str] | None) -> dict:
@@ -44,32 +49,27 @@ def merge_mappings(base: dict, update: dict) -> dict:
 
 
 def config_from_mapping(data: dict, overrides: list[str] | None = None) -> ExperimentConfig:
-    """Validate a mapping (plus overrides) into an :class:`ExperimentConfig`."""
+    """Validate a mapping (plus overrides) into an :class:`ExperimentConfig`.
+
+    A mapping built in code may leave out ``format`` (it is this version's); a stated other one is refused.
+    The student shares the teacher's CBAM3D, so its ``fusion_channels`` and ``cbam`` are the teacher's
+    where the mapping gives none (:func:`~reactkd.models.spec.sharing_teacher`) and must equal them.
+    """
     if not isinstance(data, dict):
         raise ConfigError(f"an experiment config must be a mapping, got {type(data).__name__}.")
-    merged = upgrade_legacy_keys(merge_mappings(data, parse_overrides(overrides)))
+    merged = merge_mappings(data, parse_overrides(overrides))
+    check_config_format(merged.get("format", CONFIG_FORMAT), "the config")
+    teacher = merged.get("teacher", {})
+    if isinstance(merged.get("student", {}), dict) and isinstance(teacher, dict):
+        merged["student"] = sharing_teacher(merged.get("student", {}), teacher_spec(teacher))
     config = from_dict(ExperimentConfig, merged)
     _check_values(config)
     return config
 
 
-def upgrade_legacy_keys(data: dict) -> dict:
-    """Translate a config written by an earlier version: flat ``teacher``/``student`` keys
-    (:func:`~reactkd.models.spec.upgrade_network_keys`), the top-level ``modality_dropout`` (now
-    ``student.modality_dropout``) and ``data.preprocess.lesion_crop_size`` (a crop no model read; dropped)."""
-    d = dict(data)
-    for section in ("teacher", "student"):
-        if isinstance(d.get(section), dict):
-            d[section] = upgrade_network_keys(d[section])
-    if "modality_dropout" in d:
-        student = dict(d.get("student") or {})
-        student.setdefault("modality_dropout", d.pop("modality_dropout"))
-        d["student"] = student
-    data_section = d.get("data")
-    if isinstance(data_section, dict) and isinstance(data_section.get("preprocess"), dict):
-        d["data"] = {**data_section, "preprocess": {k: v for k, v in data_section["preprocess"].items()
-                                                    if k != "lesion_crop_size"}}
-    return d
+def check_config_format(found: str | None, where: str) -> None:
+    """Refuse a config of another format version than :data:`~reactkd.utils.formats.CONFIG_FORMAT`."""
+    check_format(found, CONFIG_FORMAT, where, OLDER_CONFIG)
 
 
 def read_yaml_config(path: str | os.PathLike, build: Callable[[dict], Any]) -> Any:
@@ -89,12 +89,18 @@ def read_yaml_config(path: str | os.PathLike, build: Callable[[dict], Any]) -> A
     try:
         return build(data)
     except ConfigError as err:
-        raise ConfigError(f"{path}: {err}") from None
+        raise type(err)(f"{path}: {err}") from None
 
 
 def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> ExperimentConfig:
-    """Read ``path`` (YAML) and validate it (see :func:`read_yaml_config`)."""
-    return read_yaml_config(path, lambda data: config_from_mapping(data, overrides))
+    """Read ``path`` (YAML) and validate it (see :func:`read_yaml_config`); the file must state its
+    ``format`` (:func:`check_config_format`)."""
+
+    def build(data: dict) -> ExperimentConfig:
+        check_config_format(data.get("format") if isinstance(data, dict) else None, "it")
+        return config_from_mapping(data, overrides)
+
+    return read_yaml_config(path, build)
 
 
 def _check_values(c: ExperimentConfig) -> None:
@@ -113,11 +119,13 @@ def _check_values(c: ExperimentConfig) -> None:
         need(stage.grad_clip >= 0, f"{name}.grad_clip", stage.grad_clip, ">= 0 (0 = off)")
         need(stage.num_workers >= 0, f"{name}.num_workers", stage.num_workers, ">= 0")
     for i, edit in enumerate(c.distiller.teachers or []):
-        teacher_spec({**to_dict(c.teacher), **upgrade_network_keys(edit)}, f"distiller.teachers[{i}]")
-    student_width = c.student.fusion_channels
-    if c.student.cbam is None and student_width is not None and student_width != c.teacher.fusion_channels:
-        raise ConfigError(f"`student.fusion_channels` ({student_width}) must equal `teacher.fusion_channels` "
-                          f"({c.teacher.fusion_channels}) while the student shares the teacher's CBAM3D.")
+        teacher_spec({**to_dict(c.teacher), **edit}, f"distiller.teachers[{i}]")
+    if c.student.fusion_channels != c.teacher.fusion_channels:
+        raise ConfigError(f"`student.fusion_channels` ({c.student.fusion_channels}) must equal `teacher.fusion_channels` "
+                          f"({c.teacher.fusion_channels}): the student shares the teacher's CBAM3D (leave it out).")
+    if c.student.cbam != c.teacher.cbam:
+        raise ConfigError(f"`student.cbam` ({to_dict(c.student.cbam)}) must equal `teacher.cbam` "
+                          f"({to_dict(c.teacher.cbam)}): the student shares the teacher's CBAM3D (leave it out).")
     try:
         PreprocessConfig.from_dict(c.data.preprocess)
     except (ValueError, TypeError) as err:

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from reactkd.utils.typed import ConfigError, from_dict, to_dict
 
 __all__ = [
-    "ConfigError", "Device", "Precision", "Optimizer", "Schedule", "SelectMetric", "OptimizerConfig", "StageConfig",
-    "DataConfig", "from_dict", "to_dict",
+    "ConfigError", "Device", "Precision", "Optimizer", "Schedule", "SelectMetric", "Deployment", "OptimizerConfig",
+    "StageConfig", "StudentStageConfig", "DataConfig", "from_dict", "to_dict",
 ]
 
 
@@ -61,6 +61,15 @@ class SelectMetric(str, enum.Enum):
     LAST = "last"
 
 
+class Deployment(str, enum.Enum):
+    """What the student sees when deployed, and so what its stage-2 validation sees: ``pet_ct`` (the PET
+    where a case has it) or ``ct`` (CT alone, the paper's external test: the PET is withheld, declared
+    missing and blanked, so the checkpoint kept is the best CT-only one)."""
+
+    PET_CT = "pet_ct"
+    CT = "ct"
+
+
 @dataclass
 class OptimizerConfig:
     """``head_lr``: learning rate of the grading head's parameters (None: ``lr`` like the rest). A linear
@@ -86,6 +95,20 @@ class StageConfig:
     grad_clip: float = 5.0
     num_workers: int = 0
     tensorboard: bool = False  # also log each epoch's metrics row to OUT/tensorboard (pip install tensorboard)
+
+
+@dataclass
+class StudentStageConfig(StageConfig):
+    """Stage 2 (the student): a :class:`StageConfig` plus the condition its checkpoint is selected under.
+
+    ``deploy``: :class:`Deployment`. Default ``pet_ct``: validation sees the inputs as they are; ``ct``:
+    a CT-deployed student must be selected on CT alone, since a PET-present validation picks the epoch
+    that reads the PET best.
+    """
+
+    epochs: int = 20
+    batch_size: int = 8
+    deploy: Deployment = Deployment.PET_CT
 
 
 @dataclass

@@ -14,10 +14,8 @@ import os
 import warnings
 from pathlib import Path
 
-import yaml
-
 from reactkd.cohort import read_folds
-from reactkd.config import config_from_mapping
+from reactkd.config.run_dir import read_run_config
 from reactkd.evaluate.calibration import expected_calibration_error, fit_temperature, negative_log_likelihood, \
     scaled_probabilities
 from reactkd.evaluate.domain import case_statistics, read_domain, training_domain, write_domain
@@ -49,9 +47,7 @@ def calibrate_run(run: str | os.PathLike, force: bool = False, log=print) -> lis
         FileNotFoundError: not a run folder, or a fold without its trained student.
     """
     run = Path(run)
-    if not (run / "config.yaml").is_file():
-        raise FileNotFoundError(f"{run} is not a REACTKD run folder (no config.yaml).")
-    config = config_from_mapping(yaml.safe_load((run / "config.yaml").read_text()))
+    config = read_run_config(run)
     records = load_records(config, run)
     folds = read_folds(run / "folds.json")
     cache, _ = run_caches(config, run)

@@ -19,12 +19,11 @@ import warnings
 from pathlib import Path
 
 import torch
-import yaml
 
 from reactkd.preprocess.intensity import normalize_ct
 
 from reactkd.cohort import read_folds, read_manifest
-from reactkd.config import config_from_mapping
+from reactkd.config.run_dir import read_run_config
 from reactkd.dose import assign_mixed_cohort, resolve_dose
 from reactkd.evaluate.metrics import evaluate_folds
 from reactkd.evaluate.predictions import read_run_predictions, write_fold_predictions
@@ -51,13 +50,11 @@ def evaluate_run(run: str | Path, manifest: str | None = None, dose: str | None 
 
 
     run = Path(run)
-    if not (run / "config.yaml").is_file():
-        raise FileNotFoundError(f"{run} is not a REACTKD run folder (no config.yaml).")
+    config = read_run_config(run)
     if withhold not in (None, "pet", "ct"):
         raise ValueError(f"`withhold` must be 'pet' or 'ct', got {withhold!r}.")
     if dose is not None and dose != "mixed":
         resolve_dose(dose)  # validates the level or fraction
-    config = config_from_mapping(yaml.safe_load((run / "config.yaml").read_text()))
     runtime = Runtime.create("cpu")
     external = read_manifest(manifest) if manifest else None
     records = external or load_records(config, run)

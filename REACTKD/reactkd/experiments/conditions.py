@@ -12,6 +12,7 @@ import math
 import warnings
 from pathlib import Path
 
+from reactkd.config.run_dir import read_run_info
 from reactkd.dose.levels import DoseLevel
 from reactkd.evaluate.metrics import aggregate_folds, evaluate_folds
 from reactkd.evaluate.oracle import oracle_rows
@@ -64,9 +65,8 @@ def _runs_and_folder(run: str | Path | list, out: str | Path | None) -> tuple[li
     runs = [Path(r) for r in run] if isinstance(run, (list, tuple)) else [Path(run)]
     if not runs:
         raise ValueError("give at least one run folder.")
-    missing = [str(r) for r in runs if not r.is_dir()]
-    if missing:
-        raise FileNotFoundError(f"run folder(s) not found: {missing}")
+    for r in runs:
+        read_run_info(r)  # a missing folder, or one of another format or kind, is refused before any work
     if out is None and len(runs) > 1:
         raise ValueError("several runs are pooled into one table: say where it goes (--out).")
     return runs, Path(out) if out is not None else runs[0] / TABLES_DIR

@@ -3,6 +3,7 @@ under modality dropout with the configured distiller), then predictions on the h
 
 Run folder::
 
+    RUN/run.json                    the run folder's format and kind (reactkd.config.run_dir)
     RUN/config.yaml                 resolved config (a re-run with another config is refused)
     RUN/folds.json                  test case ids per fold
     RUN/cohort/, cache/, dose-cache/
@@ -23,13 +24,13 @@ import torch
 from reactkd import GRADES
 from reactkd.cohort import patient_folds, read_folds, write_folds
 from reactkd.config import ExperimentConfig, dump_config, to_dict
+from reactkd.config.schema import Deployment
 from reactkd.config.identity import teacher_key
 from reactkd.config.run_dir import prepare_run_dir
 from reactkd.distill import build_distiller
 from reactkd.evaluate.predictions import write_fold_predictions
 from reactkd.evaluate.validation import classification_validator
-from reactkd.models import Student, Teacher, TeacherSpec, build_student, standalone_student_spec, teacher_spec
-from reactkd.models.spec import Deployment, upgrade_network_keys
+from reactkd.models import Student, Teacher, TeacherSpec, build_student, teacher_spec
 from reactkd.preprocess import PreprocessConfig
 from reactkd.train.augment import build_augmentation
 from reactkd.train.checkpoint import load_checkpoint
@@ -50,8 +51,8 @@ def build_models(config: ExperimentConfig) -> tuple[Teacher, Student]:
 
 
 def student_validator(config: ExperimentConfig, loader, runtime: Runtime):
-    """Stage 2's validator: under the deployment condition (``student.deploy: ct`` withholds the PET)."""
-    withheld = "pet" if config.student.deploy is Deployment.CT else None
+    """Stage 2's validator: under the deployment condition (``stage2.deploy: ct`` withholds the PET)."""
+    withheld = "pet" if config.stage2.deploy is Deployment.CT else None
     return classification_validator(loader, runtime, withheld)
 
 
@@ -66,7 +67,7 @@ def distiller_teachers(config: ExperimentConfig) -> list[TeacherSpec] | None:
     ``teacher``, e.g. ``{branches: [pet_ct]}``); None: the distiller learns from ``teacher``."""
     edits = config.distiller.teachers
     base = to_dict(config.teacher)
-    return [teacher_spec({**base, **upgrade_network_keys(e)}) for e in edits] if edits else None
+    return [teacher_spec({**base, **e}) for e in edits] if edits else None
 
 
 def _teacher_dir(config: ExperimentConfig, spec: TeacherSpec, fold_dir: Path, k: int, name: str,
@@ -152,7 +153,7 @@ def run_experiment(config: ExperimentConfig, run_dir: str | Path, log=print, tea
         distiller = build_distiller(config.distiller.name, student, teachers, **config.distiller.kwargs)
         tl, vl = loaders(config.stage2)
         r2 = fit(distiller, lambda s=student: s, tl, config.stage2, runtime, fold_dir / "student",
-                 _metadata(config, k, "student", standalone_student_spec(config.student, config.teacher), pcfg),
+                 _metadata(config, k, "student", config.student, pcfg),
                  desc=f"fold {k} student", validate=student_validator(config, vl, runtime))
         log(f"fold {k}: student {selected(r2, config.stage2)}")
         student.load_state_dict(load_checkpoint(r2.best_path, runtime.device)[0]["model"])

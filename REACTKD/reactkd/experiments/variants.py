@@ -127,7 +127,8 @@ def ablation_variants(base: ExperimentConfig) -> list[Variant]:
         def edit(c: ExperimentConfig) -> ExperimentConfig:
             branches = c.teacher.branches if dose else [b for b in c.teacher.branches if b is not TeacherBranch.DOSE]
             c.teacher = replace(c.teacher, branches=branches or [TeacherBranch.PET_CT],
-                                cbam=replace(c.teacher.cbam, enabled=cbam))
+                                cbam=c.teacher.cbam if cbam else None)
+            c.student = replace(c.student, cbam=c.teacher.cbam)
             if not rgd:
                 c.distiller = replace(c.distiller, kwargs={**c.distiller.kwargs, **{w: 0.0 for w in RGD_WEIGHTS}})
             return c

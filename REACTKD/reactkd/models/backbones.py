@@ -14,18 +14,10 @@ import torch
 import torch.nn as nn
 
 from reactkd.cohort.modality import check_modality_mask
-from reactkd.models.cbam import CBAM3D
+from reactkd.models.cbam import CBAM3D, CBAMSpec, make_cbam
 from reactkd.models.encoders import SegResNetEncoder, SwinEncoder
-from reactkd.models.spec import CBAMSpec
 
-__all__ = ["BackboneOutput", "FeatureProjection", "SwinFusionBackbone", "SegResNetBackbone", "make_cbam"]
-
-
-def make_cbam(cbam: CBAM3D | CBAMSpec, channels: int) -> CBAM3D:
-    """The given (shared) CBAM3D, or a new one of ``channels`` built from a :class:`CBAMSpec`."""
-    if isinstance(cbam, CBAM3D):
-        return cbam
-    return CBAM3D(channels, cbam.reduction, cbam.kernel, enabled=cbam.enabled)
+__all__ = ["BackboneOutput", "FeatureProjection", "SwinFusionBackbone", "SegResNetBackbone"]
 
 
 class BackboneOutput(NamedTuple):
@@ -78,12 +70,14 @@ class SwinFusionBackbone(nn.Module):
         feature_size: Swin embedding width (multiple of 12).
         fusion_channels: common width ``W`` (= the CBAM3D's channels).
         fusion_level: encoder level (0–4) that is fused.
-        cbam: the CBAM3D to gate with, or the spec of a new one (built after the projection).
+        cbam: the attention gating the projected map: a module to share, or the
+            :class:`~reactkd.models.cbam.CBAMSpec` of a new CBAM3D (built after the projection), or None
+            (no attention; see :func:`~reactkd.models.cbam.make_cbam`).
         **swin_kwargs: :class:`SwinEncoder` options (``depths``, ``num_heads``, ``window_size`` …).
     """
 
     def __init__(self, branch_channels: Mapping[str, int], feature_size: int, fusion_channels: int, fusion_level: int,
-                 cbam: CBAM3D | CBAMSpec, **swin_kwargs) -> None:
+                 cbam: nn.Module | CBAMSpec | None, **swin_kwargs) -> None:
         super().__init__()
         self.branch_channels = [int(c) for c in branch_channels.values()]
         self.encoders = nn.ModuleDict({name: SwinEncoder(c, feature_size, **swin_kwargs)
@@ -119,11 +113,12 @@ class SegResNetBackbone(nn.Module):
         indicators: append the modality mask as input channels.
         init_filters, blocks_down: see :class:`SegResNetEncoder`.
         fusion_channels: common width ``W``; must equal ``cbam.channels``.
-        cbam: the CBAM3D to gate with (normally the teacher's, shared), or the spec of an own one.
+        cbam: the attention gating the projected map: normally the teacher's module, shared; else the
+            :class:`~reactkd.models.cbam.CBAMSpec` of an own CBAM3D, or None (no attention).
     """
 
     def __init__(self, in_channels: int, pet_channels: int, indicators: bool, init_filters: int,
-                 blocks_down: Sequence[int], fusion_channels: int, cbam: CBAM3D | CBAMSpec) -> None:
+                 blocks_down: Sequence[int], fusion_channels: int, cbam: nn.Module | CBAMSpec | None) -> None:
         super().__init__()
         if isinstance(cbam, CBAM3D) and cbam.channels != fusion_channels:
             raise ValueError(f"the CBAM3D has {cbam.channels} channels but `fusion_channels` is {fusion_channels}; "

@@ -1,11 +1,37 @@
-"""Convolutional Block Attention Module for 3D feature maps (the attention shared by teacher and student)."""
+"""Convolutional Block Attention Module for 3D feature maps (the attention shared by teacher and student),
+its spec and its builder."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 
-__all__ = ["CBAM3D"]
+from reactkd.utils.typed import require
+
+__all__ = ["CBAM3D", "CBAMSpec", "make_cbam"]
+
+
+@dataclass
+class CBAMSpec:
+    """The shared 3D CBAM (see :class:`CBAM3D` for why these defaults). A network spec's ``cbam: null``
+    means no attention at all (the "w/o CBAM3D" ablation): :func:`make_cbam` builds an ``nn.Identity``."""
+
+    reduction: int = 8
+    kernel: int = 7
+
+    def __post_init__(self) -> None:
+        require(self.reduction >= 1, "reduction", self.reduction, ">= 1")
+        require(self.kernel >= 1 and self.kernel % 2 == 1, "kernel", self.kernel, "a positive odd integer")
+
+
+def make_cbam(cbam: nn.Module | CBAMSpec | None, channels: int) -> nn.Module:
+    """The attention gating a fused map of ``channels``: a module as given (one shared with another network),
+    a new :class:`CBAM3D` built from a :class:`CBAMSpec`, or ``nn.Identity()`` for ``None`` (no attention)."""
+    if isinstance(cbam, nn.Module):
+        return cbam
+    return nn.Identity() if cbam is None else CBAM3D(channels, cbam.reduction, cbam.kernel)
 
 
 class CBAM3D(nn.Module):
@@ -28,8 +54,6 @@ class CBAM3D(nn.Module):
             features; at REACTKD's fusion width (128) 16 leaves 8 hidden units, 8 leaves 16.
         spatial_kernel: odd side ``k`` of the spatial convolution. Default 7, the paper's best setting
             (a 7³ window covers most of a 12³ feature map of a 96³ volume).
-        enabled: False makes the module an identity without parameters (the "w/o CBAM3D" rows of the
-            paper's ablation, Table II); the shape check stays. Default True.
 
     Raises:
         ValueError: if ``channels`` or ``reduction`` is not a positive int, or ``spatial_kernel`` is not a
@@ -44,7 +68,7 @@ class CBAM3D(nn.Module):
         Woo, Park, Lee, Kweon. "CBAM: Convolutional Block Attention Module". ECCV 2018.
     """
 
-    def __init__(self, channels: int, reduction: int = 8, spatial_kernel: int = 7, enabled: bool = True) -> None:
+    def __init__(self, channels: int, reduction: int = 8, spatial_kernel: int = 7) -> None:
         super().__init__()
         for name, value in (("channels", channels), ("reduction", reduction)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -52,9 +76,6 @@ class CBAM3D(nn.Module):
         if not isinstance(spatial_kernel, int) or spatial_kernel < 1 or spatial_kernel % 2 == 0:
             raise ValueError(f"`spatial_kernel` must be a positive odd int, got {spatial_kernel!r}.")
         self.channels = channels
-        self.enabled = bool(enabled)
-        if not self.enabled:
-            return
         hidden = max(1, channels // reduction)
         self.mlp = nn.Sequential(
             nn.Linear(channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, channels)
@@ -80,7 +101,5 @@ class CBAM3D(nn.Module):
         """
         if x.ndim != 5 or x.shape[1] != self.channels:
             raise ValueError(f"`x` must be (B, {self.channels}, D, H, W), got {tuple(x.shape)}.")
-        if not self.enabled:
-            return x
         x = x * self.channel_gate(x)
         return x * self.spatial_gate(x)

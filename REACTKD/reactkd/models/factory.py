@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from reactkd.models.cbam import CBAM3D
-from reactkd.models.spec import StudentSpec, TeacherSpec, student_spec
+import torch.nn as nn
+
+from reactkd.models.spec import StudentSpec, TeacherSpec, sharing_teacher, student_spec
 from reactkd.models.student import Student
 from reactkd.models.teacher import Teacher
 
@@ -15,17 +16,19 @@ def build_teacher(spec: TeacherSpec | dict | None = None, **keys) -> Teacher:
     return Teacher(spec, **keys)
 
 
-def build_student(teacher: Teacher | None = None, spec: StudentSpec | dict | None = None, cbam: CBAM3D | None = None,
+def build_student(teacher: Teacher | None = None, spec: StudentSpec | dict | None = None, cbam: nn.Module | None = None,
                   **keys) -> Student:
-    """``Student`` from a spec, a mapping or keys, sharing ``teacher.cbam`` unless the spec names an own
-    ``cbam`` (or ``cbam`` passes another module to share).
+    """``Student`` from a spec, a mapping or keys, sharing ``teacher.cbam`` (or the ``cbam`` module given);
+    without either it owns the attention its spec describes. A mapping or keys take the teacher's
+    ``fusion_channels`` and ``cbam`` where they give none (:func:`~reactkd.models.spec.sharing_teacher`).
 
     Raises:
         ValueError: if both ``teacher`` and ``cbam`` are given.
     """
     if teacher is not None and cbam is not None:
         raise ValueError("pass either `teacher` (to share its CBAM3D) or `cbam`, not both.")
-    spec = student_spec(spec if spec is not None else keys)
-    if cbam is None and teacher is not None and spec.cbam is None:
+    spec = spec if spec is not None else keys
+    if teacher is not None:
+        spec = spec if isinstance(spec, StudentSpec) else sharing_teacher(spec, teacher.spec)
         cbam = teacher.cbam
-    return Student(spec, cbam=cbam)
+    return Student(student_spec(spec), cbam=cbam)

@@ -11,16 +11,12 @@ from reactkd.models.heads import ModelFeatures
 
 __all__ = ["GradingNet", "features_from_batch"]
 
-_LEGACY_PREFIXES = ("encoder.", "encoders.", "project.", "cbam.")
-
 
 class GradingNet(nn.Module):
     """``inputs`` (batch dict → tensors) → ``backbone`` (tensors → levels, fused) → ``head`` (→ embedding, logits).
 
     The tensor path (:meth:`forward`, :meth:`forward_features`) never sees a batch dict; the adapter
-    (:mod:`reactkd.cohort.inputs`) is the one place that does. Checkpoints written before the composition
-    (``encoder.*``/``encoders.*``/``project.*``/``cbam.*`` at the top level) load unchanged: their keys are
-    moved under ``backbone.`` on load.
+    (:mod:`reactkd.cohort.inputs`) is the one place that does.
 
     Args:
         inputs: the input adapter, an ``nn.Module`` ``batch → GradingInputs``.
@@ -31,14 +27,6 @@ class GradingNet(nn.Module):
     def __init__(self, inputs: nn.Module, backbone: nn.Module, head: nn.Module) -> None:
         super().__init__()
         self.inputs, self.backbone, self.head = inputs, backbone, head
-        self._register_load_state_dict_pre_hook(self._upgrade_legacy_keys)
-
-    @staticmethod
-    def _upgrade_legacy_keys(state_dict, prefix, *_):
-        for key in [k for k in state_dict if k.startswith(prefix)]:
-            rest = key[len(prefix):]
-            if rest.startswith(_LEGACY_PREFIXES):
-                state_dict[prefix + "backbone." + rest] = state_dict.pop(key)
 
     @property
     def cbam(self) -> nn.Module:

@@ -5,14 +5,17 @@ the tumour count and the liver node's embedding.
 
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+from dataclasses import dataclass, field
+from typing import Mapping, NamedTuple, Sequence
 
 import torch
 import torch.nn as nn
 
 from reactkd.graph.pooling import area_resize, masked_average_pool
+from reactkd.models.head_spec import HeadNorm, HeadSpec, check_dropout, check_sources, feature_norm
+from reactkd.utils.typed import require
 
-__all__ = ["GraphHead", "GraphReadout", "node_geometry", "NODE_GEOMETRY"]
+__all__ = ["GraphHead", "GraphHeadSpec", "GraphReadout", "node_geometry", "NODE_GEOMETRY"]
 
 NODE_GEOMETRY = 6
 """Numbers per node from :func:`node_geometry`: log volume, centroid offset (3), nearest-tumour distance, is-liver."""
@@ -157,3 +160,35 @@ class GraphHead(nn.Module):
     def forward(self, out, roi_masks: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         embedding = self.readout(out, roi_masks).embedding
         return embedding, self.fc(self.dropout(embedding))
+
+
+@dataclass
+class GraphHeadSpec(HeadSpec, tag="graph"):
+    """``{kind: graph, ...}``: :class:`GraphHead`.
+
+    Attributes:
+        sources: maps pooled per node (``fused``, ``input``, ``level<i>``), in feature order. Default ``[fused]``.
+        geometry: give every node its geometry (volume, position relative to the liver, distance to the
+            nearest other tumour). Default False.
+        dropout: before the linear layer, in [0, 1). Default 0.
+        hidden: width of the node MLP and the attention. Default 32 (the node features are a few dozen numbers).
+        norm: :class:`~reactkd.models.head_spec.HeadNorm` of the node features. Default ``batch``, for the
+            reason a region head standardises (the features mix scales two orders of magnitude apart).
+    """
+
+    sources: list[str] = field(default_factory=lambda: ["fused"])
+    geometry: bool = False
+    dropout: float = 0.0
+    hidden: int = 32
+    norm: HeadNorm = HeadNorm.BATCH
+
+    def __post_init__(self) -> None:
+        self.norm = HeadNorm(self.norm)
+        check_sources(self.sources)
+        check_dropout(self.dropout)
+        require(self.hidden >= 1, "hidden", self.hidden, ">= 1")
+
+    def build(self, channels: Mapping[str, int], num_classes: int) -> nn.Module:
+        widths = [channels[s] for s in self.sources]
+        return GraphHead(self.sources, widths, num_classes, self.dropout, self.geometry, self.hidden,
+                         norm=feature_norm(self.norm, GraphHead.node_feature_size(widths, self.geometry)))

@@ -1,16 +1,19 @@
-"""A region-aware grading head: classify from named maps pooled over the tumours and over the liver."""
+"""A region-aware grading head: classify from named maps pooled over the tumours and over the liver; its spec."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
 
 import torch
 import torch.nn as nn
 
 from reactkd.cohort.inputs import roi_input_channels
 from reactkd.graph.pooling import area_resize, masked_average_pool, masked_std_pool
+from reactkd.models.head_spec import STATISTICS, HeadNorm, HeadSpec, check_dropout, check_sources, feature_norm
+from reactkd.utils.typed import require
 
-__all__ = ["RegionHead", "roi_geometry"]
+__all__ = ["RegionHead", "RegionHeadSpec", "roi_geometry"]
 
 
 def roi_geometry(roi_masks: torch.Tensor) -> torch.Tensor:
@@ -116,3 +119,43 @@ class RegionHead(nn.Module):
         if self.norm is not None:
             embedding = self.norm(embedding)
         return embedding, self.fc(self.dropout(embedding))
+
+
+@dataclass
+class RegionHeadSpec(HeadSpec, tag="region"):
+    """``{kind: region, ...}``: :class:`RegionHead`.
+
+    Attributes:
+        sources: maps pooled over the tumours and the liver, in embedding order: ``fused`` (the CBAM-gated
+            fused map), ``input`` (the network's own input channels: mean CT attenuation and PET uptake in
+            the ROIs) and ``level<i>`` (encoder level ``i``). Default ``[fused]``.
+        geometry: also read the region graph's geometry (tumour count, burden, spread). Default False.
+        dropout: before the linear layer, in [0, 1). Default 0.
+        norm: :class:`~reactkd.models.head_spec.HeadNorm`. Default ``batch``: the embedding mixes scales
+            two orders of magnitude apart (a z-scored wash-out contrast ~0.1, a log volume ratio −7…0), and
+            unstandardised the linear layer barely moves the small-scale weights in a stage's steps
+            (docs/results.md, "head feature standardisation"). ``none`` leaves the pooled features as they are.
+        statistics: pooled per ROI and source, among :data:`~reactkd.models.head_spec.STATISTICS`: ``mean``
+            (the level: wash-out, uptake ratio) and ``std`` (the heterogeneity: texture, a necrotic core).
+            Default ``[mean]``: the paper's masked average pooling.
+    """
+
+    sources: list[str] = field(default_factory=lambda: ["fused"])
+    geometry: bool = False
+    dropout: float = 0.0
+    norm: HeadNorm = HeadNorm.BATCH
+    statistics: list[str] = field(default_factory=lambda: ["mean"])
+
+    def __post_init__(self) -> None:
+        self.norm = HeadNorm(self.norm)
+        check_sources(self.sources)
+        check_dropout(self.dropout)
+        require(bool(self.statistics) and set(self.statistics) <= set(STATISTICS)
+                and len(set(self.statistics)) == len(self.statistics), "statistics", self.statistics,
+                f"distinct names among {', '.join(STATISTICS)} (e.g. [mean, std])")
+
+    def build(self, channels: Mapping[str, int], num_classes: int) -> nn.Module:
+        widths = [channels[s] for s in self.sources]
+        size = RegionHead.embedding_size(widths, self.geometry, len(self.statistics))
+        return RegionHead(self.sources, widths, num_classes, self.dropout, self.geometry,
+                          norm=feature_norm(self.norm, size), statistics=self.statistics)

@@ -2,30 +2,29 @@
 
 from __future__ import annotations
 
+import torch.nn as nn
+
 from reactkd.cohort.inputs import StudentInputs
 from reactkd.models.backbones import SegResNetBackbone
 from reactkd.models.cbam import CBAM3D
 from reactkd.models.grading_net import GradingNet
 from reactkd.models.heads import build_head, source_channels
-from reactkd.models.spec import CBAMSpec, StudentSpec, spec_or_keys, student_spec
+from reactkd.models.spec import StudentSpec, spec_or_keys, student_spec
 
 __all__ = ["Student"]
-
-DEFAULT_FUSION_CHANNELS = 128
 
 
 class Student(GradingNet):
     """:class:`StudentInputs` (modality dropout) → :class:`SegResNetBackbone` → the spec's head.
 
     **CBAM sharing.** Pass the teacher's ``cbam``: the very same module then gates the teacher's fused
-    map and the student's projected deepest map, one set of attention weights, not a copy.
-    ``spec.cbam_trainable`` None resolves to False for a shared instance, because training it would
-    move the teacher's fused features and logits — the distillation targets — while the student learns.
-    Without a shared instance the student owns a trainable CBAM3D built from ``spec.cbam``. The
+    map and the student's projected deepest map, one set of attention weights, not a copy; it trains with
+    the student only if ``spec.train_shared_cbam``. Without a shared module the student owns the attention
+    ``spec.cbam`` describes (a :class:`~reactkd.models.cbam.CBAM3D`, or none) and trains it. The
     student's ``state_dict`` holds the CBAM weights either way, so its checkpoint is self-contained.
 
     Raises:
-        ValueError: if the shared ``cbam`` and ``spec.fusion_channels`` disagree.
+        ValueError: if the shared ``cbam`` does not have the shape ``spec`` describes.
 
     Example:
         >>> s = Student(StudentSpec(fusion_channels=16))
@@ -33,17 +32,29 @@ class Student(GradingNet):
         torch.Size([2, 3])
     """
 
-    def __init__(self, spec: StudentSpec | dict | None = None, cbam: CBAM3D | None = None, **keys) -> None:
+    def __init__(self, spec: StudentSpec | dict | None = None, cbam: nn.Module | None = None, **keys) -> None:
         """From a spec, a mapping, or its keys (``Student(init_filters=8, pet_channels=2)``)."""
         spec = student_spec(spec_or_keys(spec, keys))
-        width = spec.fusion_channels or (cbam.channels if cbam is not None else DEFAULT_FUSION_CHANNELS)
+        if cbam is not None:
+            _check_shared(cbam, spec)
         inputs = StudentInputs(spec.pet_channels, spec.roi_channels, spec.modality_dropout)
-        in_channels = inputs.channels
-        backbone = SegResNetBackbone(in_channels, spec.pet_channels, spec.indicators, spec.init_filters,
-                                     spec.blocks_down, width, cbam if cbam is not None else spec.cbam or CBAMSpec())
-        channels = source_channels(in_channels + 2 * spec.indicators, backbone.out_channels, width)
+        attention = cbam if cbam is not None else spec.cbam
+        backbone = SegResNetBackbone(inputs.channels, spec.pet_channels, spec.indicators, spec.init_filters,
+                                     spec.blocks_down, spec.fusion_channels, attention)
+        channels = source_channels(inputs.channels + 2 * spec.indicators, backbone.out_channels, spec.fusion_channels)
         super().__init__(inputs, backbone, build_head(spec.head, channels, spec.num_classes))
         self.spec = spec
         self.cbam_shared = cbam is not None
-        self.cbam_trainable = (not self.cbam_shared) if spec.cbam_trainable is None else bool(spec.cbam_trainable)
-        self.cbam.requires_grad_(self.cbam_trainable)
+        self.cbam.requires_grad_(spec.train_shared_cbam or not self.cbam_shared)
+
+
+def _check_shared(cbam: nn.Module, spec: StudentSpec) -> None:
+    """A shared attention module must be what ``spec`` describes: a CBAM3D of ``fusion_channels``, or none."""
+    if spec.cbam is None:
+        if isinstance(cbam, CBAM3D):
+            raise ValueError("the shared module is a CBAM3D but the student's spec has `cbam: null`.")
+        return
+    if not isinstance(cbam, CBAM3D) or cbam.channels != spec.fusion_channels:
+        got = f"a CBAM3D of {cbam.channels} channels" if isinstance(cbam, CBAM3D) else type(cbam).__name__
+        raise ValueError(f"the shared attention is {got} but the student's `fusion_channels` is "
+                         f"{spec.fusion_channels}; build the student with the teacher's fusion_channels and cbam.")

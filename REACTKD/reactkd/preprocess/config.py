@@ -12,10 +12,6 @@ from reactkd.preprocess.masks import CLOSING_ITERATIONS, CONNECTIVITY
 
 __all__ = ["PreprocessConfig"]
 
-LEGACY_KEYS = ("lesion_crop_size", "lesion_margin_mm")
-"""Keys of earlier versions' lesion crop, which no model read: accepted in stored configs and ignored."""
-
-
 @dataclass(frozen=True)
 class PreprocessConfig:
     """All knobs of :func:`reactkd.preprocess.preprocess_case`; see each constant for why its default."""
@@ -45,7 +41,6 @@ class PreprocessConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "PreprocessConfig":
         known = {f.name for f in fields(cls)}
-        d = {k: v for k, v in d.items() if k not in LEGACY_KEYS}
         unknown = sorted(set(d) - known)
         if unknown:
             raise ValueError(f"unknown preprocessing key(s) {unknown}; allowed keys are {sorted(known)}.")

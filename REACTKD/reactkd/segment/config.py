@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reactkd.config.identity import without_logging
-from reactkd.config.load import merge_mappings, parse_overrides, read_yaml_config
+from reactkd.config.load import check_config_format, merge_mappings, parse_overrides, read_yaml_config
 from reactkd.config.schema import ConfigError, Device, Precision, StageConfig, from_dict, to_dict
 from reactkd.segment.classes import SEG_CLASSES
 from reactkd.segment.distill import SEG_DISTILLERS
 from reactkd.segment.postprocess import POSTPROCESS_CHOICES
+from reactkd.utils.formats import CONFIG_FORMAT
 
 __all__ = ["SegFamily", "SegSelectMetric", "SegStageConfig", "SegDataConfig", "SegModelConfig",
            "SegStudentConfig", "SegLossConfig", "SegExperimentConfig", "load_seg_config", "seg_config_from_mapping",
@@ -109,6 +110,9 @@ class SegLossConfig:
 
 @dataclass
 class SegExperimentConfig:
+    """``format``: the config's format version, as for a grading config (:mod:`reactkd.utils.formats`)."""
+
+    format: str = CONFIG_FORMAT
     name: str = "seg-experiment"
     seed: int = 0
     device: Device = Device.AUTO
@@ -129,14 +133,22 @@ def seg_config_from_mapping(data: dict, overrides: list[str] | None = None) -> S
     """Validate a mapping (plus ``key.path=value`` overrides) into a :class:`SegExperimentConfig`."""
     if not isinstance(data, dict):
         raise ConfigError(f"a segmentation config must be a mapping, got {type(data).__name__}.")
-    config = from_dict(SegExperimentConfig, merge_mappings(data, parse_overrides(overrides)))
+    merged = merge_mappings(data, parse_overrides(overrides))
+    check_config_format(merged.get("format", CONFIG_FORMAT), "the config")
+    config = from_dict(SegExperimentConfig, merged)
     _check_values(config)
     return config
 
 
 def load_seg_config(path: str | os.PathLike, overrides: list[str] | None = None) -> SegExperimentConfig:
-    """Read ``path`` (YAML) and validate it (see :func:`reactkd.config.load.read_yaml_config`)."""
-    return read_yaml_config(path, lambda data: seg_config_from_mapping(data, overrides))
+    """Read ``path`` (YAML) and validate it (see :func:`reactkd.config.load.read_yaml_config`); the file must
+    state its ``format``."""
+
+    def build(data: dict) -> SegExperimentConfig:
+        check_config_format(data.get("format") if isinstance(data, dict) else None, "it")
+        return seg_config_from_mapping(data, overrides)
+
+    return read_yaml_config(path, build)
 
 
 def seg_config_identity(mapping: dict) -> dict:

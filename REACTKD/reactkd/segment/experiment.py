@@ -3,6 +3,7 @@ compact student with ReCo-KD, then both are compared on held-out patients.
 
 Run folder::
 
+    RUN/run.json             the run folder's format and kind (reactkd.config.run_dir)
     RUN/config.yaml          resolved config (a re-run with another config is refused; re-running resumes)
     RUN/split.json           case ids of train / val / test (patient-level)
     RUN/cohort/, seg-cache/  the embedded cohort (when no manifest) and preprocessed volumes
@@ -20,7 +21,7 @@ from torch.utils.data import DataLoader
 
 from reactkd.cohort import phantom
 from reactkd.cohort.manifest import read_manifest
-from reactkd.config.run_dir import prepare_run_dir
+from reactkd.config.run_dir import SEGMENTATION, prepare_run_dir
 from reactkd.config.schema import ConfigError, to_dict
 from reactkd.segment.config import SegExperimentConfig, seg_config_identity
 from reactkd.segment.data import SegPatches, load_volume, patient_split, write_split
@@ -98,7 +99,7 @@ def run_seg_distill(config: SegExperimentConfig, run_dir: str | Path, log=print)
     """Train teacher and student, write the evaluation table; returns ``run_dir``. Re-running resumes."""
     run_dir = Path(run_dir)
     runtime = Runtime.create(config.device, config.precision)
-    prepare_run_dir(config, run_dir, identity=seg_config_identity)
+    prepare_run_dir(config, run_dir, identity=seg_config_identity, kind=SEGMENTATION)
     seed_everything(config.seed)
     d = config.data
     pre = SegPreprocess(d.spacing_mm, tuple(d.hu_window))

@@ -9,6 +9,7 @@ import SimpleITK as sitk
 import torch
 from monai.inferers import sliding_window_inference
 
+from reactkd.config.run_dir import SEGMENTATION, read_run_info
 from reactkd.segment.classes import SEG_CLASSES
 from reactkd.segment.data import PAD_VALUE
 from reactkd.segment.models import SegNet
@@ -54,6 +55,7 @@ def seg_checkpoint(model: str | Path, which: str = "student") -> Path:
         return path
     if not path.is_dir():
         raise FileNotFoundError(f"model not found: {path} (give a seg checkpoint or a seg-distill run folder)")
+    read_run_info(path, SEGMENTATION)
     best = path / which / "best.pt"
     if not best.is_file():
         raise FileNotFoundError(f"{path} holds no trained seg {which} ({best} is missing).")
@@ -80,13 +82,12 @@ def segment_ct(model: torch.nn.Module, meta: dict, ct: sitk.Image, device: str |
                postprocess: str | None = None, progress: bool = False) -> sitk.Image:
     """Labels (0 background, 1 liver parenchyma, 2 tumour) as a uint8 image on ``ct``'s grid.
 
-    ``postprocess`` (:mod:`reactkd.segment.postprocess`): None = the model's own setting (``meta``; models
-    saved before the option existed get none). It runs on the model's isotropic grid, before the labels
+    ``postprocess`` (:mod:`reactkd.segment.postprocess`): None = the model's own setting (``meta``). It runs on the model's isotropic grid, before the labels
     are brought back onto the CT's grid.
     """
     pre = SegPreprocess.from_dict(meta["preprocess"])
     image, ref = ct_to_input(ct, pre)
-    labels = predict_labels(model, image, int(meta["patch_size"]), float(meta.get("sw_overlap", 0.25)), device,
+    labels = predict_labels(model, image, int(meta["patch_size"]), float(meta["sw_overlap"]), device,
                             progress=progress)
-    labels = postprocess_labels(labels, meta.get("postprocess", NONE) if postprocess is None else postprocess)
+    labels = postprocess_labels(labels, meta["postprocess"] if postprocess is None else postprocess)
     return labels_to_ct(labels, ref, ct)

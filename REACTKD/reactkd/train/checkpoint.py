@@ -1,7 +1,8 @@
 """Checkpoints that cannot run code: tensors + JSON metadata, written atomically, loaded with
 ``torch.load(weights_only=True)``.
 
-A checkpoint is ``{"format": FORMAT, "metadata": <JSON text>, "state": {name: state_dict, …}}``. The
+A checkpoint is ``{"format": FORMAT, "metadata": <JSON text>, "state": {name: state_dict, …}}``; one of
+another format version is refused (:mod:`reactkd.utils.formats`). The
 metadata carries what inference needs to reproduce training (package version, resolved config, class
 names, preprocessing parameters, input modalities, fold, metrics). ``weights_only=True`` restricts the
 unpickler to tensors and plain containers, so a file crafted to execute code on load is refused.
@@ -20,11 +21,13 @@ from typing import Any
 import torch
 
 from reactkd import __version__
+from reactkd.utils.formats import CHECKPOINT_FORMAT, check_format
 
 __all__ = ["save_checkpoint", "load_checkpoint", "require_metadata", "FORMAT", "UnsafeCheckpointError",
            "DeviceUnavailableError"]
 
-FORMAT = "reactkd-checkpoint-1"
+FORMAT = CHECKPOINT_FORMAT
+OLDER_CHECKPOINT = "train the model again (`reactkd train`, `reactkd seg-distill`)"
 
 
 class UnsafeCheckpointError(ValueError):
@@ -71,6 +74,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         FileNotFoundError: the file is missing (the path is in the message).
         UnsafeCheckpointError: the file needs arbitrary unpickling (possible code execution): refused.
         DeviceUnavailableError: ``map_location`` names a device this machine lacks.
+        FormatError: a REACTKD checkpoint of another format version.
         ValueError: an empty or truncated file, not a REACTKD checkpoint, or metadata that is not a JSON
             object. Every message names the file.
     """
@@ -96,8 +100,9 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     except (EOFError, OSError, zipfile.BadZipFile, ValueError) as err:
         raise ValueError(f"checkpoint {path} is not a readable torch checkpoint (truncated or another format): "
                          f"{str(err).strip() or type(err).__name__}") from None
-    if not isinstance(blob, dict) or blob.get("format") != FORMAT:
+    if not isinstance(blob, dict) or not str(blob.get("format", "")).startswith("reactkd-checkpoint-"):
         raise ValueError(f"{path} is not a REACTKD checkpoint (expected format {FORMAT!r}).")
+    check_format(blob["format"], FORMAT, f"checkpoint {path}", OLDER_CHECKPOINT)
     try:
         metadata = json.loads(blob.get("metadata"))
     except (TypeError, ValueError) as err:

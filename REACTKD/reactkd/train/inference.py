@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from reactkd.config.run_dir import read_run_info
 from reactkd.graph.pooling import area_resize
 from reactkd.models import Student, student_spec
 from reactkd.train.checkpoint import load_checkpoint, require_metadata
@@ -43,12 +44,14 @@ def best_checkpoint(model: str | Path) -> Path:
 
     Raises:
         FileNotFoundError: no such file, or a folder without ``fold*/student/best.pt``.
+        FormatError: a run folder of another format version.
     """
     path = Path(model)
     if path.is_file():
         return path
     if not path.is_dir():
         raise FileNotFoundError(f"model not found: {path} (give a checkpoint file or a run folder)")
+    read_run_info(path)
     candidates = sorted(path.glob("fold*/student/best.pt"))
     if not candidates:
         raise FileNotFoundError(f"{path} holds no trained student (fold*/student/best.pt).")
@@ -71,8 +74,7 @@ STUDENT_METADATA = ("kind", "model_kwargs", "preprocess")
 
 
 def load_student(model: str | Path, device: str | torch.device = "cpu"):
-    """Returns ``(student in eval mode, metadata)``; checkpoints of earlier versions (flat model keys,
-    weights before the composition) load through :func:`~reactkd.models.spec.upgrade_network_keys`.
+    """Returns ``(student in eval mode, metadata)`` from a checkpoint file or a run folder's best student.
 
     The file is read onto the CPU and the built network moved to ``device`` afterwards, so a device
     problem is reported as one (by torch, on ``.to``), never as a bad checkpoint.

@@ -80,7 +80,7 @@ def _rng_state() -> dict:
 
 def _set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
-    has_gauss, cached = state["numpy_gauss"].tolist() if "numpy_gauss" in state else (0, 0.0)
+    has_gauss, cached = state["numpy_gauss"].tolist()
     np.random.set_state(("MT19937", state["numpy"].numpy().astype(np.uint32), int(state["numpy_pos"]),
                          int(has_gauss), float(cached)))
     random.setstate((3, tuple(int(v) for v in state["python"].tolist()), None))
@@ -205,8 +205,7 @@ def _resume(last: Path, module: nn.Module, opt: _Optimisation, train_loader: Dat
     opt.scheduler.load_state_dict(state["scheduler"])
     opt.scaler.load_state_dict(state["scaler"])
     _set_rng_state(state["rng"])
-    if "loader" in state:  # absent in stages saved before the loader's streams were recorded
-        load_loader_state(train_loader, state["loader"])
+    load_loader_state(train_loader, state["loader"])
     return _Progress(meta["epoch"] + 1, tuple(meta["best_score"]), meta["best_epoch"])
 
 
