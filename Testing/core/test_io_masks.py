@@ -8,6 +8,7 @@ import SimpleITK as sitk
 
 from conftest import ball, make_image
 from reactkd.io import MaskSpec, parse_mask_spec, read_image, read_mask
+from reactkd.io.masks import mask_onto
 
 
 @pytest.mark.parametrize(
@@ -132,3 +133,22 @@ def test_mask_file_on_other_grid_and_disjoint(tmp_path):
 def test_missing_mask_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="tumor mask: file not found"):
         read_mask(f"{tmp_path / 'none.nii.gz'}:2", role="tumor")
+
+
+def test_seg_frame_reader_equals_highdicom_volume(real_dir):
+    """The reader used with highdicom < 0.23 (Slicer's pydicom 2.4) gives highdicom's own volume: the same
+    voxels in the world (highdicom orders its array axes differently, so it is compared on our grid)."""
+    import highdicom as hd
+
+    from reactkd.io.seg_frames import segments_volume
+
+    seg = hd.seg.segread(str(real_dir / "dcmqi" / "liver.dcm"))
+    ours = segments_volume(seg, [1], "liver.dcm")
+    if not hasattr(seg, "get_volume"):
+        pytest.skip(f"highdicom {hd.__version__} has no get_volume to compare with")
+    theirs = seg.get_volume(segment_numbers=[1], combine_segments=True, relabel=True).to_simpleitk()
+    theirs = sitk.Cast(theirs > 0, sitk.sitkUInt8)
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(ours), sitk.GetArrayFromImage(mask_onto(theirs, ours, "x")))
+    assert ours.GetSize() == (512, 512, 3)
+    ct = read_image(real_dir / "dcmqi" / "ct-3slice", role="CT")
+    assert sitk.GetArrayFromImage(mask_onto(ours, ct, "liver")).sum() == 107098

@@ -21,6 +21,7 @@ import slicerio
 
 from reactkd.io.geometry import boxes_intersect, foreground_world_box, resample_to, world_corners
 from reactkd.io.images import is_dicom_seg, read_image, validate_direction
+from reactkd.io.seg_frames import segments_volume
 
 __all__ = ["MaskSpec", "parse_mask_spec", "read_mask", "mask_onto", "TUMOR_NAMES", "LIVER_NAMES"]
 
@@ -128,6 +129,8 @@ def _read_dicom_seg(spec: MaskSpec, role: str) -> sitk.Image:
         chosen = [spec.label]
     else:
         chosen = [numbers[i] for i in _choose_segments(names, spec, role)]
+    if not hasattr(seg, "get_volume"):  # highdicom < 0.23, as resolved beside Slicer's pydicom 2.4
+        return segments_volume(seg, chosen, f"{role} mask {spec.path}")
     volume = seg.get_volume(segment_numbers=chosen, combine_segments=True, relabel=True)
     binary = volume.with_array((np.asarray(volume.array) > 0).astype(np.uint8))
     return binary.to_simpleitk()
