@@ -23,7 +23,7 @@ def _sample(n=4000, true_t=2.5, seed=0):
 def test_fit_temperature_recovers_the_temperature_that_generated_the_labels():
     z, y = _sample()
     t = fit_temperature(z, y)
-    assert abs(t - 2.5) < 0.25
+    assert abs(t - 2.5) < 0.08  # measured 2.550
     assert negative_log_likelihood(z, y, t) < negative_log_likelihood(z, y)  # and it lowers the NLL
     p0, p1 = scaled_probabilities(z), scaled_probabilities(z, t)
     assert expected_calibration_error(p1, y) < expected_calibration_error(p0, y) / 3

@@ -35,7 +35,8 @@ def test_reduced_dose_adds_the_variance_the_image_noise_implies():
     assert measured == sigma and acquisition.fluence > 0
     for k in (0.5, 0.25):
         added = LowDoseSimulator.for_acquisition(acquisition).simulate_array(hu, spacing, k, seed=7) - hu
-        assert measure_noise_std(added, liver, spacing) == pytest.approx(np.sqrt(1 / k - 1) * sigma, rel=0.15), k
+        # measured 1.4 % (half dose) and 1.8 % (quarter dose)
+        assert measure_noise_std(added, liver, spacing) == pytest.approx(np.sqrt(1 / k - 1) * sigma, rel=0.03), k
     # The default (sub-millimetre) fluence would add far less on these 3 mm pixels: the failure fixed here.
     default = LowDoseSimulator().simulate_array(hu, spacing, 0.25, seed=7) - hu
     assert measure_noise_std(default, liver, spacing) < 0.5 * np.sqrt(3) * sigma
@@ -79,5 +80,5 @@ def test_real_three_mm_ct_gets_the_noise_its_liver_implies(real_dir):
     acquisition, source = acquisition_of(None, hu, spacing, liver)
     assert source.startswith("estimated from liver noise")
     low = LowDoseSimulator.for_acquisition(acquisition).simulate_array(hu, spacing, 0.25, seed=0)
-    assert measure_noise_std(low - hu, region, spacing) == pytest.approx(np.sqrt(3) * sigma, rel=0.15)
+    assert measure_noise_std(low - hu, region, spacing) == pytest.approx(np.sqrt(3) * sigma, rel=0.05)  # measured 3.5 %
     assert abs(float((low - hu)[liver].mean())) < 5.0  # the liver's mean HU is kept

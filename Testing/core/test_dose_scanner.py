@@ -32,7 +32,7 @@ def test_native_noise_is_what_the_declared_fluence_predicts(scan):
     img, roi = scan
     predicted = predicted_noise_std((N, N), SPACING, ACQ, RADIUS)
     assert 3.0 < predicted < 30.0  # a CT-like noise level, not a degenerate one
-    assert img[:, roi].std() == pytest.approx(predicted, rel=0.20)
+    assert img[:, roi].std() == pytest.approx(predicted, rel=0.07)  # measured 4.9 %
     assert abs(img[:, roi].mean()) < 2.0  # water reads 0 HU
 
 
@@ -43,7 +43,7 @@ def test_noise_ratio_between_doses_follows_sqrt_of_dose(scan):
     for i, k in enumerate((0.5, 0.25, 0.1)):
         std[k] = sim.simulate_array(img, SPACING, k, seed=10 + i)[:, roi].std()
     for k1, k2 in ((1.0, 0.5), (1.0, 0.25), (0.5, 0.1), (0.25, 0.1)):
-        assert std[k2] / std[k1] == pytest.approx(np.sqrt(k1 / k2), rel=0.10), (k1, k2)
+        assert std[k2] / std[k1] == pytest.approx(np.sqrt(k1 / k2), rel=0.06), (k1, k2)  # measured 0.5 to 4.2 %
 
 
 def test_reduced_dose_is_the_same_scanner_at_fewer_photons(scan):
@@ -52,9 +52,10 @@ def test_reduced_dose_is_the_same_scanner_at_fewer_photons(scan):
     vol, _ = _water()
     simulated = LowDoseSimulator.for_acquisition(ACQ).simulate_array(img, SPACING, 0.25, seed=3)
     direct = acquire(vol, SPACING, Acquisition(fluence=ACQ.fluence / 4), seed=4)
+    # measured 7.5 % and 0.2 % (two independent noise draws in a 40 mm ROI differ by that much)
     assert simulated[:, roi].std() == pytest.approx(direct[:, roi].std(), rel=0.10)
     assert simulated[:, roi].std() == pytest.approx(predicted_noise_std((N, N), SPACING, ACQ, RADIUS, dose=0.25),
-                                                    rel=0.20)
+                                                    rel=0.03)
 
 
 def test_scan_keeps_geometry_and_mean_values():
@@ -62,7 +63,7 @@ def test_scan_keeps_geometry_and_mean_values():
     vol[:, 40:56, 40:56] = 60.0  # a liver-like insert
     out = acquire(vol, SPACING, ACQ, seed=0)
     assert out.shape == vol.shape and out.dtype == np.float32
-    assert out[:, 43:53, 43:53].mean() == pytest.approx(60.0, abs=3.0)
+    assert out[:, 43:53, 43:53].mean() == pytest.approx(60.0, abs=1.0)  # measured 0.27 HU off
     np.testing.assert_array_equal(out, acquire(vol, SPACING, ACQ, seed=0))  # reproducible
     assert not np.array_equal(out, acquire(vol, SPACING, ACQ, seed=1))
 

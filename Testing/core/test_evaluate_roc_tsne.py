@@ -32,7 +32,7 @@ def test_ovr_curves_equal_sklearn():
     assert macro.auc == pytest.approx(skm.roc_auc_score(g, p, multi_class="ovr", average="macro"))
     assert macro.fpr[0] == 0 and macro.tpr[0] == 0 and macro.tpr[-1] == 1 and np.all(np.diff(macro.tpr) >= 0)
     # area of the averaged curve is close to (not equal to) the mean AUC
-    assert skm.auc(macro.fpr, macro.tpr) == pytest.approx(macro.auc, abs=0.03)
+    assert skm.auc(macro.fpr, macro.tpr) == pytest.approx(macro.auc, abs=0.002)  # measured 0.0002
 
 
 def test_missing_grade_has_no_curve():

@@ -32,8 +32,9 @@ def test_rate_and_split():
     ct, pet = _inputs(4000)
     _, _, mask = ModalityDropout(p=0.3, pet_share=0.5).train()(ct, pet, torch.ones(4000, 2, dtype=torch.bool))
     dropped = (~mask.all(1)).float().mean().item()
-    assert dropped == pytest.approx(0.3, abs=0.03)
-    assert (~mask[:, 1]).float().mean().item() == pytest.approx(0.15, abs=0.03)
+    # measured 0.302 and 0.1475 (binomial sd at n = 4000: 0.007 and 0.006)
+    assert dropped == pytest.approx(0.3, abs=0.006)
+    assert (~mask[:, 1]).float().mean().item() == pytest.approx(0.15, abs=0.006)
 
 
 def test_eval_mode_drops_nothing_and_explicit_mask_wins():

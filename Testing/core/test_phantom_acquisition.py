@@ -58,7 +58,7 @@ def test_dose_keeps_liver_and_tumour_values_and_geometry(cohort):
             added[k] = measure_noise_std(low - native, parenchyma, spacing)
         # The same scanner at fewer photons: added variance (1/k - 1) x the scan's quantum variance, which
         # is the variance a half dose adds; it is part of (not all of: kernel-blurred edges) the scan's noise.
-        assert added[0.25] / added[0.5] == pytest.approx(np.sqrt(3), rel=0.1)
+        assert added[0.25] / added[0.5] == pytest.approx(np.sqrt(3), rel=0.02)  # measured 0.1 to 0.5 %
         assert 0.3 * sigma < added[0.5] < sigma
     assert checked >= 2
 

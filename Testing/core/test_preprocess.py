@@ -71,6 +71,7 @@ def test_preprocess_case_outputs_and_world_consistency(toy_case_images):
     ref = mi.grid.reference()
     for k, node in enumerate(mi.nodes):
         frac = mi.roi_masks[k]
+        # measured 0.2 % (liver), 1.2 % and 5.0 % (the tumours: partial volumes on the 32³ grid)
         assert frac.sum() * voxel_ml == pytest.approx(node["volume_ml"], rel=0.06)
         c = (np.argwhere(frac > 0) * frac[frac > 0][:, None]).sum(0) / frac.sum()
         world = ref.TransformContinuousIndexToPhysicalPoint(c[::-1].tolist())
