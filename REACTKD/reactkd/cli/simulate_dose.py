@@ -57,7 +57,7 @@ def register(subparsers) -> None:
     parser.add_argument("--kernel", default="hann", help="reconstruction kernel with --fluence (default hann)")
     parser.add_argument("--liver", metavar="MASK",
                         help="liver mask on the CT: the homogeneous region whose noise sets the estimated "
-                             "fluence (default: soft tissue, -20 to 120 HU)")
+                             "fluence (default: the flat soft tissue, -20 to 120 HU away from edges)")
     parser.set_defaults(func=run)
 
 
