@@ -100,7 +100,7 @@ def test_flat_region_inputs():
 
 def _real_case(real_dir, name):
     import SimpleITK as sitk
-    from reactkd.io.case import load_case
+    from reactkd.io import load_case
 
     if name == "totalsegmentator":
         case = load_case(real_dir / name / "example_ct_sm.nii.gz", f"{real_dir / name / 'example_seg.nii.gz'}:5")
