@@ -34,18 +34,21 @@ Correction factors and biases (why no factor is applied):
   :math:`\kappa = 1.5` lies 3.5 SD out; CT noise is correlated, has fewer effective degrees of freedom
   per window and loses more. Measured on the scanner model's noise (a water cylinder scanned twice at
   3, 2 and 1 mm pixels, windows of 5, 9 and 15 pixels; the region chosen on one scan, the SD compared
-  with the other scan's in the same voxels): -4.3 %, -2.0 % and -0.8 % (``benchmarks/
-  bench_noise_estimate.py``). Left uncorrected: it is smaller than the anatomy it removes, and on the
-  real 3 mm CT the two leave the estimate 0.6 % above the liver's.
+  with the other scan's in the same voxels): -4.3 %, -2.0 % and -0.8 %
+  (``benchmarks/bench_noise_estimate.py``). Left uncorrected: it is smaller than the anatomy it removes,
+  and on the real 3 mm CT the two leave the estimate 0.6 % above the liver's.
 - A step of :math:`\Delta` HU across a window raises its SD to about
   :math:`\sqrt{\sigma^2 + p(1-p)\Delta^2}` (:math:`p`: the window's share beyond the step), so a window is
   flagged when :math:`p(1-p) > (\kappa^2 - 1)\,\sigma^2/\Delta^2`: a 40 HU step at 10 HU noise
   excludes the voxels within about 0.4 window (6 mm) of it.
 
 Limits: the flat voxels must be the commonest kind of soft tissue (organ interiors, muscle) for the mode
-to be theirs, which holds for abdominal CT; homogeneous tissue with a different noise level from the
-rest (a bowtie filter raises peripheral noise, which the parallel-beam model does not) is kept or
-dropped as a whole by its local SD.
+to be theirs, which holds for abdominal CT; as :math:`p(1-p) \le 1/4`, a step is only flagged when
+:math:`\Delta > 2\sqrt{\kappa^2-1}\,\sigma \approx 2.2\,\sigma`, so at low contrast-to-noise some
+anatomy is still read as noise (a synthetic abdomen with 15-30 HU steps scanned at about 20 HU of noise: fluence 0.75 x the
+declared one, ``Testing/core/test_dose_flat_region.py`` at 4 HU: 0.98 x); homogeneous tissue with a
+different noise level from the rest (a bowtie filter raises peripheral noise, which the parallel-beam
+model does not) is kept or dropped as a whole by its local SD.
 """
 
 from __future__ import annotations
