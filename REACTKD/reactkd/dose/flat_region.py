@@ -47,8 +47,8 @@ to be theirs, which holds for abdominal CT; as :math:`p(1-p) \le 1/4`, a step is
 :math:`\Delta > 2\sqrt{\kappa^2-1}\,\sigma \approx 2.2\,\sigma`, so at low contrast-to-noise some
 anatomy is still read as noise (a synthetic abdomen with 15-30 HU steps scanned at about 20 HU of
 noise: fluence 0.75 x the declared one; at 4 HU, ``Testing/core/test_dose_flat_region.py``: 0.98 x);
-homogeneous tissue with a different noise level from the rest (a bowtie filter raises peripheral noise, which the parallel-beam
-model does not) is kept or dropped as a whole by its local SD.
+homogeneous tissue with a different noise level from the rest (a bowtie filter raises peripheral noise,
+which the parallel-beam model does not) is kept or dropped as a whole by its local SD.
 """
 
 from __future__ import annotations
