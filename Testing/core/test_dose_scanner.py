@@ -1,5 +1,5 @@
 """The scanner model on a water phantom: its noise is what the declared fluence predicts, and a reduced
-dose simulated from its scan is the same scanner at fewer photons (issue 15's must-hold checks)."""
+dose simulated from its scan is the same scanner at fewer photons."""
 
 from __future__ import annotations
 
