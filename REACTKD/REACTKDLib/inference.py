@@ -1,5 +1,6 @@
-"""One prediction from scene nodes: write the inputs, run ``reactkd predict`` in a separate process,
-read its outputs back into the scene.
+"""One prediction from scene nodes: write the inputs, grade them in a separate process (the model's
+persistent worker, :mod:`REACTKDLib.worker`, or a one-off ``reactkd predict``), read its outputs back
+into the scene.
 
 Inputs are exported from the nodes (not from files the user may have loaded them from) so that edits
 made in Slicer count: the CT and PETs as NRRD with their geometry, the liver and tumour segments as
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from REACTKDLib.commands import child_environment, predict_command, resolve_device
+from REACTKDLib.commands import MODULE_DIR, child_environment, predict_args, predict_command, resolve_device
 from REACTKDLib.geometry import volume_to_sitk
 from REACTKDLib.process import BackgroundProcess
 from REACTKDLib.segments import segments_mask_on_volume
@@ -99,8 +100,14 @@ def _like(mask: np.ndarray, reference: sitk.Image) -> sitk.Image:
     return image
 
 
-def start_prediction(inputs: PredictionInputs, model: str, device: str = "auto") -> BackgroundProcess:
-    """Launch ``reactkd predict`` on the exported files; poll the returned process."""
+def start_prediction(inputs: PredictionInputs, model: str, device: str = "auto", worker=None):
+    """Grade the exported files: as a job of ``worker`` (an :class:`~REACTKDLib.worker.InferenceWorker` for
+    this model, started on its first job and kept warm) or, without one, as a one-off ``reactkd predict``
+    process. Either has the same polling interface (``poll``, ``running``, ``returncode``, ``cancel``)."""
+    if worker is not None:
+        return worker.submit(predict_args(str(inputs.ct), str(inputs.liver), str(inputs.out),
+                                          str(inputs.tumor) if inputs.tumor else None,
+                                          {t: str(p) for t, p in inputs.pets.items()}))
     device = resolve_device(device)
     command = predict_command(str(model), str(inputs.ct), str(inputs.liver), str(inputs.out),
                               str(inputs.tumor) if inputs.tumor else None,
@@ -110,8 +117,9 @@ def start_prediction(inputs: PredictionInputs, model: str, device: str = "auto")
 
 
 def start_grading(scene, ct_node, segmentation_node, liver_ids: list[str], tumor_ids: list[str], pet_nodes: dict | None,
-                  model, folder, device: str = "auto") -> tuple[PredictionInputs, BackgroundProcess, list[str]]:
-    """Check the model against the inputs, export them into ``folder`` and launch ``reactkd predict``.
+                  model, folder, device: str = "auto", worker=None) -> tuple[PredictionInputs, BackgroundProcess, list[str]]:
+    """Check the model against the inputs, export them into ``folder`` and start grading them (in
+    ``worker`` when given, see :func:`start_prediction`).
 
     ``folder`` may be a function that makes one, called only once the checks pass (no empty folders
     left behind by a refused run). PET volumes a CT-only model would ignore are not exported. Returns ``(inputs, process, notes)``.
@@ -131,7 +139,7 @@ def start_grading(scene, ct_node, segmentation_node, liver_ids: list[str], tumor
         pets = {}
     folder = folder() if callable(folder) else folder
     inputs = export_inputs(scene, ct_node, segmentation_node, [i for i in liver_ids if i], list(tumor_ids), folder, pets)
-    return inputs, start_prediction(inputs, model, device), notes
+    return inputs, start_prediction(inputs, model, device, worker), notes
 
 
 def read_prediction(out_folder) -> tuple[dict, sitk.Image]:
@@ -147,16 +155,13 @@ def read_prediction(out_folder) -> tuple[dict, sitk.Image]:
     return json.loads(pred.read_text()), sitk.ReadImage(str(att))
 
 
-def default_model(candidates: list | None = None) -> str:
-    """The model to pre-fill: ``$REACTKD_MODEL``, else the main job's run folder (``runs/demo`` of the
-    source tree this module lives in, or of the current folder) when it holds a trained student; ``""``
-    when none is found."""
+def default_model() -> str:
+    """The model to pre-fill: ``$REACTKD_MODEL``, else the synthetic demonstration model shipped in the
+    module's ``Resources/Models`` when it is there; ``""`` otherwise."""
     env = os.environ.get("REACTKD_MODEL")
     if env:
         return env
-    from REACTKDLib.commands import MODULE_DIR
+    from REACTKDLib.model_picker import shipped_model_dir
 
-    for run in candidates or [MODULE_DIR.parent / "runs" / "demo", Path.cwd() / "runs" / "demo"]:
-        if any(Path(run).glob("fold*/student/best.pt")):
-            return str(run)
-    return ""
+    shipped = shipped_model_dir(MODULE_DIR)
+    return str(shipped) if any(shipped.glob("fold*/student/best.pt")) else ""

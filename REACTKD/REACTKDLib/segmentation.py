@@ -18,7 +18,7 @@ from pathlib import Path
 
 import SimpleITK as sitk
 
-from REACTKDLib.commands import MODULE_DIR, child_environment, resolve_device, segment_command
+from REACTKDLib.commands import child_environment, resolve_device, segment_command
 from REACTKDLib.geometry import volume_to_sitk
 from REACTKDLib.outputs import INPUT, ROLE, find_outputs
 from REACTKDLib.process import BackgroundProcess
@@ -50,17 +50,10 @@ class SegmentationJob:
         return self.out / "segmentation.seg.nrrd"
 
 
-def default_seg_model(candidates: list | None = None) -> str:
-    """The segmentation model to pre-fill: ``$REACTKD_SEG_MODEL``, else ``runs/seg-demo`` (of the source
-    tree this module lives in, or of the current folder) when it holds a trained seg student; ``""``
-    when none is found."""
-    env = os.environ.get("REACTKD_SEG_MODEL")
-    if env:
-        return env
-    for run in candidates or [MODULE_DIR.parent / "runs" / "seg-demo", Path.cwd() / "runs" / "seg-demo"]:
-        if (Path(run) / "student" / "best.pt").is_file():
-            return str(run)
-    return ""
+def default_seg_model() -> str:
+    """The segmentation model to pre-fill: ``$REACTKD_SEG_MODEL``; ``""`` without it (no segmentation
+    model ships with the extension: TotalSegmentator, where installed, segments a patient's CT)."""
+    return os.environ.get("REACTKD_SEG_MODEL", "")
 
 
 def offers_segmentation(segmentation_node) -> bool:

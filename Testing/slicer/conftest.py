@@ -15,6 +15,21 @@ slicer, SLICER_MISSING = import_slicer_core()  # test modules skip themselves (m
 sys.path.insert(0, str(ROOT / "REACTKD"))  # REACTKDLib lives beside the core, as in the Slicer module folder
 
 
+def _register_segmentation_converters() -> None:
+    """Register the segment representation converters, as Slicer's Segmentations module does at start-up;
+    without them a bare slicer-core cannot make an empty binary labelmap (``AddEmptySegment``) or copy a
+    segment between segmentations (``CopySegmentFromSegmentation``)."""
+    factory = slicer.vtkSegmentationConverterFactory.GetInstance()
+    registered = {rule.GetClassName() for rule in factory.GetConverterRules()} if hasattr(factory, "GetConverterRules") else set()
+    for name in ("vtkBinaryLabelmapToClosedSurfaceConversionRule", "vtkClosedSurfaceToBinaryLabelmapConversionRule"):
+        if name not in registered:
+            factory.RegisterConverterRule(getattr(slicer, name)())
+
+
+if slicer is not None:
+    _register_segmentation_converters()
+
+
 @pytest.fixture
 def scene():
     return slicer.vtkMRMLScene()
@@ -66,3 +81,24 @@ def tiny_seg_run(tmp_path_factory):
     from fixture_data import train_tiny_seg_model
 
     return train_tiny_seg_model(tmp_path_factory.mktemp("seg") / "run")
+
+
+@pytest.fixture(scope="session")
+def finished_tiny_run(tiny_cohort, tmp_path_factory):
+    """A tiny run finished as ``reactkd demo`` finishes one: trained, Table III, calibrated report."""
+    from fixture_data import finish_tiny_run
+
+    return finish_tiny_run(tiny_cohort, tmp_path_factory.mktemp("demo") / "run")
+
+
+@pytest.fixture(scope="session")
+def shipped_tiny(finished_tiny_run, tmp_path_factory):
+    """``(model folder, sample folder)`` written by ``scripts/ship_demo_model.py`` from the tiny run: the
+    shipped synthetic model and phantom sample case as the extension carries them, at test size."""
+    from fixture_data import ship_script
+
+    out = tmp_path_factory.mktemp("shipped")
+    code = ship_script().main(["--run", str(finished_tiny_run), "--model-out", str(out / "model"),
+                               "--sample-out", str(out / "sample"), "--sample-seed", "5"])
+    assert code == 0
+    return out / "model", out / "sample"

@@ -75,7 +75,7 @@ def train_tiny_seg_model(run_dir) -> Path:
         "student": {"shrink": 1, "min_channels": 4},
         "stage1": stage, "stage2": stage,
         "distiller": {"name": "seg_reco", "kwargs": {"num_positions": 16, "levels": ["enc2", "dec1"]}}})
-    import reactkd.cohort.phantom as phantom
+    import reactkd.phantom.cohort as phantom
 
     original = phantom.generate_cohort
     # the phantom's default 96×96×64 grid is more than plumbing needs (seg_records looks it up at call time)
@@ -86,3 +86,64 @@ def train_tiny_seg_model(run_dir) -> Path:
     finally:
         phantom.generate_cohort = original
         torch.set_num_threads(threads)
+
+
+def tiny_experiment_config(manifest, **overrides):
+    """The core suite's tiny experiment config (``Testing/conftest.py``: 2 folds, 32³ grid, 1 epoch per stage),
+    loaded by path because this folder's own conftest shadows the name."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "conftest.py"
+    spec = importlib.util.spec_from_file_location("reactkd_core_conftest", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.tiny_experiment(manifest, **overrides)
+
+
+def finish_tiny_run(manifest, run_dir) -> Path:
+    """A tiny run finished the way ``reactkd demo`` finishes one: trained, Table III (missing modality)
+    evaluated, the report written (which calibrates the fold students and records the training domain)."""
+    from reactkd.report.run_report import write_report
+    from reactkd.experiments import robustness_table
+    from reactkd.experiments.cross_validation import run_experiment
+
+    run = Path(run_dir)
+    run_experiment(tiny_experiment_config(manifest), run, log=lambda *_: None)
+    robustness_table(run)
+    write_report(run, title="tiny")
+    return run
+
+
+def ship_script():
+    """``scripts/ship_demo_model.py`` imported by path (scripts/ is not a package)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "scripts" / "ship_demo_model.py"
+    spec = importlib.util.spec_from_file_location("ship_demo_model", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def add_mask_segment(segmentation_node, segment_id: str, name: str, mask, volume_node) -> str:
+    """Add a segment from a ``(Z, Y, X)`` 0/1 array on ``volume_node``'s grid, as a binary labelmap with
+    the volume's geometry. (slicer-core registers no representation converters, so ``AddEmptySegment``
+    cannot make the empty labelmap that Slicer's ``updateSegmentBinaryLabelmapFromArray`` starts from.)"""
+    import slicer
+    import vtk
+    from vtk.util import numpy_support
+
+    mask = np.ascontiguousarray(np.asarray(mask, dtype=np.uint8))
+    image = slicer.vtkOrientedImageData()
+    image.SetDimensions(*reversed(mask.shape))
+    image.AllocateScalars(vtk.VTK_UNSIGNED_CHAR, 1)
+    numpy_support.vtk_to_numpy(image.GetPointData().GetScalars())[:] = mask.ravel()
+    matrix = vtk.vtkMatrix4x4()
+    volume_node.GetIJKToRASMatrix(matrix)
+    image.SetImageToWorldMatrix(matrix)
+    segment = slicer.vtkSegment()
+    segment.SetName(name)
+    segment.AddRepresentation(slicer.vtkSegmentationConverter.GetBinaryLabelmapRepresentationName(), image)
+    if not segmentation_node.GetSegmentation().AddSegment(segment, segment_id):
+        raise ValueError(f"could not add segment {segment_id!r}")
+    return segment_id

@@ -4,7 +4,9 @@ stand-ins a module file needs to import without the Slicer application.
 Real: ``slicer.ScriptedLoadableModule``, ``slicer.parameterNodeWrapper`` and ``slicer.i18n`` (Slicer's
 Python, grafted onto slicer-core's ``slicer`` package), MRML (slicer-core). Stand-ins, written here: ``qt``
 and ``ctk`` (every attribute is an empty class, so ``class X(qt.QColor)`` and ``isinstance`` checks work),
-the ``qMRML*`` widget classes, ``slicer.app`` is absent and ``slicer.mrmlScene`` is the test's scene.
+the ``qMRML*`` widget classes, a ``slicer.app`` that records the signals a module connects to
+(:class:`qt_standins.StandInApp`), and ``slicer.mrmlScene`` is the test's scene. :mod:`widget_env` adds
+working widgets built from the ``.ui`` files, for the module widgets.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ SLICER_SRC = SHARED / "slicer-src"
 PACKAGER = SLICER_SRC / "Utilities" / "Scripts" / "package_python_extension.py"
 EXTENSIONS_INDEX = SHARED / "extensions-index"
 QT_WIDGETS = ("qMRMLSpinBox", "qMRMLSliderWidget", "qMRMLRangeWidget", "qMRMLNodeComboBox",
-              "qMRMLSubjectHierarchyComboBox", "qMRMLSegmentSelectorWidget", "qSlicerWidget")
+              "qMRMLSubjectHierarchyComboBox", "qMRMLSegmentSelectorWidget", "qSlicerWidget", "qMRMLWidget")
 
 
 def missing(path: Path) -> str | None:
@@ -47,11 +49,14 @@ class QtStandIn(types.ModuleType):
 
 def install_slicer_python(slicer) -> dict:
     """Put Slicer's Python and the stand-ins in place; returns what :func:`uninstall` restores."""
+    from qt_standins import StandInApp
+
     saved = {"modules": {n: sys.modules.get(n) for n in ("qt", "ctk")}, "path": list(slicer.__path__),
-             "attrs": {n: getattr(slicer, n, None) for n in (*QT_WIDGETS, "mrmlScene")}}
+             "attrs": {n: getattr(slicer, n, None) for n in (*QT_WIDGETS, "mrmlScene", "app")}}
     sys.modules["qt"], sys.modules["ctk"] = QtStandIn("qt"), QtStandIn("ctk")
     for name in QT_WIDGETS:
         setattr(slicer, name, type(name, (), {}))
+    slicer.app = StandInApp(lambda: slicer.mrmlScene)
     if str(SLICER_PYTHON) not in slicer.__path__:
         slicer.__path__.append(str(SLICER_PYTHON))
     return saved
