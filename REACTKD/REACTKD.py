@@ -112,6 +112,7 @@ class REACTKDWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._modelStatus = None
         self._modelChoices = []
         self._versionProblem = None
+        self._failure = ""  # the last run's problem, shown until the next run starts
         self._timer = qt.QTimer()
         self._timer.setInterval(250)
         self._timer.connect("timeout()", self._poll)
@@ -241,7 +242,12 @@ class REACTKDWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.applyButton.enabled = not problems
         self.ui.applyButton.toolTip = "\n".join(problems) or "Grade the selected study."
         self.ui.batchButton.enabled = self._modelStatus is not None and self._modelStatus.ok
-        self._showProblem(problems[0] if problems else "")
+        self._showProblem(problems[0] if problems else self._failure)
+
+    def _reportProblem(self, text):
+        """A run that could not start or failed: its line stays in the panel until the next run starts."""
+        self._failure = text.strip().splitlines()[0] if text and text.strip() else ""
+        self._showProblem(self._failure)
 
     def _showProblem(self, text):
         """One line in the panel naming the problem and what to do (the log keeps the details)."""
@@ -424,18 +430,18 @@ class REACTKDWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def _startGuarded(self, what, start):
         """Run ``start()``; a bad input becomes one line in the panel, anything else an error dialog."""
-        self._showProblem("")
+        self._reportProblem("")
         try:
             with slicer.util.tryWithErrorDisplay(f"REACT-KD could not start the {what}.", waitCursor=True):
                 try:
                     outcome = self.logic.ensureDependencies()
                     if not outcome:
-                        self._showProblem(getattr(outcome, "message", "") or "The packages REACT-KD needs are missing.")
+                        self._reportProblem(getattr(outcome, "message", "") or "The packages REACT-KD needs are missing.")
                         return
                     start()
                 except (ValueError, FileNotFoundError, RuntimeError, OSError) as err:
                     self._log(str(err))
-                    self._showProblem(str(err))
+                    self._reportProblem(str(err))
         except Exception:  # noqa: BLE001 - shown by tryWithErrorDisplay; the panel stays usable
             log.exception("REACTKD: %s", what)
 
@@ -499,7 +505,7 @@ class REACTKDWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         try:
             nodes = self.logic.loadSampleCase()
         except (ValueError, FileNotFoundError, RuntimeError, OSError) as err:
-            self._showProblem(str(err))
+            self._reportProblem(str(err))
             return
         p = self._parameterNode
         with slicer.util.NodeModify(p):
@@ -532,7 +538,7 @@ class REACTKDWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                 self._reportFailure(job)
         except (ValueError, FileNotFoundError, RuntimeError, OSError) as err:
             self._log(str(err))
-            self._showProblem(str(err))
+            self._reportProblem(str(err))
         finally:
             if job.kind in ("grade", "segment") and job.inputs is not None:
                 shutil.rmtree(job.inputs.folder, ignore_errors=True)
@@ -553,7 +559,7 @@ class REACTKDWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         table = self.logic.finishBatch(job.handle, job.status)
         self._log(f"Batch grades: table {table.GetName()!r} ({table.GetNumberOfRows()} cases).")
         if job.process.returncode:
-            self._showProblem("Some cases could not be graded: see the table's status column and the log.")
+            self._reportProblem("Some cases could not be graded: see the table's status column and the log.")
         self.logic.showTables(table)
 
     def _finishSegmentation(self, job):
@@ -574,7 +580,7 @@ class REACTKDWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._log(message)
         if not process.cancelled:
             log.error("REACTKD %s failed (exit %s):\n%s", job.what, process.returncode, "\n".join(process.lines))
-            self._showProblem(message)
+            self._reportProblem(message)
 
     # -- regions ---------------------------------------------------------------------------------------
 

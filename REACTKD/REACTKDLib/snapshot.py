@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from REACTKDLib.geometry import array_from_volume, ijk_to_ras_matrix
+from REACTKDLib.topology import ATTENTION_RANGE
 
 __all__ = ["render_overlay_png"]
 
@@ -63,7 +64,9 @@ def render_overlay_png(ct_node, attention_node, points_node, path, grade_text: s
     ax = fig.add_subplot(1, 1, 1)
     ax.imshow(ct2, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     shown = np.ma.masked_where(a2 <= 0, a2)
-    im = ax.imshow(shown, cmap=cmap, vmin=0, vmax=max(float(att.max()), 1e-6), alpha=opacity, interpolation="nearest")
+    # the scale the module shows (0–1, REACTKDLib.topology.ATTENTION_RANGE), so pictures of cases compare
+    im = ax.imshow(shown, cmap=cmap, vmin=ATTENTION_RANGE[0], vmax=ATTENTION_RANGE[1], alpha=opacity,
+                   interpolation="nearest")
     near = np.abs(pts[:, 2] - slice_k) <= 3 if len(pts) else np.zeros(0, bool)
     for (i, j, _), label, ok in zip(pts, labels, near):
         if ok:

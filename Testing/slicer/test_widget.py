@@ -334,3 +334,26 @@ def test_totalsegmentator_segments_a_ct_through_its_own_logic(env):
     assert slicer.mrmlScene.GetNumberOfNodesByClass("vtkMRMLSegmentationNode") == 2
     # the phantom's ReCo-KD model stays offered beside it
     assert "reactkd" in [key for _, key in w.ui.segmentSourceComboBox.items]
+
+
+def test_a_worker_that_dies_mid_case_and_missing_packages_are_one_line(env, monkeypatch):
+    import os
+    import signal
+
+    import REACTKDLib.install as install
+    from REACTKDLib.worker import worker_for
+
+    w = env.widget()
+    w.ui.loadSampleButton.click()
+    w.ui.applyButton.click()
+    worker = worker_for(str(env.model), "auto")
+    os.kill(worker._process.pid, signal.SIGKILL)  # killed from outside while grading
+    _wait(w)
+    assert "stopped" in w.ui.problemLabel.text and "Apply again" in w.ui.problemLabel.text
+    assert "\n" not in w.ui.problemLabel.text and w.ui.applyButton.text == "Apply"
+    nodes = slicer.mrmlScene.GetNumberOfNodes()
+    monkeypatch.setattr(install, "ensure_dependencies", lambda ask=True: install.InstallOutcome(
+        False, "Installation declined: REACT-KD cannot grade without these packages."))
+    w.ui.applyButton.click()
+    assert w._job is None and w.ui.problemLabel.text.startswith("Installation declined")
+    assert slicer.mrmlScene.GetNumberOfNodes() == nodes  # nothing in the scene touched
