@@ -263,7 +263,9 @@ class REACTKDWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def _fillModelPicker(self):
         p = self._parameterNode
         self._modelChoices = self.logic.modelChoices(str(p.modelPath) if p else "")
-        current = self.logic.choiceIndex(self._modelChoices, str(p.modelPath) if p else "")
+        from REACTKDLib.model_picker import choice_index
+
+        current = choice_index(self._modelChoices, str(p.modelPath) if p else "")
         self._updating = True
         try:
             combo = self.ui.modelComboBox
@@ -662,13 +664,6 @@ class REACTKDLogic(ScriptedLoadableModuleLogic):
 
         return model_choices(shipped_model_dir(MODULE_DIR), self._settingsList(TRAINED_MODELS),
                              self._settingsList(RECENT_MODELS), current, os.environ.get("REACTKD_MODEL"))
-
-    @staticmethod
-    def choiceIndex(choices, path: str) -> int:
-        from REACTKDLib.model_picker import _key
-
-        keys = [_key(c.path) if c.path else None for c in choices]
-        return keys.index(_key(path)) if path and path != "." and _key(path) in keys else -1
 
     def rememberModel(self, path: str) -> None:
         """Put a run folder first in the picker's "chosen before" list (kept in Slicer's settings)."""

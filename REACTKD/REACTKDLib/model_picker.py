@@ -16,8 +16,8 @@ from pathlib import Path
 from REACTKDLib.model import model_input_problems, read_checkpoint_metadata, student_checkpoints
 from REACTKDLib.model_card import ModelCard, card_problems, read_card, synthetic_banner
 
-__all__ = ["ModelChoice", "BROWSE", "SHIPPED_MODEL_NAME", "shipped_model_dir", "model_choices", "remember",
-           "model_root", "ModelStatus", "describe_model", "RECENT_LIMIT"]
+__all__ = ["ModelChoice", "BROWSE", "SHIPPED_MODEL_NAME", "shipped_model_dir", "model_choices", "choice_index",
+           "remember", "model_root", "ModelStatus", "describe_model", "RECENT_LIMIT"]
 
 SHIPPED_MODEL_NAME = "demo-synthetic"
 RECENT_LIMIT = 8
@@ -77,6 +77,14 @@ def model_choices(shipped: Path | None, trained: list[str] = (), recent: list[st
     if current and current != ".":
         add(_short(current), current, "current")
     return out + [BROWSE]
+
+
+def choice_index(choices: list[ModelChoice], path: str) -> int:
+    """The entry for ``path`` (the same folder however written), ``-1`` when none."""
+    if not path or path == ".":
+        return -1
+    key = _key(path)
+    return next((i for i, c in enumerate(choices) if c.path and _key(c.path) == key), -1)
 
 
 def remember(paths: list[str], path: str, limit: int = RECENT_LIMIT) -> list[str]:

@@ -30,6 +30,8 @@ def run_tests(case, tests) -> None:
         except unittest.SkipTest as reason:
             skipped.append(f"{test.__name__}: {reason}")
             case.delayDisplay(f"SKIPPED {test.__name__}: {reason}")
+        finally:
+            case.tearDown()
     if skipped:
         raise unittest.SkipTest("; ".join(skipped))
 

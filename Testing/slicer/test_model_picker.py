@@ -17,7 +17,8 @@ slicer = require_slicer()
 
 from REACTKDLib.model import metadata_path, peek_metadata, read_checkpoint_metadata, write_metadata_sidecar
 from REACTKDLib.model_card import SYNTHETIC_BANNER, ModelCard, card_problems, file_digest, write_card
-from REACTKDLib.model_picker import (BROWSE, PHANTOM_BANNER, describe_model, model_choices, model_root, remember)
+from REACTKDLib.model_picker import (BROWSE, PHANTOM_BANNER, choice_index, describe_model, model_choices, model_root,
+                                     remember)
 from REACTKDLib.provenance import MODEL_COLUMN, add_model_column, mark_results, table_banner
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,6 +101,8 @@ def test_choices_order_dedupe_and_remember(tmp_path):
     assert remember(["a", "b", "c"], "b") == ["b", "a", "c"]
     assert remember([str(i) for i in range(10)], "new", limit=3) == ["new", "0", "1"]
     assert model_root(shipped / "fold1" / "student" / "best.pt") == shipped and model_root(shipped) == shipped
+    assert choice_index(choices, str(shipped) + "/") == 0 and choice_index(choices, trained) == 2
+    assert choice_index(choices, "") == choice_index(choices, ".") == choice_index(choices, "/elsewhere") == -1
 
 
 def test_describe_model_names_each_problem_in_one_line(tmp_path):

@@ -101,3 +101,14 @@ def test_cmake_and_extension_index_entry():
     assert set(entry) <= allowed and {"$schema", "category", "scm_url"} <= set(entry)
     assert entry["category"] in top and entry["build_dependencies"] == ["PyTorch"]
     assert (ROOT / "Resources" / "Screenshots" / "REACTKD.png").is_file()
+
+
+def test_what_slicer_5_8_loads_parses_with_python_3_9():
+    """Slicer 5.8 runs Python 3.9: the module files, and what they import before the version check answers,
+    must parse there so that the panel can say "needs Slicer 5.10" instead of failing to load."""
+    lib = ROOT / "REACTKD" / "REACTKDLib"
+    for path in (MODULE, TRAINER, lib / "version_check.py", lib / "errors.py", lib / "selftest.py"):
+        ast.parse(path.read_text(), str(path), feature_version=(3, 9))
+    module = ast.parse(MODULE.read_text())
+    top = [n.module for n in module.body if isinstance(n, ast.ImportFrom) and n.module and n.module.startswith("REACTKDLib")]
+    assert set(top) <= {"REACTKDLib.errors", "REACTKDLib.selftest"}, top

@@ -50,15 +50,17 @@ def test_segment_command_and_progress():
     assert parse_segment_progress("liver 1500.0 ml, tumour 12.0 ml (3.1 s) → out") is None
 
 
-def test_default_seg_model(tmp_path, monkeypatch):
+def test_default_seg_model_is_only_the_environments(tmp_path, monkeypatch):
+    """No `runs/seg-demo` beside the source tree or the current folder is picked up (an installed extension
+    has none): the segmentation model is chosen, or given in $REACTKD_SEG_MODEL."""
     monkeypatch.delenv("REACTKD_SEG_MODEL", raising=False)
+    monkeypatch.chdir(tmp_path)
     run = tmp_path / "runs" / "seg-demo"
-    assert default_seg_model([run]) == ""
     (run / "student").mkdir(parents=True)
     (run / "student" / "best.pt").write_bytes(b"x")
-    assert default_seg_model([run]) == str(run)
+    assert default_seg_model() == ""
     monkeypatch.setenv("REACTKD_SEG_MODEL", "/models/seg.pt")
-    assert default_seg_model([run]) == "/models/seg.pt"
+    assert default_seg_model() == "/models/seg.pt"
 
 
 def _seg_file(path, names):

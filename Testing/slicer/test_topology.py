@@ -22,7 +22,7 @@ from REACTKDLib.model_card import SYNTHETIC_BANNER  # noqa: E402
 from REACTKDLib.provenance import MODEL_COLUMN  # noqa: E402
 from REACTKDLib.results import import_prediction, result_summary  # noqa: E402
 from REACTKDLib.topology import (ATTENTION_RANGE, fix_attention_scale, highlight_region, jump_slices,  # noqa: E402
-                                 node_details, region_labels, set_edges_visible, show_table_layout, update_region_map)
+                                 node_details, region_labels, set_edges_visible, show_table_layout)
 from REACTKDLib.totalsegmentator import TOTALSEG_ROLE, pick_segment, plan_for, segment_with_totalsegmentator  # noqa: E402
 
 SHAPE = (20, 30, 40)

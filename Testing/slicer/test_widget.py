@@ -16,7 +16,6 @@ from __future__ import annotations
 import shutil
 import time
 import types
-from pathlib import Path
 
 import numpy as np
 import pytest
