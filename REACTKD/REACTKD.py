@@ -312,7 +312,13 @@ class REACTKDWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.segmentButton.enabled = not problems
         self.ui.segmentButton.toolTip = "\n".join(problems) or (
             "Segment the liver and tumours of the CT; the result is selected as the segmentation for Apply.")
-        self.ui.segModelPathLineEdit.visible = self._segmentSource() == "reactkd"
+        reactkd = self._segmentSource() == "reactkd"
+        self.ui.segModelPathLineEdit.visible = reactkd
+        from REACTKDLib.model_picker import segmentation_banner
+
+        banner = segmentation_banner(str(p.segModelPath)) if reactkd else ""
+        self.ui.segmentBannerLabel.text = banner
+        self.ui.segmentBannerLabel.visible = bool(banner)
 
     def _fillSegmentSources(self):
         sources = self.logic.segmentSources()
@@ -499,7 +505,7 @@ class REACTKDWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
             job, handle = self.logic.startSegmentation(p.ctVolume, str(p.segModelPath), p.device)
             self._log(f"Segmenting {p.ctVolume.GetName()} with {p.segModelPath}…")
-            self._start(PanelJob(SEGMENT, handle, p.ctVolume, job, self.logic.modelStatus(str(p.segModelPath))))
+            self._start(PanelJob(SEGMENT, handle, p.ctVolume, job))
 
         self._startGuarded("segmentation", start)
 
@@ -565,7 +571,14 @@ class REACTKDWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.logic.showTables(table)
 
     def _finishSegmentation(self, job):
+        from REACTKDLib.model_picker import segmentation_banner
+        from REACTKDLib.provenance import mark_results
+
         node = self.logic.importSegmentation(job.ct, job)
+        banner = segmentation_banner(str(self._parameterNode.segModelPath))
+        mark_results([node], str(self._parameterNode.segModelPath), banner)  # the result says what made it
+        if banner:
+            self._log(banner)
         self._selectSegmentation(node, "the ReCo-KD model")
 
     def _selectSegmentation(self, node, source):

@@ -17,12 +17,14 @@ from REACTKDLib.model import model_input_problems, read_checkpoint_metadata, stu
 from REACTKDLib.model_card import ModelCard, card_problems, read_card, synthetic_banner
 
 __all__ = ["ModelChoice", "BROWSE", "SHIPPED_MODEL_NAME", "shipped_model_dir", "model_choices", "choice_index",
-           "remember", "model_root", "ModelStatus", "describe_model", "RECENT_LIMIT"]
+           "remember", "model_root", "ModelStatus", "describe_model", "segmentation_banner", "RECENT_LIMIT"]
 
 SHIPPED_MODEL_NAME = "demo-synthetic"
 RECENT_LIMIT = 8
 PHANTOM_BANNER = ("SYNTHETIC: this model learnt from the generated phantom cohort, not from patients; "
                   "its grade shows the workflow, not a patient's tumour.")
+SEGMENTATION_BANNER = ("SYNTHETIC: this segmentation model learnt from the generated phantom cohort; on a patient's "
+                       "CT its masks mean nothing (segment with TotalSegmentator, or draw them).")
 
 
 @dataclass(frozen=True)
@@ -197,3 +199,14 @@ def describe_model(path: str | os.PathLike | None) -> ModelStatus:
         return ModelStatus(text, f"{p}: {errors[0]}", card, metadata)
     banner = synthetic_banner(card) or (PHANTOM_BANNER if card is None and _phantom_trained(root) else "")
     return ModelStatus(text, "", card, metadata, len(checkpoints), banner)
+
+
+def segmentation_banner(path) -> str:
+    """The banner for a ReCo-KD segmentation model (a ``seg-distill`` run folder or its ``student/best.pt``)
+    that learnt from the phantom cohort; ``""`` otherwise."""
+    text = str(path or "").strip()
+    if not text or text == ".":
+        return ""
+    p = Path(text)
+    root = p if p.is_dir() else p.parent.parent
+    return SEGMENTATION_BANNER if _phantom_trained(root) else ""

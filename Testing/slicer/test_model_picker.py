@@ -17,8 +17,8 @@ slicer = require_slicer()
 
 from REACTKDLib.model import metadata_path, peek_metadata, read_checkpoint_metadata, write_metadata_sidecar
 from REACTKDLib.model_card import SYNTHETIC_BANNER, ModelCard, card_problems, file_digest, write_card
-from REACTKDLib.model_picker import (BROWSE, PHANTOM_BANNER, choice_index, describe_model, model_choices, model_root,
-                                     remember)
+from REACTKDLib.model_picker import (BROWSE, PHANTOM_BANNER, SEGMENTATION_BANNER, choice_index, describe_model,
+                                     model_choices, model_root, remember, segmentation_banner)
 from REACTKDLib.provenance import MODEL_COLUMN, add_model_column, mark_results, table_banner
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -194,3 +194,13 @@ def test_the_default_model_is_the_shipped_one_not_a_source_tree_run(tmp_path, mo
     monkeypatch.setenv("REACTKD_MODEL", "/my/run")
     assert default_model() == "/my/run"
     shutil.rmtree(tmp_path / "runs")
+
+
+def test_a_phantom_trained_segmentation_model_carries_a_banner(tmp_path):
+    run = tmp_path / "seg-demo"
+    (run / "student").mkdir(parents=True)
+    (run / "student" / "best.pt").write_bytes(b"x")
+    assert segmentation_banner(run) == "" and segmentation_banner("") == ""
+    (run / "cohort").mkdir()
+    (run / "cohort" / "cohort.json").write_text(json.dumps({"generator": "reactkd.phantom.cohort"}))
+    assert segmentation_banner(run) == segmentation_banner(run / "student" / "best.pt") == SEGMENTATION_BANNER

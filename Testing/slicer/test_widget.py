@@ -331,8 +331,17 @@ def test_totalsegmentator_segments_a_ct_through_its_own_logic(env):
     w.ui.segmentButton.click()
     assert p.segmentation.GetID() == seg.GetID()
     assert slicer.mrmlScene.GetNumberOfNodesByClass("vtkMRMLSegmentationNode") == 2
-    # the phantom's ReCo-KD model stays offered beside it
-    assert "reactkd" in [key for _, key in w.ui.segmentSourceComboBox.items]
+    # the phantom's ReCo-KD model stays offered beside it, under the synthetic banner
+    assert not w.ui.segmentBannerLabel.visible  # TotalSegmentator chosen
+    w.ui.segmentSourceComboBox.currentIndex = 1
+    assert qt_standins.QSettings.store["REACTKD/SegmentSource"] == "reactkd"
+    seg_run = env.temp_dir / "seg-demo"
+    (seg_run / "student").mkdir(parents=True)
+    (seg_run / "student" / "best.pt").write_bytes(b"x")
+    (seg_run / "cohort").mkdir()
+    (seg_run / "cohort" / "cohort.json").write_text('{"generator": "reactkd.phantom.cohort"}')
+    w.ui.segModelPathLineEdit.currentPath = str(seg_run)
+    assert w.ui.segmentBannerLabel.visible and w.ui.segmentBannerLabel.text.startswith("SYNTHETIC")
 
 
 def test_a_worker_that_dies_mid_case_and_missing_packages_are_one_line(env, monkeypatch):
