@@ -113,8 +113,11 @@ def read_figures(run: Path) -> dict:
     return {"conditions": conditions, "source": sources}
 
 
-def _commit(metadata: dict) -> tuple[str, str]:
-    """``(commit, where it was read)``: the checkpoint's own record, else this source tree's HEAD."""
+def _commit(metadata: dict, given: str | None = None) -> tuple[str, str]:
+    """``(commit, where it was read)``: the one given (``--commit``: the run was trained from another
+    checkout), the checkpoint's own record, else this source tree's HEAD."""
+    if given:
+        return given, "given when shipped (--commit)"
     for key in ("commit", "git_commit", "source_commit"):
         if metadata.get(key):
             return str(metadata[key]), "checkpoint metadata"
@@ -127,14 +130,14 @@ def _commit(metadata: dict) -> tuple[str, str]:
         return "unknown", "no git"
 
 
-def read_training_data(run: Path, metadata: dict) -> tuple[dict, bool]:
+def read_training_data(run: Path, metadata: dict, commit: str | None = None) -> tuple[dict, bool]:
     """``(training_data, synthetic)``: the cohort's generator record and the config the run trained with."""
     import yaml
 
     config = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8")) or {}
     manifest = (config.get("data") or {}).get("manifest")
     cohort_json = (Path(manifest).parent if manifest else run / "cohort") / "cohort.json"
-    commit, commit_source = _commit(metadata)
+    commit, commit_source = _commit(metadata, commit)
     data = {"config_name": config.get("name", "?"), "config_sha256": file_digest(run / "config.yaml")["sha256"],
             "commit": commit, "commit_source": commit_source, "reactkd_version": metadata.get("reactkd_version", "?")}
     synthetic = False
@@ -161,7 +164,7 @@ def _replace_folder(build: Path, target: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def ship_model(run: Path, out: Path, name: str = "demo-synthetic") -> ModelCard:
+def ship_model(run: Path, out: Path, name: str = "demo-synthetic", commit: str | None = None) -> ModelCard:
     """Copy the run's fold students and write the card into ``out`` (replacing it); returns the card."""
     students = check_run(run)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -180,7 +183,7 @@ def ship_model(run: Path, out: Path, name: str = "demo-synthetic") -> ModelCard:
         for rel in ("run.json", "training_domain.json", "config.yaml"):
             shutil.copyfile(run / rel, build / rel)
         metadata = json.loads((build / students[0].parent.parent.name / "student" / "best.json").read_text())
-        training_data, synthetic = read_training_data(run, metadata)
+        training_data, synthetic = read_training_data(run, metadata, commit)
         files = {p.relative_to(build).as_posix(): file_digest(p) for p in sorted(build.rglob("*")) if p.is_file()}
         card = ModelCard(name=name, title="REACT-KD demonstration model (synthetic phantom)" if synthetic else name,
                          synthetic=synthetic, intended_use=INTENDED_USE, training_data=training_data,
@@ -278,9 +281,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sample-out", type=Path, default=SAMPLE_OUT)
     p.add_argument("--sample-seed", type=int, default=SAMPLE_SEED)
     p.add_argument("--no-sample", action="store_true", help="write the model only")
+    p.add_argument("--commit", help="the commit the run was trained with (default: the checkpoints' record, else HEAD)")
     args = p.parse_args(argv)
     try:
-        card = ship_model(args.run, args.model_out)
+        card = ship_model(args.run, args.model_out, commit=args.commit)
     except ShipError as err:
         print(f"ship_demo_model: {err}", file=sys.stderr)
         return 2
