@@ -83,6 +83,6 @@ def tiny_experiment(manifest, epochs1: int = 1, epochs2: int = 1, **overrides):
 @pytest.fixture(scope="session")
 def tiny_cohort(tmp_path_factory) -> Path:
     """A 10-patient embedded-phantom cohort on a small grid (manifest path)."""
-    from reactkd.cohort.phantom import generate_cohort
+    from reactkd.phantom.cohort import generate_cohort
 
     return generate_cohort(tmp_path_factory.mktemp("cohort") / "c", n_patients=10, seed=3, size=(48, 48, 32))

@@ -78,8 +78,8 @@ def _phantom_case() -> dict:
     import tempfile
 
     from reactkd.cohort import PreprocessCache, read_manifest
-    from reactkd.cohort.phantom import generate_cohort
-    from reactkd.cohort.phantom_site import SITES
+    from reactkd.phantom.cohort import generate_cohort
+    from reactkd.phantom.site import SITES
     from reactkd.dose.scanner import acquire
     from reactkd.train.data import LowDose
 

@@ -123,7 +123,8 @@ def steps() -> dict[str, float]:
 
 def _rgd_only(teacher: torch.nn.Module, batch: dict) -> float:
     """Region-graph terms alone (pooling, projector, node/edge/GW losses, their backward) on fixed maps."""
-    from reactkd.losses import edge_alignment_loss, gw_graph_loss, node_alignment_loss, region_nodes
+    from reactkd.graph import region_nodes
+    from reactkd.losses import edge_alignment_loss, gw_graph_loss, node_alignment_loss
 
     distiller = build_distiller("reactkd", build_student(teacher), teacher)
     with torch.no_grad():

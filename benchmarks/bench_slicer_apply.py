@@ -50,7 +50,7 @@ def _model(tmp: Path) -> str:
 
 def _scene_with_case(slicer, tmp: Path):
     from reactkd.cohort import read_manifest
-    from reactkd.cohort.phantom import generate_cohort
+    from reactkd.phantom.cohort import generate_cohort
 
     record = read_manifest(generate_cohort(tmp / "cohort", 1, seed=0, size=(96, 96, 64)))[0]
     scene = slicer.vtkMRMLScene()

@@ -18,7 +18,7 @@ import torch
 from reactkd.config import load_config
 from reactkd.config.shipped import resolve_config_path
 from reactkd.cohort import read_manifest
-from reactkd.predict import predict_case
+from reactkd.inference.predict import predict_case
 from reactkd.models import Student
 from reactkd.preprocess import PreprocessConfig
 config = load_config(resolve_config_path(sys.argv[2]))
@@ -38,7 +38,7 @@ print(json.dumps({"predict_s": min(times), "predict_peak_rss_mb": resource.getru
 
 
 def _cohort(tmp: Path) -> Path:
-    from reactkd.cohort.phantom import generate_cohort
+    from reactkd.phantom.cohort import generate_cohort
 
     return generate_cohort(tmp / "cohort", n_patients=4, seed=11)
 

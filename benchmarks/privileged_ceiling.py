@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """What distillation from a PET/CT teacher can add to a CT student on the embedded phantom, at best.
 
-The phantom draws each patient's grade-linked traits from the grade (:mod:`reactkd.cohort.phantom_rules`);
-the trait oracle (:mod:`reactkd.evaluate.oracle`) reads the CT-visible ones (``CT_TRAITS``) or all of them
+The phantom draws each patient's grade-linked traits from the grade (:mod:`reactkd.phantom.rules`);
+the trait oracle (:mod:`reactkd.phantom.oracle`) reads the CT-visible ones (``CT_TRAITS``) or all of them
 (``CT_TRAITS + PET_TRAITS``). This script draws patients straight from the rules, without rendering images
 (``allocate_grades`` + ``draw_patient``; tumour count and volumes are the planned ones, 4/3 π r³ per tumour,
 where a written cohort records what the masks hold after placement and voxelisation), so a network's
@@ -76,9 +76,9 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from reactkd.cohort.phantom_rules import allocate_grades, draw_patient
+from reactkd.phantom.rules import allocate_grades, draw_patient
 from reactkd.evaluate.metrics import ovr_auc
-from reactkd.evaluate.oracle import CT_TRAITS, PET_TRAITS, oracle_fold_probabilities, trait_features
+from reactkd.phantom.oracle import CT_TRAITS, PET_TRAITS, oracle_fold_probabilities, trait_features
 
 TEACHERS = ("in-sample", "cross-fitted")
 """How the teacher's soft label of a training patient is made: by a teacher fitted on it, or not."""

@@ -256,7 +256,7 @@ def sweep(points: int, seed: int, work: Path, epochs: tuple[int, int] = (2, 2), 
           picks: list[str] | None = None) -> dict:
     """The reference run, then ``points`` kill-and-resume trials (or the given ``picks``, ``EVENT:N``);
     returns the JSON-able report."""
-    from reactkd.cohort.phantom import generate_cohort
+    from reactkd.phantom.cohort import generate_cohort
 
     manifest = generate_cohort(work / "cohort", n_patients=10, seed=3, size=(48, 48, 32))
     t0 = time.perf_counter()

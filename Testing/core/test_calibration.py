@@ -1,5 +1,5 @@
 """Temperature scaling, ECE and reliability bins (reactkd.evaluate.calibration) and the training domain
-checks (reactkd.evaluate.domain), on synthetic numbers with known answers."""
+checks (reactkd.inference.domain), on synthetic numbers with known answers."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,7 @@ import SimpleITK as sitk
 
 from reactkd.evaluate.calibration import (MAX_T, MIN_T, expected_calibration_error, fit_temperature, negative_log_likelihood,
                                           reliability_bins, scaled_probabilities)
-from reactkd.evaluate.domain import case_statistics, domain_warnings, training_domain
+from reactkd.inference.domain import case_statistics, domain_warnings, training_domain
 from reactkd.io.case import Case
 
 

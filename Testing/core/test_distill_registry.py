@@ -3,7 +3,7 @@
 import pytest
 
 from reactkd.distill import DISTILLERS, build_distiller
-from reactkd.models import Registry
+from reactkd.utils.registry import Registry
 
 EXPECTED = ["at", "awmtkd", "cirkd", "kd", "ms_ca", "ms_sard", "mskd", "mtcmkd", "none", "reactkd"]
 # The segmentation distillers (ReCo-KD) have their own registry: Testing/core/test_seg_distill.py

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from reactkd.dose import DoseLevel, LowDoseSimulator, simulate_low_dose, simulate_low_dose_array
+from reactkd.dose import DoseLevel, LowDoseSimulator
 
 REAL = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "real" / "totalsegmentator"
 REAL_CT = REAL / "example_ct_sm.nii.gz"
@@ -40,15 +40,15 @@ def test_geometry_preserved_and_output_is_float_hu():
 
 def test_native_returns_the_input():
     image = _image()
-    out = simulate_low_dose(image, DoseLevel.NATIVE, seed=5)
+    out = LowDoseSimulator()(image, DoseLevel.NATIVE, seed=5)
     np.testing.assert_array_equal(sitk.GetArrayFromImage(out), sitk.GetArrayFromImage(image).astype(np.float32))
 
 
 def test_deterministic_for_a_seed():
     hu = sitk.GetArrayFromImage(_image()).astype(np.float32)
-    a = simulate_low_dose_array(hu, (5.0, 3.5, 3.5), 0.3, seed=42)
-    b = simulate_low_dose_array(hu, (5.0, 3.5, 3.5), 0.3, seed=42)
-    c = simulate_low_dose_array(hu, (5.0, 3.5, 3.5), 0.3, seed=43)
+    a = LowDoseSimulator().simulate_array(hu, (5.0, 3.5, 3.5), 0.3, seed=42)
+    b = LowDoseSimulator().simulate_array(hu, (5.0, 3.5, 3.5), 0.3, seed=42)
+    c = LowDoseSimulator().simulate_array(hu, (5.0, 3.5, 3.5), 0.3, seed=43)
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
 
@@ -84,7 +84,7 @@ def test_non_3d_image_refused():
 )
 def test_bad_array_refused(args, error, fragment):
     with pytest.raises(error, match=fragment):
-        simulate_low_dose_array(*args, dose="mild")
+        LowDoseSimulator().simulate_array(*args, dose="mild")
 
 
 @pytest.mark.parametrize(
@@ -105,9 +105,9 @@ def test_bad_parameters_refused(kwargs, fragment):
 def test_bad_seed_refused():
     hu = np.zeros((1, 8, 8), np.float32)
     with pytest.raises(ValueError, match=r"`seed` must be an int >= 0, got -1"):
-        simulate_low_dose_array(hu, (1, 1, 1), "mild", seed=-1)
+        LowDoseSimulator().simulate_array(hu, (1, 1, 1), "mild", seed=-1)
     with pytest.raises(TypeError, match=r"`seed` must be an int >= 0, got 1.5"):
-        simulate_low_dose_array(hu, (1, 1, 1), "mild", seed=1.5)
+        LowDoseSimulator().simulate_array(hu, (1, 1, 1), "mild", seed=1.5)
 
 
 @pytest.mark.real

@@ -16,11 +16,11 @@ import SimpleITK as sitk
 from conftest import tiny_experiment
 from reactkd.cli import main
 from reactkd.cohort import read_folds, read_manifest
-from reactkd.ensemble import load_ensemble, predict_with_ensemble
-from reactkd.evaluate.calibrate_run import calibrate_run
-from reactkd.evaluate.report_calibration import ensemble_calibration
-from reactkd.evaluate.run_eval import evaluate_run
-from reactkd.evaluate.report import write_report
+from reactkd.inference.ensemble import load_ensemble, predict_with_ensemble
+from reactkd.inference.calibrate import calibrate_run
+from reactkd.report.calibration import ensemble_calibration
+from reactkd.inference.run_eval import evaluate_run
+from reactkd.report.run_report import write_report
 from reactkd.train.data import inner_split
 from reactkd.experiments.cross_validation import run_experiment
 

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from reactkd.cohort import patient_folds, read_manifest, write_folds
-from reactkd.evaluate.oracle import CT_TRAITS, ORACLE_ROWS, oracle_rows, run_truth, trait_features, trait_oracle
+from reactkd.phantom.oracle import CT_TRAITS, ORACLE_ROWS, oracle_rows, run_truth, trait_features, trait_oracle
 
 
 def _run(tmp_path, manifest, name="run"):

@@ -125,12 +125,11 @@ def test_probability_tolerance_is_1e_4():
         PredictionTable.from_logits(["a"], ["p"], 0, [1], np.zeros(2))
 
 
-def test_select_and_text_input():
+def test_text_input():
     t = PredictionTable(["a", "b", "c"], ["p", "p", "q"], ["1", "1.0", 1], ["3", 2.0, 1],
                         np.full((3, 3), 1 / 3), np.zeros((3, 3)), extra={"cohort": ["x", "y", "z"]})
     assert t.fold.dtype == np.int64 and t.fold.tolist() == [1, 1, 1] and t.grade.tolist() == [3, 2, 1]
-    sub = t.select(t.grade > 1)
-    assert sub.case_id.tolist() == ["a", "b"] and sub.extra == {"cohort": ["x", "y"]} and len(sub) == 2
+    assert t.extra == {"cohort": ["x", "y", "z"]} and len(t) == 3
     with pytest.raises(ValueError, match=r"extra column 'grade' must be a new name"):
         PredictionTable(["a"], ["p"], [0], [1], [[1.0, 0, 0]], np.zeros((1, 3)), extra={"grade": ["1"]})
 

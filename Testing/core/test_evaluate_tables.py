@@ -13,7 +13,6 @@ from reactkd.evaluate.tables import (
     Table,
     fold_table,
     format_mean_std,
-    per_class_table,
     summary_table,
 )
 
@@ -53,13 +52,11 @@ def test_numeric_summary_keeps_full_precision():
     assert float(t.rows[0][1]) == s["auc"].mean and float(t.rows[0][2]) == s["auc"].std and t.rows[0][3] == "3"
 
 
-def test_fold_and_per_class_tables():
+def test_fold_table():
     t = fold_table(FOLDS, aggregate_folds(FOLDS), metrics=("accuracy", "auc"))
     assert t.header == ("Fold", "Accuracy", "AUC")
     assert t.rows == (("fold 0", "0.800", "0.900"), ("fold 1", "0.900", "0.800"), ("fold 2", "0.700", "0.850"),
                       ("mean ± std", "0.800 ± 0.100", "0.850 ± 0.050"))
-    pc = per_class_table({1: {"precision": 0.5, "recall": 1.0, "f1": 2 / 3, "auc": math.nan, "support": 4}})
-    assert pc.rows == (("grade 1", "0.500", "1.000", "0.667", "n/a", "4"),)
 
 
 def test_errors():

@@ -1,18 +1,17 @@
-"""Region-graph losses: nodes, node/edge alignment, and the Gromov–Wasserstein term against POT."""
+"""Region-graph nodes (reactkd.graph) and losses: node/edge alignment, and the Gromov–Wasserstein term against POT."""
 
 import numpy as np
 import ot
 import pytest
 import torch
 
+from reactkd.graph import region_nodes, uniform_patch_masks
 from reactkd.losses import (
     edge_alignment_loss,
     graph_cost,
     gromov_wasserstein_discrepancy,
     gw_graph_loss,
     node_alignment_loss,
-    region_nodes,
-    uniform_patch_masks,
 )
 
 pytestmark = pytest.mark.filterwarnings("error")  # POT warnings (e.g. integer costs) become failures

@@ -8,7 +8,7 @@ from reactkd.distill import DISTILLERS, build_distiller
 from reactkd.io import load_case
 from reactkd.models import BackboneOutput, GraphHead, Student, build_student, build_teacher, features_from_batch
 from reactkd.models.graph_head import node_geometry
-from reactkd.predict import predict_case
+from reactkd.inference.predict import predict_case
 from reactkd.preprocess import PreprocessConfig
 from reactkd.utils.typed import ConfigError
 

@@ -64,7 +64,7 @@ def test_region_head_classifies_a_standardised_embedding():
 def test_graph_head_standardises_real_nodes_only_and_stays_invariant_to_padding():
     torch.manual_seed(0)
     widths = [1]
-    head = GraphHead(["input"], widths, geometry=True, norm=Standardize(GraphHead.node_feature_size(widths, True))).eval()
+    head = GraphHead(["input"], widths, geometry=True, norm=Standardize(GraphHead.node_feature_size(widths, geometry=True))).eval()
     x = torch.rand(4, 1, S, S, S)
     out = BackboneOutput([], torch.zeros(4, 4, 4, 4, 4), x)
     masks = _masks()
@@ -92,9 +92,9 @@ def test_norm_spec_is_checked_and_reaches_the_student():
 def test_grad_cam_of_a_head_over_roi_statistics_is_taken_on_its_input(toy_case_images):
     """A head that never reads the fused map (``sources: [input]``) is attributed on the map it reads."""
     from reactkd.io import load_case
-    from reactkd.predict import predict_case
+    from reactkd.inference.predict import predict_case
     from reactkd.preprocess import PreprocessConfig
-    from reactkd.train.inference import cam_source
+    from reactkd.inference.attention import cam_source
 
     torch.manual_seed(0)
     meta = {"preprocess": PreprocessConfig(grid_size=32).to_dict()}

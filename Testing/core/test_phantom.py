@@ -1,4 +1,4 @@
-"""Tests for the embedded phantom cohort (``reactkd.cohort.phantom``) and ``reactkd cohort``."""
+"""Tests for the embedded phantom cohort (``reactkd.phantom.cohort``) and ``reactkd cohort``."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 import SimpleITK as sitk
 from scipy import ndimage
 
-from reactkd.cohort import phantom
-from reactkd.cohort.phantom import MANIFEST_COLUMNS, generate_cohort
+from reactkd.phantom import cohort as phantom
+from reactkd.phantom.cohort import MANIFEST_COLUMNS, generate_cohort
 
 SMALL = (48, 48, 32)  # 8 x 8 x 10 mm voxels: enough for structure tests, ~0.05 s a case
 
@@ -69,7 +69,7 @@ def test_docstring_states_the_rules_numbers() -> None:
 
 def test_cohort_json_and_readme(small: Path) -> None:
     meta = json.loads((small.parent / "cohort.json").read_text())
-    assert meta["generator"] == "reactkd.cohort.phantom"
+    assert meta["generator"] == phantom.GENERATOR == "reactkd.cohort.phantom"
     assert meta["generator_version"] == phantom.GENERATOR_VERSION
     assert meta["parameters"] == {"n_patients": 7, "seed": 3, "size": list(SMALL), "site": "main"}
     assert meta["site"]["acquisition"]["kernel"] == "hann" and all(c["fluence"] > 0 for c in meta["cases"])

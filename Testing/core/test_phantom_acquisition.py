@@ -13,7 +13,7 @@ import SimpleITK as sitk
 from scipy import ndimage
 
 from reactkd.cohort import PreprocessCache, read_manifest
-from reactkd.cohort.phantom import generate_cohort
+from reactkd.phantom.cohort import generate_cohort
 from reactkd.dose import LowDoseSimulator
 from reactkd.dose.acquisition import read_acquisition
 from reactkd.dose.noise_estimate import measure_noise_std

@@ -5,7 +5,7 @@ import torch
 
 from reactkd.io import load_case
 from reactkd.models import Student
-from reactkd.predict import predict_case
+from reactkd.inference.predict import predict_case
 from reactkd.preprocess import PreprocessConfig
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from reactkd.evaluate.metrics import ovr_auc
-from reactkd.evaluate.oracle import CT_TRAITS, PET_TRAITS
+from reactkd.phantom.oracle import CT_TRAITS, PET_TRAITS
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "privileged_ceiling.py"
 

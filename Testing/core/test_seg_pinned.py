@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 
-import reactkd.cohort.phantom as phantom
+import reactkd.phantom.cohort as phantom
 from reactkd.segment import SegNet, build_seg_student
 from reactkd.segment.config import seg_config_from_mapping
 from reactkd.segment.distill import build_seg_distiller

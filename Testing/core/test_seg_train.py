@@ -8,7 +8,7 @@ import pytest
 import torch
 import yaml
 
-import reactkd.cohort.phantom as phantom
+import reactkd.phantom.cohort as phantom
 from reactkd.config import ConfigError, to_dict
 from reactkd.config.shipped import resolve_config_path
 from reactkd.config.run_dir import prepare_run_dir

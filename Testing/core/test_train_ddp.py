@@ -65,7 +65,7 @@ def _training_cases_per_fold(manifest) -> list[int]:
 
 
 def test_two_gloo_processes_equal_one_process(tmp_path):
-    from reactkd.cohort.phantom import generate_cohort
+    from reactkd.phantom.cohort import generate_cohort
     from reactkd.evaluate.predictions import read_predictions
 
     manifest = generate_cohort(tmp_path / "cohort", n_patients=PATIENTS, seed=COHORT_SEED, size=(48, 48, 32))

@@ -10,7 +10,7 @@ from reactkd.config import ConfigError, Precision, config_from_mapping
 from reactkd.graph.pooling import area_resize
 from reactkd.models import build_student, build_teacher
 from reactkd.train import performance
-from reactkd.train.inference import attribute_nodes, node_attention
+from reactkd.inference.attention import attribute_nodes, node_attention
 from reactkd.train.performance import (
     PerformancePolicy,
     configure_threads,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from reactkd.evaluate.calibrate_run import calibrate_run
+from reactkd.inference.calibrate import calibrate_run
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

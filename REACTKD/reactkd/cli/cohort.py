@@ -7,8 +7,8 @@ import csv
 from collections import Counter
 from pathlib import Path
 
-from reactkd.cohort.phantom import generate_cohort
-from reactkd.cohort.phantom_rules import RULES
+from reactkd.phantom.cohort import generate_cohort
+from reactkd.phantom.rules import RULES
 from reactkd.cli.validate import output_folder
 
 __all__ = ["register", "run"]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from reactkd.config import load_config
 from reactkd.config.shipped import resolve_config_path
-from reactkd.evaluate.report import write_report
+from reactkd.report.run_report import write_report
 from reactkd.experiments import dose_table, robustness_table
 from reactkd.experiments.cross_validation import run_experiment
 from reactkd.cli.validate import output_folder

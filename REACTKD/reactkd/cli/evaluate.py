@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 
 from reactkd.config.run_dir import read_run_info
-from reactkd.evaluate.report import write_report
-from reactkd.evaluate.run_eval import evaluate_run
+from reactkd.report.run_report import write_report
+from reactkd.inference.run_eval import evaluate_run
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -9,10 +9,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from reactkd.batch import grade_manifest, write_case_outputs
+from reactkd.inference.batch import grade_manifest, write_case_outputs
 from reactkd.cli.validate import inference_device, output_folder
 from reactkd.cohort.manifest import read_manifest
-from reactkd.ensemble import load_ensemble, predict_with_ensemble
+from reactkd.inference.ensemble import load_ensemble, predict_with_ensemble
 from reactkd.io import load_case
 from reactkd.utils.atomic import FolderLock
 

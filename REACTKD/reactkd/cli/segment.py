@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     model, meta = load_seg_model(args.model, args.device, args.which)
     ct = read_image(args.ct, role="CT")
     t0 = time.perf_counter()
-    labels = segment_ct(model, meta, ct, args.device, args.postprocess, args.progress)
+    labels = segment_ct(model, meta, ct, args.device, args.postprocess, progress=args.progress)
     seconds = time.perf_counter() - t0
     paths = write_masks(labels, args.out)
     voxel_ml = float(np.prod(ct.GetSpacing())) / 1000.0

@@ -33,7 +33,7 @@ import torch
 from reactkd.cli import USER_ERRORS, is_out_of_memory, out_of_memory_advice
 from reactkd.cli import predict as predict_command
 from reactkd.cli.validate import inference_device
-from reactkd.ensemble import load_ensemble
+from reactkd.inference.ensemble import load_ensemble
 
 __all__ = ["register", "run", "EnsembleCache", "handle_request", "resolve_served_device"]
 

@@ -19,7 +19,7 @@ IMAGE_EXTENSIONS = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd")
 """Output image formats SimpleITK writes without a plugin (NIfTI, NRRD, MetaImage)."""
 
 
-def finite_number(value: float | None, flag: str, minimum: float | None = None, inclusive: bool = True) -> float | None:
+def finite_number(value: float | None, flag: str, minimum: float | None = None, *, inclusive: bool = True) -> float | None:
     """``value`` if it is a finite number (never nan/inf), optionally ``>= minimum`` (``> minimum`` when
     not ``inclusive``); None passes (an option left unset). ``float("nan")`` passes every ``<`` test, so
     it is named explicitly.

@@ -1,4 +1,5 @@
-"""Cohorts: manifests, patient-level folds, the preprocessed-case cache and dataset, the phantom cohort."""
+"""Cohorts: manifests, patient-level folds, the preprocessed-case cache and dataset, modality dropout, cohort
+layouts read into manifests (:mod:`reactkd.cohort.layouts`)."""
 
 from reactkd.cohort.cache import PreprocessCache
 from reactkd.cohort.dataset import CaseDataset, collate_cases

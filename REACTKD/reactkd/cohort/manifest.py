@@ -97,7 +97,7 @@ def _rows(path: Path) -> list[dict]:
         return [{k: (v or "").strip() for k, v in row.items() if k is not None} for row in reader]
 
 
-def read_manifest(path: str | os.PathLike, require_grade: bool = True, check_files: bool = True) -> list[CaseRecord]:
+def read_manifest(path: str | os.PathLike, *, require_grade: bool = True, check_files: bool = True) -> list[CaseRecord]:
     """Read and validate a manifest.
 
     Raises:

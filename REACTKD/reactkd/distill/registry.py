@@ -6,7 +6,7 @@ from typing import Any
 
 import torch.nn as nn
 
-from reactkd.models.registry import Registry
+from reactkd.utils.registry import Registry
 
 __all__ = ["DISTILLERS", "build_distiller"]
 

@@ -9,7 +9,7 @@ from reactkd.dose.fbp_filter import FBPFilter
 from reactkd.dose.levels import MIXED_SHARE, DoseLevel, assign_mixed_cohort, dose_tag, resolve_dose
 from reactkd.dose.physics import ELECTRONIC_NOISE_VAR, FLUENCE, MU_WATER
 from reactkd.dose.projector import ParallelBeamProjector
-from reactkd.dose.simulate import LowDoseSimulator, ReconstructionMode, simulate_low_dose, simulate_low_dose_array
+from reactkd.dose.simulate import LowDoseSimulator, ReconstructionMode
 
 __all__ = [
     "DoseLevel",
@@ -19,8 +19,6 @@ __all__ = [
     "MIXED_SHARE",
     "LowDoseSimulator",
     "ReconstructionMode",
-    "simulate_low_dose",
-    "simulate_low_dose_array",
     "DoseCache",
     "FBPFilter",
     "ParallelBeamProjector",

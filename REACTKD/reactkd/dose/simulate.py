@@ -47,7 +47,7 @@ from reactkd.dose.physics import (
 )
 from reactkd.dose.projector import cached_projector
 
-__all__ = ["ReconstructionMode", "LowDoseSimulator", "simulate_low_dose", "simulate_low_dose_array"]
+__all__ = ["ReconstructionMode", "LowDoseSimulator"]
 
 
 class ReconstructionMode(str, Enum):
@@ -188,16 +188,6 @@ class LowDoseSimulator:
         out = sitk.GetImageFromArray(result)
         out.CopyInformation(image)
         return out
-
-
-def simulate_low_dose_array(hu, spacing, dose, seed: int = 0, **params) -> np.ndarray:
-    """Functional form of :meth:`LowDoseSimulator.simulate_array`; ``params`` go to the constructor."""
-    return LowDoseSimulator(**params).simulate_array(hu, spacing, dose, seed)
-
-
-def simulate_low_dose(image, dose, seed: int = 0, **params):
-    """Functional form of :meth:`LowDoseSimulator.__call__` (SimpleITK in, SimpleITK out)."""
-    return LowDoseSimulator(**params)(image, dose, seed)
 
 
 def _option(enum: type[Enum], value, name: str):

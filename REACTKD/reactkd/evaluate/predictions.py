@@ -111,12 +111,6 @@ class PredictionTable:
         folds = np.full(z.shape[0], fold) if np.ndim(fold) == 0 else fold
         return cls(case_id, patient_id, folds, grade, e / e.sum(axis=1, keepdims=True), z, extra or {})
 
-    def select(self, mask: np.ndarray) -> PredictionTable:
-        """Rows where the boolean ``mask`` of shape ``(N,)`` is true."""
-        idx = np.flatnonzero(np.asarray(mask, dtype=bool))
-        extra = {k: [v[i] for i in idx] for k, v in self.extra.items()}
-        return PredictionTable(self.case_id[idx], self.patient_id[idx], self.fold[idx], self.grade[idx],
-                               self.probs[idx], self.logits[idx], extra, self.source)
 
 
 def _where(table: PredictionTable, i: int) -> str:

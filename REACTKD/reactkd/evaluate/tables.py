@@ -22,7 +22,6 @@ __all__ = [
     "format_mean_std",
     "summary_table",
     "fold_table",
-    "per_class_table",
 ]
 
 METRIC_LABELS = {"accuracy": "Accuracy", "balanced_accuracy": "Balanced accuracy", "precision": "Precision",
@@ -102,7 +101,7 @@ def _metric_columns(metrics: Sequence[str]) -> list[str]:
 
 
 def summary_table(summaries: Mapping[str, Mapping[str, MeanStd]], metrics: Sequence[str] = PAPER_METRICS,
-                  digits: int = 3, row_title: str = "Method", numeric: bool = False) -> Table:
+                  digits: int = 3, row_title: str = "Method", *, numeric: bool = False) -> Table:
     """One row per method with mean ± std over folds (the paper's main table).
 
     Args:
@@ -155,13 +154,3 @@ def fold_table(per_fold: Sequence[Mapping[str, float]], summary: Mapping[str, Me
     if summary is not None:
         rows.append(("mean ± std", *(format_mean_std(summary[m].mean, summary[m].std, digits) for m in metrics)))
     return Table(("Fold", *labels), tuple(rows))
-
-
-def per_class_table(per_class: Mapping[int, Mapping[str, float]], digits: int = 3,
-                    metrics: Sequence[str] = ("precision", "recall", "f1", "auc", "support")) -> Table:
-    """One row per grade (``"grade 1"`` …) from :func:`reactkd.evaluate.metrics.per_class_metrics`."""
-    _check_digits(digits)
-    labels = _metric_columns(metrics)
-    fmt = lambda m, v: str(int(v)) if m == "support" else format_mean_std(float(v), digits=digits)  # noqa: E731
-    rows = [(f"grade {g}", *(fmt(m, vals[m]) for m in metrics)) for g, vals in per_class.items()]
-    return Table(("Grade", *labels), tuple(rows))

@@ -9,12 +9,9 @@ import numpy as np
 import SimpleITK as sitk
 from matplotlib.figure import Figure
 
-from reactkd.cohort import read_folds, read_manifest
 from reactkd.evaluate.figures import figure_with_axes, png_path, save_png
-from reactkd.predict import predict_case
-from reactkd.train.inference import load_student
 
-__all__ = ["topology_slice_figure", "plot_topology_slice", "topology_figures"]
+__all__ = ["topology_slice_figure", "plot_topology_slice"]
 
 
 def topology_slice_figure(ct: sitk.Image, attention: sitk.Image, result: dict,
@@ -41,23 +38,3 @@ def plot_topology_slice(ct: sitk.Image, attention: sitk.Image, result: dict, pat
     """:func:`topology_slice_figure` as a PNG at ``path``."""
     path = png_path(path)  # before drawing
     return save_png(topology_slice_figure(ct, attention, result, window), path, dpi)
-
-
-def topology_figures(run: Path, out: Path, n_cases: int = 2) -> list[str]:
-    """Predict a few held-out cases of fold 0 with its student and draw their topology maps."""
-
-    ckpt = run / "fold0" / "student" / "best.pt"
-    if not ckpt.is_file():
-        return []
-    student, meta = load_student(ckpt)
-    manifest = meta["config"]["data"]["manifest"] or str(run / "cohort" / "manifest.csv")
-    by_id = {r.case_id: r for r in read_manifest(manifest)}
-    test = [by_id[c] for c in read_folds(run / "folds.json")[0] if c in by_id and by_id[c].tumor_mask][:n_cases]
-    names = []
-    for record in test:
-        case = record.load()
-        result, attention = predict_case(student, meta, case)
-        name = f"topology_{record.case_id}.png"
-        plot_topology_slice(case.ct, attention, result, out / name)
-        names.append(name)
-    return names

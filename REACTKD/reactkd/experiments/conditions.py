@@ -1,6 +1,6 @@
 """Tables III and IV: a trained run re-evaluated with a modality withheld, or at simulated dose levels.
 
-Each condition is one :func:`reactkd.evaluate.run_eval.evaluate_run` (kept under ``RUN/eval/<tag>/`` and
+Each condition is one :func:`reactkd.inference.run_eval.evaluate_run` (kept under ``RUN/eval/<tag>/`` and
 skipped when already there); the table, in the paper's layout (mean ± std over folds), goes to
 ``RUN/tables/`` as markdown and CSV and the run report links it. Given several runs (the seeds of one
 row of ``reactkd compare``), the table pools every fold of every run and goes to ``out``.
@@ -15,9 +15,9 @@ from pathlib import Path
 from reactkd.config.run_dir import read_run_info
 from reactkd.dose.levels import DoseLevel
 from reactkd.evaluate.metrics import aggregate_folds, evaluate_folds
-from reactkd.evaluate.oracle import oracle_rows
+from reactkd.phantom.oracle import oracle_rows
 from reactkd.evaluate.predictions import read_run_predictions
-from reactkd.evaluate.run_eval import eval_tag, evaluate_run, read_noise
+from reactkd.inference.run_eval import eval_tag, evaluate_run, read_noise
 from reactkd.evaluate.tables import Table, format_mean_std, summary_table
 
 __all__ = ["robustness_table", "dose_table", "MODALITY_CONDITIONS", "DOSE_CONDITIONS", "DOSE_RESPONSE", "TABLES_DIR"]
@@ -99,7 +99,7 @@ def _over(runs: list[Path]) -> str:
 def robustness_table(run: str | Path | list, manifest: str | None = None, out: str | Path | None = None) -> Path:
     """Table III: the students of ``run`` (one run folder, or several pooled into ``out``) with both
     modalities, PET only and CT only; returns the markdown path. On the phantom (and its own cohort, no
-    ``manifest``) the trait-oracle rows follow (:mod:`reactkd.evaluate.oracle`): ``(CT)`` against CT only,
+    ``manifest``) the trait-oracle rows follow (:mod:`reactkd.phantom.oracle`): ``(CT)`` against CT only,
     ``(PET)`` against PET only, ``(all)`` against PET + CT.
 
     Raises:

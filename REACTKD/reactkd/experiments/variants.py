@@ -11,7 +11,7 @@ import copy
 from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
-from reactkd.cohort.inputs import TeacherBranch
+from reactkd.models.inputs import TeacherBranch
 from reactkd.config import ExperimentConfig
 from reactkd.distill.spec import DistillerSpec, accepted_kwargs
 

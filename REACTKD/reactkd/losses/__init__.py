@@ -5,13 +5,7 @@ from .attention import attention_map, attention_transfer_loss
 from .focal import DEFAULT_GRADE_ALPHA, FocalLoss, softmax_focal_loss
 from .gromov import graph_cost, gromov_wasserstein_discrepancy, gw_graph_loss
 from .kd import KDLoss, kd_loss, multi_teacher_kd_loss
-from .region_graph import (
-    cosine_adjacency,
-    edge_alignment_loss,
-    node_alignment_loss,
-    region_nodes,
-    uniform_patch_masks,
-)
+from .region_graph import edge_alignment_loss, node_alignment_loss
 from .multiscale import resize_to, scale_sum
 from .region_weighted import in_teacher_rms_units, ms_sard_loss, region_weight_map, region_weighted_feature_loss
 from .relational import affinity_alignment_loss, cross_image_relation_loss, ms_ca_loss, sampled_affinity_alignment_loss
@@ -23,7 +17,6 @@ __all__ = [
     "affinity_alignment_loss",
     "attention_map",
     "attention_transfer_loss",
-    "cosine_adjacency",
     "cross_image_relation_loss",
     "edge_alignment_loss",
     "graph_cost",
@@ -35,12 +28,10 @@ __all__ = [
     "ms_sard_loss",
     "multi_teacher_kd_loss",
     "node_alignment_loss",
-    "region_nodes",
     "region_weight_map",
     "region_weighted_feature_loss",
     "resize_to",
     "sampled_affinity_alignment_loss",
     "scale_sum",
     "softmax_focal_loss",
-    "uniform_patch_masks",
 ]

@@ -117,7 +117,7 @@ class SegResNetBackbone(nn.Module):
             :class:`~reactkd.models.cbam.CBAMSpec` of an own CBAM3D, or None (no attention).
     """
 
-    def __init__(self, in_channels: int, pet_channels: int, indicators: bool, init_filters: int,
+    def __init__(self, in_channels: int, pet_channels: int, *, indicators: bool, init_filters: int,
                  blocks_down: Sequence[int], fusion_channels: int, cbam: nn.Module | CBAMSpec | None) -> None:
         super().__init__()
         if isinstance(cbam, CBAM3D) and cbam.channels != fusion_channels:

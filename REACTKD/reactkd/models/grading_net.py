@@ -16,7 +16,7 @@ class GradingNet(nn.Module):
     """``inputs`` (batch dict → tensors) → ``backbone`` (tensors → levels, fused) → ``head`` (→ embedding, logits).
 
     The tensor path (:meth:`forward`, :meth:`forward_features`) never sees a batch dict; the adapter
-    (:mod:`reactkd.cohort.inputs`) is the one place that does.
+    (:mod:`reactkd.models.inputs`) is the one place that does.
 
     Args:
         inputs: the input adapter, an ``nn.Module`` ``batch → GradingInputs``.

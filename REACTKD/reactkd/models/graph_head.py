@@ -101,14 +101,14 @@ class GraphHead(nn.Module):
     """
 
     def __init__(self, sources: Sequence[str], channels: Sequence[int], num_classes: int = 3, dropout: float = 0.0,
-                 geometry: bool = False, hidden: int = 32, norm: nn.Module | None = None) -> None:
+                 *, geometry: bool = False, hidden: int = 32, norm: nn.Module | None = None) -> None:
         super().__init__()
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"`dropout` must be in [0, 1), got {dropout!r}.")
         if hidden < 1:
             raise ValueError(f"`hidden` must be >= 1, got {hidden!r}.")
         self.sources, self.channels, self.geometry = list(sources), [int(c) for c in channels], bool(geometry)
-        features = self.node_feature_size(self.channels, self.geometry)
+        features = self.node_feature_size(self.channels, geometry=self.geometry)
         self.norm = norm
         self.phi = nn.Sequential(nn.Linear(features, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU())
         self.attention_v = nn.Linear(hidden, hidden)
@@ -118,7 +118,7 @@ class GraphHead(nn.Module):
         self.fc = nn.Linear(2 * hidden + 1, num_classes)
 
     @staticmethod
-    def node_feature_size(channels: Sequence[int], geometry: bool) -> int:
+    def node_feature_size(channels: Sequence[int], *, geometry: bool) -> int:
         """``2·ΣC_s`` (+6 with geometry) numbers per node."""
         return 2 * sum(int(c) for c in channels) + NODE_GEOMETRY * bool(geometry)
 
@@ -190,5 +190,6 @@ class GraphHeadSpec(HeadSpec, tag="graph"):
 
     def build(self, channels: Mapping[str, int], num_classes: int) -> nn.Module:
         widths = [channels[s] for s in self.sources]
-        return GraphHead(self.sources, widths, num_classes, self.dropout, self.geometry, self.hidden,
-                         norm=feature_norm(self.norm, GraphHead.node_feature_size(widths, self.geometry)))
+        size = GraphHead.node_feature_size(widths, geometry=self.geometry)
+        return GraphHead(self.sources, widths, num_classes, self.dropout, geometry=self.geometry, hidden=self.hidden,
+                         norm=feature_norm(self.norm, size))

@@ -8,7 +8,7 @@ from typing import Mapping, Sequence
 import torch
 import torch.nn as nn
 
-from reactkd.cohort.inputs import roi_input_channels
+from reactkd.models.inputs import roi_input_channels
 from reactkd.graph.pooling import area_resize, masked_average_pool, masked_std_pool
 from reactkd.models.head_spec import STATISTICS, HeadNorm, HeadSpec, check_dropout, check_sources, feature_norm
 from reactkd.utils.typed import require
@@ -74,7 +74,7 @@ class RegionHead(nn.Module):
     """
 
     def __init__(self, sources: Sequence[str], channels: Sequence[int], num_classes: int = 3, dropout: float = 0.0,
-                 geometry: bool = False, norm: nn.Module | None = None,
+                 *, geometry: bool = False, norm: nn.Module | None = None,
                  statistics: Sequence[str] = ("mean",)) -> None:
         super().__init__()
         if not 0.0 <= dropout < 1.0:
@@ -86,10 +86,11 @@ class RegionHead(nn.Module):
         self.statistics = list(statistics)
         self.dropout = nn.Dropout(dropout)
         self.norm = norm
-        self.fc = nn.Linear(self.embedding_size(self.channels, self.geometry, len(self.statistics)), num_classes)
+        self.fc = nn.Linear(self.embedding_size(self.channels, geometry=self.geometry, statistics=len(self.statistics)),
+                            num_classes)
 
     @staticmethod
-    def embedding_size(channels: Sequence[int], geometry: bool, statistics: int = 1) -> int:
+    def embedding_size(channels: Sequence[int], *, geometry: bool, statistics: int = 1) -> int:
         """``2·S·ΣC_s`` (+3 with geometry) for ``S`` pooled statistics."""
         return 2 * int(statistics) * sum(int(c) for c in channels) + 3 * bool(geometry)
 
@@ -156,6 +157,6 @@ class RegionHeadSpec(HeadSpec, tag="region"):
 
     def build(self, channels: Mapping[str, int], num_classes: int) -> nn.Module:
         widths = [channels[s] for s in self.sources]
-        size = RegionHead.embedding_size(widths, self.geometry, len(self.statistics))
-        return RegionHead(self.sources, widths, num_classes, self.dropout, self.geometry,
+        size = RegionHead.embedding_size(widths, geometry=self.geometry, statistics=len(self.statistics))
+        return RegionHead(self.sources, widths, num_classes, self.dropout, geometry=self.geometry,
                           norm=feature_norm(self.norm, size), statistics=self.statistics)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from reactkd.cohort.inputs import TeacherBranch
+from reactkd.models.inputs import TeacherBranch
 from reactkd.models.cbam import CBAMSpec
 from reactkd.models.gap_head import GapHeadSpec
 from reactkd.models.heads import HeadSpec

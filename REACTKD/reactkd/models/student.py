@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch.nn as nn
 
-from reactkd.cohort.inputs import StudentInputs
+from reactkd.models.inputs import StudentInputs
 from reactkd.models.backbones import SegResNetBackbone
 from reactkd.models.cbam import CBAM3D
 from reactkd.models.grading_net import GradingNet
@@ -37,10 +37,11 @@ class Student(GradingNet):
         spec = student_spec(spec_or_keys(spec, keys))
         if cbam is not None:
             _check_shared(cbam, spec)
-        inputs = StudentInputs(spec.pet_channels, spec.roi_channels, spec.modality_dropout)
+        inputs = StudentInputs(spec.pet_channels, roi_channels=spec.roi_channels, modality_dropout=spec.modality_dropout)
         attention = cbam if cbam is not None else spec.cbam
-        backbone = SegResNetBackbone(inputs.channels, spec.pet_channels, spec.indicators, spec.init_filters,
-                                     spec.blocks_down, spec.fusion_channels, attention)
+        backbone = SegResNetBackbone(inputs.channels, spec.pet_channels, indicators=spec.indicators,
+                                     init_filters=spec.init_filters, blocks_down=spec.blocks_down,
+                                     fusion_channels=spec.fusion_channels, cbam=attention)
         channels = source_channels(inputs.channels + 2 * spec.indicators, backbone.out_channels, spec.fusion_channels)
         super().__init__(inputs, backbone, build_head(spec.head, channels, spec.num_classes))
         self.spec = spec

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reactkd.cohort.inputs import TeacherInputs
+from reactkd.models.inputs import TeacherInputs
 from reactkd.models.backbones import SwinFusionBackbone
 from reactkd.models.grading_net import GradingNet
 from reactkd.models.heads import build_head, source_channels
@@ -26,7 +26,7 @@ class Teacher(GradingNet):
     def __init__(self, spec: TeacherSpec | dict | None = None, **keys) -> None:
         """From a spec, a mapping, or its keys (``Teacher(feature_size=12, branches=["pet_ct"])``)."""
         spec = teacher_spec(spec_or_keys(spec, keys))
-        inputs = TeacherInputs(spec.branches, spec.pet_channels, spec.roi_channels)
+        inputs = TeacherInputs(spec.branches, spec.pet_channels, roi_channels=spec.roi_channels)
         backbone = SwinFusionBackbone(
             {b.value: inputs.branch_channels(b) for b in spec.branches}, spec.feature_size, spec.fusion_channels,
             spec.fusion_level, spec.cbam, depths=spec.depths, num_heads=spec.num_heads,

@@ -18,7 +18,7 @@ from reactkd.io.case import PET_TRACERS, Case
 from reactkd.io.geometry import world_corners
 from reactkd.preprocess.config import PreprocessConfig
 from reactkd.preprocess.grid import ModelGrid, array_to_image
-from reactkd.preprocess.intensity import normalize_ct, normalize_pet, zscore
+from reactkd.preprocess.intensity import normalize_pet, zscore
 from reactkd.preprocess.masks import bounding_box, refine_liver, refine_tumor
 from reactkd.preprocess.model_input import ModelInput
 
@@ -98,7 +98,3 @@ def preprocess_case(case: Case, config: PreprocessConfig = PreprocessConfig(), g
         config=config,
     )
 
-
-def normalize_ct_on_grid(hu: np.ndarray, config: PreprocessConfig = PreprocessConfig()) -> np.ndarray:
-    """Normalise HU already on the model grid (e.g. a dose-degraded copy of ``ModelInput.ct_hu``)."""
-    return normalize_ct(hu, config.hu_window)

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from reactkd.cohort import phantom
+from reactkd.phantom import cohort as phantom_cohort
 from reactkd.cohort.manifest import read_manifest
 from reactkd.config.run_dir import SEGMENTATION, prepare_run_dir
 from reactkd.config.schema import ConfigError, to_dict
@@ -43,8 +43,8 @@ def seg_records(config: SegExperimentConfig, run_dir: Path):
     """The manifest's cases (grades optional), or the embedded phantom cohort generated into ``RUN/cohort``."""
     if config.data.manifest:
         return read_manifest(config.data.manifest, require_grade=False)
-    return read_manifest(phantom.generate_cohort(run_dir / "cohort", config.data.phantom_patients,
-                                                 config.data.phantom_seed))
+    return read_manifest(phantom_cohort.generate_cohort(run_dir / "cohort", config.data.phantom_patients,
+                                                        config.data.phantom_seed))
 
 
 def build_seg_models(config: SegExperimentConfig) -> tuple[SegNet, SegNet]:

@@ -22,7 +22,7 @@ __all__ = ["predict_labels", "load_seg_model", "seg_checkpoint", "segment_ct", "
 
 @torch.no_grad()
 def predict_labels(model: torch.nn.Module, image: np.ndarray, patch: int, overlap: float = 0.25,
-                   device: str | torch.device = "cpu", sw_batch_size: int = 2, progress: bool = False) -> np.ndarray:
+                   device: str | torch.device = "cpu", sw_batch_size: int = 2, *, progress: bool = False) -> np.ndarray:
     """Argmax labels ``(D, H, W)`` uint8 of ``image`` ``(D, H, W)``.
 
     MONAI's ``sliding_window_inference`` tiles volumes larger than the training patch (Gaussian
@@ -79,7 +79,7 @@ def load_seg_model(model: str | Path, device: str | torch.device = "cpu", which:
 
 
 def segment_ct(model: torch.nn.Module, meta: dict, ct: sitk.Image, device: str | torch.device = "cpu",
-               postprocess: str | None = None, progress: bool = False) -> sitk.Image:
+               postprocess: str | None = None, *, progress: bool = False) -> sitk.Image:
     """Labels (0 background, 1 liver parenchyma, 2 tumour) as a uint8 image on ``ct``'s grid.
 
     ``postprocess`` (:mod:`reactkd.segment.postprocess`): None = the model's own setting (``meta``). It runs on the model's isotropic grid, before the labels

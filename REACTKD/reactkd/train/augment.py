@@ -73,7 +73,7 @@ class Augmentation:
                                  int(s["has_gauss"]), float(s["cached_gaussian"])))
 
 
-def build_augmentation(elastic: bool = False, prob: float = 0.8, seed: int = 0) -> Augmentation:
+def build_augmentation(*, elastic: bool = False, prob: float = 0.8, seed: int = 0) -> Augmentation:
     """The training augmentation, seeded.
 
     Affine: rotations up to ±10° per axis, scaling ±10 %, translation ±4 voxels — within the pose and

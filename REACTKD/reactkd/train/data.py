@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
 from reactkd.cohort import CaseDataset, CaseRecord, PreprocessCache, collate_cases, patient_folds, read_manifest
-from reactkd.cohort.phantom import generate_cohort
+from reactkd.phantom.cohort import generate_cohort
 from reactkd.config.experiment import ExperimentConfig
 from reactkd.dose import DoseCache, LowDoseSimulator
 from reactkd.dose.noise_estimate import acquisition_of, measure_noise_std, soft_tissue_region
@@ -113,7 +113,7 @@ def _slab_like(mask: sitk.Image, slab: sitk.Image) -> sitk.Image:
 
 
 def make_loader(records: list[CaseRecord], cache: PreprocessCache, lowdose: LowDose | None, batch_size: int,
-                runtime: Runtime, train: bool, transform=None, num_workers: int = 0, seed: int = 0) -> DataLoader:
+                runtime: Runtime, *, train: bool, transform=None, num_workers: int = 0, seed: int = 0) -> DataLoader:
     """A loader of :class:`CaseDataset` items, collated by :func:`collate_cases`.
 
     With ``num_workers`` > 0 the cases (and their low-dose CT) are read into the caches first, in this

@@ -11,14 +11,12 @@ from __future__ import annotations
 import csv
 import json
 import math
-import random
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import torch
 import torch.nn as nn
 from torch.utils.data import DataLoader
@@ -28,6 +26,7 @@ from reactkd.config.schema import StageConfig
 from reactkd.train.checkpoint import load_checkpoint, save_checkpoint
 from reactkd.train.data import load_loader_state, loader_state
 from reactkd.train.optim import build_optimizer, build_scheduler
+from reactkd.train.rng import rng_state, set_rng_state
 from reactkd.train.runtime import Runtime
 from reactkd.utils.atomic import atomic_path, atomic_write_text
 
@@ -64,28 +63,6 @@ def selected(result: StageResult, stage: StageConfig) -> str:
 def _shown(metric: str, score: tuple[float, float]) -> float:
     """The kept epoch's value of the selection metric (``loss``: the loss; ``last``: NaN, nothing ranked)."""
     return -score[0] if metric == "loss" else math.nan if metric == "last" else score[0]
-
-
-def _rng_state() -> dict:
-    """The process-wide generators (torch CPU and CUDA, NumPy with its cached Gaussian, Python)."""
-    _, keys, pos, has_gauss, cached = np.random.get_state()
-    state = {"torch": torch.get_rng_state(), "numpy": torch.from_numpy(keys.astype(np.int64)),
-             "numpy_pos": torch.tensor(pos), "numpy_gauss": torch.tensor([float(has_gauss), float(cached)],
-                                                                          dtype=torch.float64),
-             "python": torch.tensor(random.getstate()[1], dtype=torch.int64)}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    has_gauss, cached = state["numpy_gauss"].tolist()
-    np.random.set_state(("MT19937", state["numpy"].numpy().astype(np.uint32), int(state["numpy_pos"]),
-                         int(has_gauss), float(cached)))
-    random.setstate((3, tuple(int(v) for v in state["python"].tolist()), None))
-    if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def _trainable_state(module: nn.Module, prefixes_to_skip: tuple[str, ...]) -> dict:
@@ -134,7 +111,7 @@ def fit(
         metadata: JSON-able facts stored in ``best.pt`` (config, fold, preprocessing, modalities …).
         skip_prefixes: state-dict keys not saved in ``last.pt`` (frozen teachers are saved elsewhere).
         validate: maps the exported network to validation metrics (must include ``stage.select_metric``):
-            :func:`~reactkd.evaluate.validation.classification_validator` for grading, Dice on whole
+            :func:`~reactkd.train.validation.classification_validator` for grading, Dice on whole
             validation volumes for segmentation.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -204,7 +181,7 @@ def _resume(last: Path, module: nn.Module, opt: _Optimisation, train_loader: Dat
     opt.optimizer.load_state_dict(state["optimizer"])
     opt.scheduler.load_state_dict(state["scheduler"])
     opt.scaler.load_state_dict(state["scaler"])
-    _set_rng_state(state["rng"])
+    set_rng_state(state["rng"])
     load_loader_state(train_loader, state["loader"])
     return _Progress(meta["epoch"] + 1, tuple(meta["best_score"]), meta["best_epoch"])
 
@@ -276,7 +253,7 @@ def _save_last(last: Path, module: nn.Module, opt: _Optimisation, train_loader: 
     """The full training state after ``epoch`` (atomic: written beside ``last`` and renamed)."""
     save_checkpoint(last, {"module": _trainable_state(module, skip_prefixes), "optimizer": opt.optimizer.state_dict(),
                            "scheduler": opt.scheduler.state_dict(), "scaler": opt.scaler.state_dict(),
-                           "rng": _rng_state(), "loader": loader_state(train_loader)},
+                           "rng": rng_state(), "loader": loader_state(train_loader)},
                     {"epoch": epoch, "best_epoch": progress.best_epoch, "best_score": list(progress.best_score)})
 
 

@@ -103,14 +103,6 @@ class Runtime:
         if self.distributed:
             dist.barrier()
 
-    def all_gather_objects(self, obj):
-        """Gather a picklable object from every rank (used for validation predictions)."""
-        if not self.distributed:
-            return [obj]
-        out = [None] * self.world_size
-        dist.all_gather_object(out, obj)
-        return out
-
     def to_device(self, batch: dict) -> dict:
         """The batch's tensors on the device; floating 5-D ones (volumes, ROI masks) in the memory format."""
         return self.policy.to_device(batch)

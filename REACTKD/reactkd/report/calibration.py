@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reactkd.evaluate.calibrate_run import METHOD, calibrate_run, read_calibration
+from reactkd.inference.calibrate import METHOD, calibrate_run, read_calibration
 from reactkd.evaluate.calibration import reliability_bins, scaled_probabilities
 from reactkd.evaluate.figures import plot_reliability
 from reactkd.evaluate.predictions import read_predictions

@@ -1,13 +1,13 @@
 """The embedded default cohort: synthetic HCC patients written as an ordinary manifest + NIfTI files.
 
 Each case has a portal-venous CT (int16 HU, formed by the project's scanner model at a declared
-fluence, see :mod:`reactkd.cohort.phantom_site` and the cohort's README) with a body, spine, aorta,
+fluence, see :mod:`reactkd.phantom.site` and the cohort's README) with a body, spine, aorta,
 kidneys, spleen and a deformed liver on the patient's right (negative LPS x), 0-6 tumours inside the liver, FDG and 11C-acetate PET
 (float32 SUV) on their own coarser grid (twice the CT spacing, shifted origin), and liver/tumour masks
 (uint8; the liver mask includes its tumours). Because the cohort is plain files behind a plain
 manifest, it flows through exactly the same loading path as real data.
 
-Grade rules (numbers in :data:`reactkd.cohort.phantom_rules.RULES`, restated in the cohort's README.md):
+Grade rules (numbers in :data:`reactkd.phantom.rules.RULES`, restated in the cohort's README.md):
 a patient of grade g has a hidden aggressiveness a = (g - 2) + N(0, 0.45) that drives
 
 - multiplicity: no tumour with P = 0.04, else 1 + Poisson(0.55 exp(1.0 a)) tumours (at most 6), so
@@ -54,13 +54,16 @@ from pathlib import Path
 
 import numpy as np
 
-from reactkd.cohort.phantom_rules import RULES
-from reactkd.cohort.phantom_site import SITES, site_named
-from reactkd.cohort.phantom_writer import CASE_FILES, MANIFEST_COLUMNS, write_cohort
+from reactkd.phantom.rules import RULES
+from reactkd.phantom.site import SITES, site_named
+from reactkd.phantom.writer import CASE_FILES, MANIFEST_COLUMNS, write_cohort
 
-__all__ = ["DEFAULT_PATIENTS", "DEFAULT_SIZE", "GENERATOR_VERSION", "MANIFEST_COLUMNS", "RULES", "SITES",
+__all__ = ["DEFAULT_PATIENTS", "DEFAULT_SIZE", "GENERATOR", "GENERATOR_VERSION", "MANIFEST_COLUMNS", "RULES", "SITES",
            "generate_cohort"]
 
+GENERATOR = "reactkd.cohort.phantom"
+"""The generator's name in ``cohort.json`` (read by :mod:`reactkd.phantom.oracle` and the Slicer model
+picker); a stable name, not this module's path."""
 GENERATOR_VERSION = "2"
 """Bump whenever the same parameters would give different files; a cohort of another version is refused."""
 
@@ -105,7 +108,7 @@ def generate_cohort(out_dir: str | os.PathLike[str], n_patients: int = DEFAULT_P
         size: CT acquisition grid (x, y, z) in voxels, each >= 16, over a fixed 384 x 384 x 320 mm field
             of view; default the site's (main 192 x 192 x 64, external 160 x 160 x 80).
         site: ``"main"`` (PET/CT, the training cohort) or ``"external"`` (CT only, another scanner,
-            contrast timing and patients; :mod:`reactkd.cohort.phantom_site`).
+            contrast timing and patients; :mod:`reactkd.phantom.site`).
 
     Returns:
         Path of ``out_dir/manifest.csv``.
@@ -129,7 +132,7 @@ def generate_cohort(out_dir: str | os.PathLike[str], n_patients: int = DEFAULT_P
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
     try:
-        write_cohort(tmp, params, generator=__name__, version=GENERATOR_VERSION)
+        write_cohort(tmp, params, generator=GENERATOR, version=GENERATOR_VERSION)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)  # only ever our own hidden build folder
         raise
@@ -159,7 +162,7 @@ def _existing_cohort(out: Path, params: dict) -> bool:
         found = (meta.get("generator"), meta.get("generator_version"), meta.get("parameters"))
     except (OSError, ValueError, AttributeError):
         found = None
-    wanted = (__name__, GENERATOR_VERSION, params)
+    wanted = (GENERATOR, GENERATOR_VERSION, params)
     if found != wanted:
         what = "no phantom cohort.json" if found is None else f"version {found[1]}, parameters {found[2]}"
         raise ValueError(

@@ -30,7 +30,7 @@ from reactkd.evaluate.predictions import read_run_predictions, write_fold_predic
 from reactkd.evaluate.tables import fold_table, summary_table
 from reactkd.preprocess import PreprocessConfig
 from reactkd.train.data import LowDose, load_records, make_loader, run_caches
-from reactkd.train.inference import load_student
+from reactkd.inference.load import load_student
 from reactkd.train.predict import predict_loader
 from reactkd.train.runtime import Runtime
 
@@ -83,7 +83,7 @@ def evaluate_run(run: str | Path, manifest: str | None = None, dose: str | None 
             raise FileNotFoundError(f"{ckpt} is missing: train the run first (reactkd train --out {run}).")
         student, _ = load_student(ckpt)
         cases = records if external else [by_id[c] for c in test_ids]
-        loader = make_loader(cases, cache, None, 4, runtime, False, transform=degrade if dose else None)
+        loader = make_loader(cases, cache, None, 4, runtime, train=False, transform=degrade if dose else None)
         write_fold_predictions(predict_loader(student, loader, runtime, withhold), k, out / f"fold{k}" / "predictions.csv")
     if dose:
         _write_noise(out / "noise.csv", lowdose, levels, dose)

@@ -4,7 +4,7 @@ A site is where a phantom cohort is "scanned": the CT is formed by :func:`reactk
 at the site's declared fluence and kernel on its pixel grid, in its contrast phase. The internal site
 (``main``, PET/CT) trains the models; the ``external`` site is a second, CT-only hospital with another
 scanner, another protocol and other patients, for the paper's external-validation row. The grade rules
-(:mod:`reactkd.cohort.phantom_rules`) are the same at both sites: only image formation differs.
+(:mod:`reactkd.phantom.rules`) are the same at both sites: only image formation differs.
 
 Fluences are photons per mm^2 at the isocentre over a half rotation (:mod:`reactkd.dose.physics`).
 They are about a tenth of what the same noise would need at sub-millimetre pixels: the sites scan on
@@ -25,7 +25,7 @@ __all__ = ["ContrastPhase", "Site", "SITES", "site_named"]
 class ContrastPhase:
     """Enhancement of the organs at the moment of the scan (HU); the liver's own value is drawn per patient
     and shifted by ``liver_offset_hu``. ``washout_scale`` multiplies each tumour's washout (liver minus
-    tumour) of :data:`~reactkd.cohort.phantom_rules.RULES`, whose grade dependence is unchanged."""
+    tumour) of :data:`~reactkd.phantom.rules.RULES`, whose grade dependence is unchanged."""
 
     name: str
     liver_offset_hu: float = 0.0
@@ -48,7 +48,7 @@ class Site:
     Attributes:
         name: ``main`` or ``external``; also the manifest's ``cohort`` column (``phantom`` for main).
         size: default CT grid (x, y, z) over the fixed field of view of
-            :data:`~reactkd.cohort.phantom_anatomy.FOV_MM`.
+            :data:`~reactkd.phantom.anatomy.FOV_MM`.
         acquisition: the scanner (fluence at an exposure factor of 1, kernel, electronic noise).
         phase: contrast timing. with_pet: whether the site has PET (the external site is CT only).
         stream: extra keys of every random stream, so the site's patients differ from the main site's.
@@ -59,7 +59,7 @@ class Site:
     size: tuple[int, int, int]
     acquisition: Acquisition
     phase: ContrastPhase
-    with_pet: bool
+    with_pet: bool = field(kw_only=True)
     stream: tuple[int, ...] = ()
     exposure: tuple[float, float] = field(default=(0.8, 1.25))
 
@@ -69,9 +69,9 @@ class Site:
 
 
 SITES = {
-    "main": Site("main", (192, 192, 64), Acquisition(fluence=5.0e6, kernel="hann"), PORTAL_VENOUS, True),
+    "main": Site("main", (192, 192, 64), Acquisition(fluence=5.0e6, kernel="hann"), PORTAL_VENOUS, with_pet=True),
     "external": Site("external", (160, 160, 80), Acquisition(fluence=1.5e7, kernel="shepp-logan"), DELAYED,
-                     False, stream=(101,), exposure=(0.7, 1.4)),
+                     with_pet=False, stream=(101,), exposure=(0.7, 1.4)),
 }
 """``main``: 2 x 2 x 5 mm, Hann kernel (soft tissue), portal venous, PET/CT. ``external``: 2.4 x 2.4 x 4 mm,
 Shepp-Logan kernel (sharper, noisier), delayed phase, CT only, other patients."""

@@ -21,7 +21,7 @@ import SimpleITK as sitk
 
 from reactkd import GRADES
 from reactkd.cohort.manifest import CaseRecord
-from reactkd.ensemble import Ensemble, predict_with_ensemble
+from reactkd.inference.ensemble import Ensemble, predict_with_ensemble
 from reactkd.utils.atomic import atomic_outputs, atomic_path, atomic_write_text
 
 __all__ = ["grade_manifest", "write_grades_csv", "write_case_outputs", "case_folder_name", "BatchSummary", "CSV_NAME"]
@@ -69,7 +69,7 @@ def _claim(out: Path, ensemble: Ensemble) -> None:
 def grade_manifest(ensemble: Ensemble, records: list[CaseRecord], out: str | os.PathLike,
                    device: str = "cpu", log=print, precision: str = "fp32") -> BatchSummary:
     """Grade ``records`` into ``out`` (see the module docstring); returns what was graded, skipped, failed.
-    ``precision``: as for :func:`~reactkd.ensemble.predict_with_ensemble`.
+    ``precision``: as for :func:`~reactkd.inference.ensemble.predict_with_ensemble`.
 
     Raises:
         ValueError: ``out`` belongs to another model or to something else, or two case ids share a folder.

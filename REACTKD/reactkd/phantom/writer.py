@@ -1,6 +1,6 @@
 """Write the phantom cohort's files into a fresh folder: cases, ``manifest.csv``, ``cohort.json``, ``README.md``.
 
-Called by :func:`reactkd.cohort.phantom.generate_cohort`, which owns the folder's atomic creation.
+Called by :func:`reactkd.phantom.cohort.generate_cohort`, which owns the folder's atomic creation.
 Random streams are keyed by (seed, patient index), so patient ``i`` does not depend on ``n_patients``
 beyond its grade allocation.
 """
@@ -20,9 +20,9 @@ from scipy import ndimage
 
 from reactkd import __version__
 from reactkd.cohort.manifest import MANIFEST_COLUMNS
-from reactkd.cohort.phantom_anatomy import FOV_MM, Anatomy, Grid, draw_anatomy, exposure_factor, place_lesions, render_case
-from reactkd.cohort.phantom_rules import RULES, allocate_grades, draw_patient, rules_markdown
-from reactkd.cohort.phantom_site import Site, site_named
+from reactkd.phantom.anatomy import FOV_MM, Anatomy, Grid, draw_anatomy, exposure_factor, place_lesions, render_case
+from reactkd.phantom.rules import RULES, allocate_grades, draw_patient, rules_markdown
+from reactkd.phantom.site import Site, site_named
 from reactkd.dose.acquisition import write_acquisition
 
 __all__ = ["CASE_FILES", "MANIFEST_COLUMNS", "write_cohort"]

@@ -1,8 +1,8 @@
 """Grade rules of the embedded phantom cohort: from an Edmondson–Steiner grade to a patient's hidden traits.
 
 Every number the generator uses to tie appearance to grade lives in :data:`RULES`, so that the module
-docstring of :mod:`reactkd.cohort.phantom`, the cohort's ``cohort.json`` and its ``README.md`` all state
-the same rules. Anatomy (body, spine, organs, noise) is drawn in :mod:`reactkd.cohort.phantom_anatomy`.
+docstring of :mod:`reactkd.phantom.cohort`, the cohort's ``cohort.json`` and its ``README.md`` all state
+the same rules. Anatomy (body, spine, organs, noise) is drawn in :mod:`reactkd.phantom.anatomy`.
 
 References:
     1. Edmondson HA, Steiner PE. Primary carcinoma of the liver: a study of 100 cases among 48,900

@@ -2,11 +2,11 @@
 
 Anatomy is defined in continuous LPS millimetres (ellipsoids deformed by sums of plane waves), never on
 a voxel grid, so a repeat acquisition of the same patient is the same body seen on a shifted grid.
-Grade-linked traits come from :mod:`reactkd.cohort.phantom_rules`.
+Grade-linked traits come from :mod:`reactkd.phantom.rules`.
 
 Values (portal venous CT): air -1000 HU, fat -100 (subcutaneous and mesenteric), muscle 45,
 bowel/soft tissue ~35, liver 55-65, spleen ~50, kidney cortex ~150, aorta ~160, vertebral body 450 with a
-700 HU cortex; another contrast phase shifts the enhancing organs (:mod:`reactkd.cohort.phantom_site`).
+700 HU cortex; another contrast phase shifts the enhancing organs (:mod:`reactkd.phantom.site`).
 The CT is this noise-free object scanned by :func:`reactkd.dose.scanner.acquire` (projection, Poisson
 and electronic noise at the site's declared fluence, filtered back projection), so its noise is the
 scanner's: about 10-15 HU in the liver on the main site's 2 x 2 x 5 mm grid. PET: normal-liver SUV 1.7-2.5 (FDG) and 1.3-1.9 (acetate), blurred to 7 mm FWHM, sampled on a
@@ -22,8 +22,8 @@ import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage
 
-from reactkd.cohort.phantom_rules import RULES, LesionSpec, PatientSpec
-from reactkd.cohort.phantom_site import Site
+from reactkd.phantom.rules import RULES, LesionSpec, PatientSpec
+from reactkd.phantom.site import Site
 from reactkd.dose.scanner import acquire
 
 __all__ = ["FOV_MM", "Anatomy", "Grid", "draw_anatomy", "exposure_factor", "place_lesions", "render_case"]

@@ -1,7 +1,7 @@
 """Grade one case with the ensemble of a run's fold students: calibrated, with its uncertainty.
 
 Each fold student's logits are divided by its fold's temperature (``fold{k}/calibration.json``, fitted on
-that fold's validation split; :mod:`reactkd.evaluate.calibrate_run`; T = 1 where a fold has none), and
+that fold's validation split; :mod:`reactkd.inference.calibrate`; T = 1 where a fold has none), and
 the ensemble's probabilities are the mean of the members' calibrated probabilities (a deep ensemble,
 Lakshminarayanan et al., NeurIPS 2017). Uncertainty, in ``result["uncertainty"]``:
 
@@ -13,14 +13,14 @@ Lakshminarayanan et al., NeurIPS 2017). Uncertainty, in ``result["uncertainty"]`
 
 Node attention, edges and the attention map are the members' means (``attention_std`` per node).
 ``result["domain_warnings"]`` lists where the case lies outside the run's training domain
-(:mod:`reactkd.evaluate.domain`).
+(:mod:`reactkd.inference.domain`).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -30,11 +30,11 @@ import torch
 from reactkd import GRADES
 from reactkd.config.run_dir import read_run_info
 from reactkd.evaluate.calibration import scaled_probabilities
-from reactkd.evaluate.domain import case_statistics, domain_warnings, read_domain
+from reactkd.inference.domain import case_statistics, domain_warnings, read_domain
 from reactkd.io.case import Case
-from reactkd.predict import EDGE_DEFINITION, explain_case, prepare_case
-from reactkd.train.inference import attention_definition
-from reactkd.train.inference import load_student
+from reactkd.inference.predict import EDGE_DEFINITION, explain_case, prepare_case
+from reactkd.inference.attention import attention_definition
+from reactkd.inference.load import load_student
 
 __all__ = ["Member", "Ensemble", "load_ensemble", "predict_with_ensemble", "UNCERTAINTY_DEFINITION"]
 
@@ -52,8 +52,8 @@ class Member:
     fold: int | None
     student: torch.nn.Module
     metadata: dict
-    temperature: float
-    calibrated: bool
+    temperature: float = field(kw_only=True)
+    calibrated: bool = field(kw_only=True)
 
 
 @dataclass
@@ -73,8 +73,9 @@ def _member(path: Path, device, fold: int | None) -> Member:
     student, meta = load_student(path, device)
     calibration = path.parent.parent / "calibration.json"  # fold{k}/student/best.pt → fold{k}/calibration.json
     if calibration.is_file():
-        return Member(fold, student, meta, float(json.loads(calibration.read_text())["temperature"]), True)
-    return Member(fold, student, meta, 1.0, False)
+        temperature = float(json.loads(calibration.read_text())["temperature"])
+        return Member(fold, student, meta, temperature=temperature, calibrated=True)
+    return Member(fold, student, meta, temperature=1.0, calibrated=False)
 
 
 def load_ensemble(model: str | os.PathLike, device: str | torch.device = "cpu") -> Ensemble:
@@ -99,9 +100,9 @@ def load_ensemble(model: str | os.PathLike, device: str | torch.device = "cpu") 
 
 def predict_with_ensemble(ensemble: Ensemble, case: Case, device: str | torch.device = "cpu",
                           precision: str = "fp32") -> tuple[dict, sitk.Image]:
-    """Returns ``(result, attention_image)`` — the fields of :func:`reactkd.predict.predict_case` (means
+    """Returns ``(result, attention_image)`` — the fields of :func:`reactkd.inference.predict.predict_case` (means
     over the members) plus ``uncertainty``, ``members`` and ``domain_warnings``. ``precision``: as for
-    :func:`~reactkd.predict.predict_case` (fp32 by default: the same probabilities on every CPU)."""
+    :func:`~reactkd.inference.predict.predict_case` (fp32 by default: the same probabilities on every CPU)."""
     prepared: dict[str, object] = {}
     probs, attn, maps, sims, members = [], [], [], [], []
     for m in ensemble.members:

@@ -69,7 +69,7 @@ class TeacherInputs(nn.Module):
         roi_channels: append the two ROI channels to every branch.
     """
 
-    def __init__(self, branches: Sequence[TeacherBranch], pet_channels: int, roi_channels: bool) -> None:
+    def __init__(self, branches: Sequence[TeacherBranch], pet_channels: int, *, roi_channels: bool) -> None:
         super().__init__()
         self.branches = [TeacherBranch(b) for b in branches]
         self.pet_channels = int(pet_channels)
@@ -107,7 +107,7 @@ class StudentInputs(nn.Module):
         modality_dropout: probability ``p`` of :class:`ModalityDropout`.
     """
 
-    def __init__(self, pet_channels: int, roi_channels: bool, modality_dropout: float) -> None:
+    def __init__(self, pet_channels: int, *, roi_channels: bool, modality_dropout: float) -> None:
         super().__init__()
         self.pet_channels = int(pet_channels)
         self.roi_channels = bool(roi_channels)

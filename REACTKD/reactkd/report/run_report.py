@@ -9,14 +9,14 @@ from pathlib import Path
 
 from reactkd.evaluate.dca import GradeQuestion, grade_decision_curve
 from reactkd.evaluate.figures import plot_dca, plot_roc, plot_tsne
-from reactkd.evaluate.report_calibration import calibration_section
-from reactkd.evaluate.report_html import write_html
+from reactkd.report.calibration import calibration_section
+from reactkd.report.html import write_html
 from reactkd.evaluate.metrics import evaluate_folds
 from reactkd.evaluate.predictions import concat_predictions, read_run_predictions
 from reactkd.evaluate.roc import ovr_roc_curves
 from reactkd.evaluate.tables import fold_table, summary_table
 from reactkd.evaluate.training_figures import plot_training_panels
-from reactkd.evaluate.topology_figure import topology_figures
+from reactkd.inference.topology import topology_figures
 from reactkd.evaluate.tsne import tsne_embedding
 
 __all__ = ["write_report", "MODELS"]
@@ -44,7 +44,7 @@ def _training_log(run: Path, out: Path) -> Path | None:
 
 def write_report(run: str | Path, title: str | None = None, extra_sections: list[str] | None = None) -> Path:
     """Write ``RUN/report/`` (tables as markdown + CSV, PNG figures, ``index.md``, ``index.html``); returns
-    ``index.md``. Calibrates the run first where it is not yet (:mod:`reactkd.evaluate.calibrate_run`).
+    ``index.md``. Calibrates the run first where it is not yet (:mod:`reactkd.inference.calibrate`).
 
     Raises:
         FileNotFoundError: the run has no prediction files yet.

@@ -29,7 +29,7 @@ from sklearn.preprocessing import StandardScaler
 
 from reactkd import GRADES
 from reactkd.cohort import read_folds
-from reactkd.cohort.phantom import generate_cohort
+from reactkd.phantom.cohort import GENERATOR
 from reactkd.evaluate.metrics import MeanStd, aggregate_folds, fold_metrics
 
 __all__ = ["CT_TRAITS", "PET_TRAITS", "ORACLE_ROWS", "phantom_truth", "run_truth", "trait_features",
@@ -50,9 +50,6 @@ ORACLE_ROWS: dict[str, tuple[str, ...]] = {
 }
 """Row name → the traits its regression reads."""
 
-_PHANTOM = generate_cohort.__module__
-
-
 def phantom_truth(cohort_dir: str | Path) -> dict[str, dict] | None:
     """``case_id → per-case truth`` from the phantom's ``cohort.json`` in ``cohort_dir``; None when the folder
     holds no phantom cohort (a real manifest has no hidden traits)."""
@@ -60,7 +57,7 @@ def phantom_truth(cohort_dir: str | Path) -> dict[str, dict] | None:
     if not path.is_file():
         return None
     meta = json.loads(path.read_text(encoding="utf-8"))
-    if meta.get("generator") != _PHANTOM or not isinstance(meta.get("cases"), list):
+    if meta.get("generator") != GENERATOR or not isinstance(meta.get("cases"), list):
         return None
     return {str(c["case_id"]): c for c in meta["cases"]}
 

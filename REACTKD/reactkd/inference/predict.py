@@ -14,9 +14,9 @@ from reactkd import GRADES
 from reactkd.cohort.dataset import collate_cases, item_from_input
 from reactkd.config.schema import Precision
 from reactkd.io.case import Case
-from reactkd.losses.region_graph import cosine_adjacency, region_nodes
+from reactkd.graph.nodes import cosine_adjacency, region_nodes
 from reactkd.preprocess import PreprocessConfig, preprocess_case, region_graph
-from reactkd.train.inference import attention_definition, attribute_nodes
+from reactkd.inference.attention import attention_definition, attribute_nodes
 from reactkd.train.performance import resolve_policy
 
 __all__ = ["predict_case", "prepare_case", "explain_case", "PreparedCase", "EDGE_DEFINITION"]

@@ -1,7 +1,7 @@
 """Post-hoc calibration of a trained run: each fold student's temperature, fitted on that fold's own
 inner validation split (the cases that chose its best epoch; :func:`reactkd.train.data.inner_split`,
 never its test fold), written to ``RUN/fold{k}/calibration.json``; and the run's training domain
-(``RUN/training_domain.json``, see :mod:`reactkd.evaluate.domain`).
+(``RUN/training_domain.json``, see :mod:`reactkd.inference.domain`).
 
 ``calibration.json``: ``temperature``, ``validation_cases``, validation ``nll``/``ece`` before and after,
 and ``method``. Folds already calibrated are skipped (re-running resumes; ``force`` refits).
@@ -18,9 +18,9 @@ from reactkd.cohort import read_folds
 from reactkd.config.run_dir import read_run_config
 from reactkd.evaluate.calibration import expected_calibration_error, fit_temperature, negative_log_likelihood, \
     scaled_probabilities
-from reactkd.evaluate.domain import case_statistics, read_domain, training_domain, write_domain
+from reactkd.inference.domain import case_statistics, read_domain, training_domain, write_domain
 from reactkd.train.data import inner_split, load_records, make_loader, run_caches
-from reactkd.train.inference import load_student
+from reactkd.inference.load import load_student
 from reactkd.train.predict import predict_loader
 from reactkd.train.runtime import Runtime
 
@@ -40,7 +40,7 @@ def _write_json(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
-def calibrate_run(run: str | os.PathLike, force: bool = False, log=print) -> list[dict]:
+def calibrate_run(run: str | os.PathLike, *, force: bool = False, log=print) -> list[dict]:
     """Fit and write every fold's temperature (and the training domain); returns the folds' records.
 
     Raises:
@@ -65,7 +65,7 @@ def calibrate_run(run: str | os.PathLike, force: bool = False, log=print) -> lis
         test = set(test_ids)
         _, val = inner_split([r for r in records if r.case_id not in test], config.seed + k)  # as in training
         student, _ = load_student(ckpt)
-        loader = make_loader(val, cache, None, config.stage2.batch_size, runtime, False)  # students read no low-dose CT
+        loader = make_loader(val, cache, None, config.stage2.batch_size, runtime, train=False)  # students read no low-dose CT
         pred = predict_loader(student, loader, runtime)
         logits, labels = pred["logits"], pred["label"]
         t = fit_temperature(logits, labels)
