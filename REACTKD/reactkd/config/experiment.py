@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from reactkd.config.schema import DataConfig, Device, Precision, StageConfig, StudentStageConfig
+from reactkd.config.schema import DataConfig, Device, Precision, StudentStageConfig, TeacherStageConfig
 from reactkd.distill.spec import DistillerSpec
 from reactkd.models.spec import StudentSpec, TeacherSpec
 from reactkd.utils.formats import CONFIG_FORMAT
@@ -32,6 +32,6 @@ class ExperimentConfig:
     data: DataConfig = field(default_factory=DataConfig)
     teacher: TeacherSpec = field(default_factory=TeacherSpec)
     student: StudentSpec = field(default_factory=StudentSpec)
-    stage1: StageConfig = field(default_factory=StageConfig)
+    stage1: TeacherStageConfig = field(default_factory=TeacherStageConfig)
     stage2: StudentStageConfig = field(default_factory=StudentStageConfig)
     distiller: DistillerSpec = field(default_factory=DistillerSpec)

@@ -41,4 +41,7 @@ def teacher_key(config: ExperimentConfig) -> str:
     d = without_logging(to_dict(config))
     stage1 = {k: d[k] for k in ("teacher", "stage1", "seed", "precision", "device")}
     stage1["data"] = {k: v for k, v in d["data"].items() if k != "cache_dir"}
+    if not stage1["data"]["unlabelled_manifest"]:  # inert without unlabelled cases: keys as before they existed
+        del stage1["data"]["unlabelled_manifest"]
+        stage1["stage1"] = {k: v for k, v in stage1["stage1"].items() if k != "dose_consistency"}
     return hashlib.sha1(json.dumps(stage1, sort_keys=True).encode()).hexdigest()[:10]

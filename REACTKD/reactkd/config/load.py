@@ -11,6 +11,7 @@ import yaml
 from reactkd.config.experiment import ExperimentConfig
 from reactkd.config.schema import ConfigError, from_dict, to_dict
 from reactkd.dose.levels import resolve_dose
+from reactkd.models.inputs import TeacherBranch
 from reactkd.models.spec import sharing_teacher, teacher_spec
 from reactkd.preprocess import PreprocessConfig
 from reactkd.utils.formats import CONFIG_FORMAT, check_format
@@ -120,6 +121,9 @@ def _check_values(c: ExperimentConfig) -> None:
         need(stage.num_workers >= 0, f"{name}.num_workers", stage.num_workers, ">= 0")
     for i, edit in enumerate(c.distiller.teachers or []):
         teacher_spec({**to_dict(c.teacher), **edit}, f"distiller.teachers[{i}]")
+    if c.data.unlabelled_manifest and TeacherBranch.DOSE not in c.teacher.branches:
+        raise ConfigError("`data.unlabelled_manifest` trains the teacher's dose-aware branch, but `teacher.branches` is "
+                          f"{[b.value for b in c.teacher.branches]}: add `dose`, or leave the unlabelled manifest out.")
     if c.student.fusion_channels != c.teacher.fusion_channels:
         raise ConfigError(f"`student.fusion_channels` ({c.student.fusion_channels}) must equal `teacher.fusion_channels` "
                           f"({c.teacher.fusion_channels}): the student shares the teacher's CBAM3D (leave it out).")

@@ -12,11 +12,12 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from reactkd.losses.dose_consistency import DoseConsistencySpec
 from reactkd.utils.typed import ConfigError, from_dict, to_dict
 
 __all__ = [
     "ConfigError", "Device", "Precision", "Optimizer", "Schedule", "SelectMetric", "Deployment", "OptimizerConfig",
-    "StageConfig", "StudentStageConfig", "DataConfig", "from_dict", "to_dict",
+    "StageConfig", "TeacherStageConfig", "StudentStageConfig", "DataConfig", "from_dict", "to_dict",
 ]
 
 
@@ -98,6 +99,15 @@ class StageConfig:
 
 
 @dataclass
+class TeacherStageConfig(StageConfig):
+    """Stage 1 (the teachers): a :class:`StageConfig` plus ``dose_consistency``, the objective the dose-aware
+    branch learns from unlabelled CT with (:class:`~reactkd.losses.dose_consistency.DoseConsistencySpec`),
+    used when ``data.unlabelled_manifest`` names such cases and inert otherwise."""
+
+    dose_consistency: DoseConsistencySpec = field(default_factory=DoseConsistencySpec)
+
+
+@dataclass
 class StudentStageConfig(StageConfig):
     """Stage 2 (the student): a :class:`StageConfig` plus the condition its checkpoint is selected under.
 
@@ -127,3 +137,6 @@ class DataConfig:
     # Folder of the preprocessing and low-dose caches (cache/, dose-cache/); None = inside the run folder.
     # Entries are keyed by case and parameters, so runs of one cohort (compare, ablate) can share it.
     cache_dir: str | None = None
+    # Unlabelled CT for stage 1 (a manifest whose grade column is empty, e.g. from `reactkd manifest` on
+    # LiTS): each case enters the teacher's dose-aware branch with `stage1.dose_consistency`; None = none.
+    unlabelled_manifest: str | None = None

@@ -34,15 +34,17 @@ from reactkd.config.run_dir import prepare_run_dir
 from reactkd.config.schema import Deployment
 from reactkd.distill import build_distiller
 from reactkd.evaluate.predictions import write_fold_predictions
-from reactkd.models import Student, Teacher, TeacherSpec, build_student, teacher_spec
+from reactkd.models import Student, Teacher, TeacherBranch, TeacherSpec, build_student, teacher_spec
 from reactkd.preprocess import PreprocessConfig
 from reactkd.train.augment import build_augmentation
 from reactkd.train.checkpoint import load_checkpoint
 from reactkd.train.data import LowDose, inner_split, load_records, make_loader, run_caches
+from reactkd.train.dose_consistency import with_unlabelled
 from reactkd.train.loop import fit, selected
 from reactkd.train.predict import predict_loader
 from reactkd.train.runtime import Runtime, seed_everything
 from reactkd.train.supervised import SupervisedModel
+from reactkd.train.unlabelled import UnlabelledCases, read_unlabelled
 from reactkd.train.validation import classification_validator
 from reactkd.utils.atomic import atomic_path
 
@@ -93,13 +95,15 @@ def _teacher_dir(config: ExperimentConfig, spec: TeacherSpec, fold_dir: Path, k:
 
 @dataclass
 class RunData:
-    """What every fold of a run reads: the cases, the preprocessing and low-dose caches, the test folds."""
+    """What every fold of a run reads: the cases, the preprocessing and low-dose caches, the test folds, and
+    the unlabelled CT of stage 1 (None without ``data.unlabelled_manifest``)."""
 
     records: list[CaseRecord]
     preprocess: PreprocessConfig
     cache: PreprocessCache
     lowdose: LowDose
     folds: list[list[str]]
+    unlabelled: UnlabelledCases | None = None
 
 
 @dataclass
@@ -125,7 +129,8 @@ class FoldContext:
     teacher_store: Path | None
 
 
-def run_experiment(config: ExperimentConfig, run_dir: str | Path, log=print, teacher_store: str | Path | None = None) -> Path:
+def run_experiment(config: ExperimentConfig, run_dir: str | Path, log=print,
+                   teacher_store: str | Path | None = None) -> Path:
     """Train and predict every fold; returns ``run_dir``. Re-running resumes where it stopped.
 
     ``teacher_store``: a folder of fold teachers keyed by their stage-1 settings
@@ -163,7 +168,8 @@ def prepare_run(config: ExperimentConfig, run_dir: Path, runtime: Runtime) -> Ru
         if runtime.is_main:
             with atomic_path(folds_path) as tmp:
                 write_folds(folds, tmp)
-    return RunData(records, PreprocessConfig.from_dict(config.data.preprocess), cache, lowdose, folds)
+    return RunData(records, PreprocessConfig.from_dict(config.data.preprocess), cache, lowdose, folds,
+                   read_unlabelled(config, run_dir, records))
 
 
 def fold_split(context: FoldContext, k: int, fold_dir: Path) -> Fold:
@@ -206,15 +212,22 @@ def stage_loaders(context: FoldContext, fold: Fold, stage: StageConfig) -> tuple
     return train, val
 
 
-def train_teacher(context: FoldContext, fold: Fold, spec: TeacherSpec, name: str, model: Teacher | None = None) -> Teacher:
+def train_teacher(context: FoldContext, fold: Fold, spec: TeacherSpec, name: str,
+                  model: Teacher | None = None) -> Teacher:
     """Train (or load) one fold teacher; returns it frozen. Without ``model`` (a distiller's own teacher) it
-    is built from the fold's RNG state, whatever ran before."""
+    is built from the fold's RNG state, whatever ran before. With the run's unlabelled CT, a teacher with the
+    dose-aware branch also learns from it (:mod:`reactkd.train.dose_consistency`)."""
     config, runtime = context.config, context.runtime
     if model is None:
         seed_everything(config.seed + fold.k)
         model = Teacher(spec)
     train, val = stage_loaders(context, fold, config.stage1)
-    result = fit(SupervisedModel(model), partial(_same, model), train, config.stage1, runtime,
+    module = SupervisedModel(model)
+    if context.data.unlabelled is not None and TeacherBranch.DOSE in spec.branches:  # unlabelled CT: dose branch
+        module, train = with_unlabelled(module, train, context.data.unlabelled, config.stage1,
+                                        config.distiller.kwargs, runtime, config.seed + fold.k,
+                                        augment=config.data.augment)
+    result = fit(module, partial(_same, model), train, config.stage1, runtime,
                  _teacher_dir(config, spec, fold.folder, fold.k, name, context.teacher_store),
                  _metadata(config, fold.k, "teacher", spec, context.data.preprocess), desc=f"fold {fold.k} {name}",
                  validate=classification_validator(val, runtime))

@@ -42,13 +42,19 @@ padding nodes (``valid`` False) never contribute, whatever their features.
 from __future__ import annotations
 
 import enum
+import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 
 from reactkd.losses.region_graph import edge_alignment_loss, node_alignment_loss
+from reactkd.utils.typed import require
 
-__all__ = ["ConsistencyTarget", "dose_consistency_loss", "DoseConsistencyLoss"]
+__all__ = ["ConsistencyTarget", "DoseConsistencySpec", "dose_consistency_loss", "DoseConsistencyLoss"]
+
+SWIN_LEVELS = 5
+"""Encoder levels of the Swin dose branch (strides 2 … 32)."""
 
 
 class ConsistencyTarget(str, enum.Enum):
@@ -132,3 +138,33 @@ class DoseConsistencyLoss(nn.Module):
     def forward(self, native_nodes: torch.Tensor, lowdose_nodes: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """``(B, R, C)``, ``(B, R, C)``, ``(B, R)`` bool → scalar (see :func:`dose_consistency_loss`)."""
         return dose_consistency_loss(native_nodes, lowdose_nodes, valid, self.edge_weight, self.target)
+
+
+@dataclass
+class DoseConsistencySpec:
+    """Stage 1's objective on unlabelled CT (``data.unlabelled_manifest``), the config's
+    ``stage1.dose_consistency``; inert without an unlabelled manifest.
+
+    Attributes:
+        weight: :math:`\\lambda_{dose}`, the term's weight beside the graded cases' focal loss. Default 1, the
+            weight Unsupervised Data Augmentation gives its consistency term (Xie et al. 2020) and the one
+            the distillation's terms have; both losses are O(1) (focal ~1 at the start, this one in [0, 6]).
+        edge_weight: :math:`\\lambda_{edge}` inside the term. Default 1 (module doc).
+        target: :class:`ConsistencyTarget`. Default ``native``.
+        level: the dose branch's encoder level pooled into nodes (0 … 4, stride 2 … 32); None (default):
+            the level the distiller's region graph reads from the teacher (``distiller.kwargs.teacher_level``,
+            else 2), so the invariance is learnt where stage 2 distils.
+    """
+
+    weight: float = 1.0
+    edge_weight: float = 1.0
+    target: ConsistencyTarget = ConsistencyTarget.NATIVE
+    level: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("weight", "edge_weight"):
+            value = getattr(self, name)
+            require(math.isfinite(value) and value >= 0, name, value, "a finite number >= 0")
+        self.target = _target(self.target)
+        require(self.level is None or self.level in range(SWIN_LEVELS), "level", self.level,
+                f"null or an encoder level in 0..{SWIN_LEVELS - 1}")

@@ -141,7 +141,10 @@ def make_loader(records: list[CaseRecord], cache: PreprocessCache, lowdose: LowD
 def loader_state(loader: DataLoader) -> dict:
     """The random state a loader consumes across epochs: its shuffle generator and, when the dataset's
     transform can save one (:class:`reactkd.train.augment.Augmentation`), the augmentation stream.
-    Both are part of ``last.pt``: without them a resumed run shuffles and warps as in epoch 1 again."""
+    Both are part of ``last.pt``: without them a resumed run shuffles and warps as in epoch 1 again.
+    A loader that keeps its own (:class:`reactkd.train.unlabelled.WithUnlabelled`) gives its ``state_dict()``."""
+    if hasattr(loader, "state_dict"):
+        return loader.state_dict()
     state: dict = {}
     if loader.generator is not None:
         state["shuffle"] = loader.generator.get_state()
@@ -153,6 +156,9 @@ def loader_state(loader: DataLoader) -> dict:
 
 def load_loader_state(loader: DataLoader, state: dict) -> None:
     """Restore :func:`loader_state`; a part the loader does not have is refused (another run setting)."""
+    if hasattr(loader, "load_state_dict"):
+        loader.load_state_dict(state)
+        return
     transform = getattr(loader.dataset, "transform", None)
     if ("shuffle" in state) != (loader.generator is not None) or ("augment" in state) != hasattr(transform, "state_dict"):
         raise ValueError(f"the saved data-loader state has {sorted(state)}, this run's loader differs "
