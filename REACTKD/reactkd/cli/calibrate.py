@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from reactkd.cli.robustness import add_device_arguments, check_device
 from reactkd.inference.calibrate import calibrate_run
 
 
@@ -15,10 +16,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("calibrate", help="temperature-scale a trained run's fold students", description=__doc__)
     p.add_argument("--run", required=True, type=Path, help="run folder written by `reactkd train`")
     p.add_argument("--force", action="store_true", help="refit folds already calibrated")
+    add_device_arguments(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    folds = calibrate_run(args.run, force=args.force)
+    check_device([args.run], args)
+    folds = calibrate_run(args.run, force=args.force, device=args.device, precision=args.precision)
     print(", ".join(f"fold {r['fold']}: T = {r['temperature']:.3f}" for r in folds))
     return 0

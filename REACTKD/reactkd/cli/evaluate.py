@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from reactkd.config.run_dir import read_run_info
+from reactkd.cli.robustness import add_device_arguments, check_device
 from reactkd.report.run_report import write_report
 from reactkd.inference.run_eval import evaluate_run
 
@@ -16,16 +16,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--manifest", help="evaluate on another cohort (every fold's student predicts every case)")
     p.add_argument("--dose", help="native, mild, severe, mixed or a dose fraction in (0, 1]")
     p.add_argument("--withhold", choices=["pet", "ct"], help="declare a modality missing")
+    add_device_arguments(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    read_run_info(args.run)  # before any work: nothing is written into a folder that is not a run
+    check_device([args.run], args)  # before any work: nothing is written into a folder that is not a run
     if not (args.manifest or args.dose or args.withhold):
-        print(f"report: {write_report(args.run)}")
+        print(f"report: {write_report(args.run, device=args.device, precision=args.precision)}")
         return 0
 
-    out = evaluate_run(args.run, args.manifest, args.dose, args.withhold)
+    out = evaluate_run(args.run, args.manifest, args.dose, args.withhold, device=args.device,
+                       precision=args.precision)
     print((out / "summary.md").read_text())
     print(f"→ {out}")
     return 0

@@ -15,10 +15,10 @@ from pathlib import Path
 from reactkd.config.run_dir import read_run_info
 from reactkd.dose.levels import DoseLevel
 from reactkd.evaluate.metrics import aggregate_folds, evaluate_folds
-from reactkd.phantom.oracle import oracle_rows
 from reactkd.evaluate.predictions import read_run_predictions
-from reactkd.inference.run_eval import eval_tag, evaluate_run, read_noise
 from reactkd.evaluate.tables import Table, format_mean_std, summary_table
+from reactkd.inference.run_eval import eval_tag, evaluate_run, read_noise
+from reactkd.phantom.oracle import oracle_rows
 
 __all__ = ["robustness_table", "dose_table", "MODALITY_CONDITIONS", "DOSE_CONDITIONS", "DOSE_RESPONSE", "TABLES_DIR"]
 
@@ -44,16 +44,17 @@ DOSE_RESPONSE: tuple[float, ...] = (1.0, 0.5, 0.25, 0.1, 0.05)
 """Dose fractions of the dose-response curve written beside Table IV."""
 
 
-def _condition(runs: list[Path], manifest: str | None, dose: str | None, withhold: str | None):
+def _condition(runs: list[Path], manifest: str | None, dose: str | None, withhold: str | None, device: dict):
     """Summary (mean ± std over every fold of every run) of the runs' students under one condition, and
-    the mean (std) over runs of the cohort's mean liver noise (HU) at that dose (NaN without a dose)."""
+    the mean (std) over runs of the cohort's mean liver noise (HU) at that dose (NaN without a dose).
+    ``device``: ``device`` / ``precision`` overrides of :func:`~reactkd.inference.run_eval.evaluate_run`."""
 
     per_fold, noise = [], []
     for run in runs:
         out = run / "eval" / eval_tag(manifest, dose, withhold)
         n_folds = len(list(run.glob("fold*/student/best.pt")))
         if not ((out / "summary.csv").is_file() and len(list(out.glob("fold*/predictions.csv"))) == n_folds):
-            out = evaluate_run(run, manifest, dose, withhold)
+            out = evaluate_run(run, manifest, dose, withhold, **device)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             per_fold += evaluate_folds(read_run_predictions(out))[0]
@@ -96,17 +97,20 @@ def _over(runs: list[Path]) -> str:
     return "folds" if len(runs) == 1 else f"every fold of {len(runs)} runs"
 
 
-def robustness_table(run: str | Path | list, manifest: str | None = None, out: str | Path | None = None) -> Path:
+def robustness_table(run: str | Path | list, manifest: str | None = None, out: str | Path | None = None, *,
+                     device: str | None = None, precision: str | None = None) -> Path:
     """Table III: the students of ``run`` (one run folder, or several pooled into ``out``) with both
     modalities, PET only and CT only; returns the markdown path. On the phantom (and its own cohort, no
     ``manifest``) the trait-oracle rows follow (:mod:`reactkd.phantom.oracle`): ``(CT)`` against CT only,
-    ``(PET)`` against PET only, ``(all)`` against PET + CT.
+    ``(PET)`` against PET only, ``(all)`` against PET + CT. The students run on each run's device and
+    precision unless ``device`` / ``precision`` say otherwise.
 
     Raises:
         FileNotFoundError: a run folder is missing. ValueError: several runs and no ``out``.
     """
     runs, folder = _runs_and_folder(run, out)
-    summaries = {label: _condition(runs, manifest, None, w)[0] for label, w in MODALITY_CONDITIONS}
+    where = {"device": device, "precision": precision}
+    summaries = {label: _condition(runs, manifest, None, w, where)[0] for label, w in MODALITY_CONDITIONS}
     if manifest is None:
         summaries.update(oracle_rows(runs))
     return _write(folder, "table3_missing_modality",
@@ -114,20 +118,27 @@ def robustness_table(run: str | Path | list, manifest: str | None = None, out: s
 
 
 def dose_table(run: str | Path | list, manifest: str | None = None, out: str | Path | None = None,
-               response: tuple[float, ...] = DOSE_RESPONSE) -> Path:
+               response: tuple[float, ...] = DOSE_RESPONSE, *, device: str | None = None,
+               precision: str | None = None) -> Path:
     """Table IV: the students of ``run`` (one or several, as :func:`robustness_table`) at native, mild,
     severe and mixed dose, with the liver noise (HU, acquired grid) at each; and beside it
-    ``table4_dose_response`` at the fractions ``response``. Returns the Table IV markdown path."""
+    ``table4_dose_response`` at the fractions ``response``. Returns the Table IV markdown path.
+
+    ``manifest``: another cohort, e.g. an external CT-only one (the paper's Table IV is on external CT):
+    every fold's student grades every case from its CT alone (a case without PET is declared so), at each
+    dose simulated on that case's CT as acquired. The tables are named after it
+    (``table4_dose_<manifest stem>``)."""
     runs, folder = _runs_and_folder(run, out)
     suffix = f" on {Path(manifest).name}" if manifest else ""
     stem = "table4_dose" + (f"_{Path(manifest).stem}" if manifest else "")
     over = _over(runs)
-    rows = {label: _condition(runs, manifest, d, None) for label, d in DOSE_CONDITIONS}
+    where = {"device": device, "precision": precision}
+    rows = {label: _condition(runs, manifest, d, None, where) for label, d in DOSE_CONDITIONS}
     path = _write(folder, stem, f"Dose degradation (Table IV){suffix}: students, mean ± std over {over}; "
                   "liver noise: mean over cases (std over runs)", rows, "CT dose")
     # Fractions equal to a named level use its name, so their evaluations (and dose caches) are shared.
     names = {level.fraction: level.value for level in DoseLevel}
-    curve = {f"{k:g}": _condition(runs, manifest, names.get(k, f"{k:g}"), None) for k in response}
+    curve = {f"{k:g}": _condition(runs, manifest, names.get(k, f"{k:g}"), None, where) for k in response}
     _write(folder, stem + "_response", f"Dose-response{suffix}: students at each dose fraction, mean ± std over "
            f"{over}", curve, "Dose fraction")
     return path

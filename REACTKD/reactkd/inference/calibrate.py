@@ -22,7 +22,7 @@ from reactkd.inference.domain import case_statistics, read_domain, training_doma
 from reactkd.train.data import inner_split, load_records, make_loader, run_caches
 from reactkd.inference.load import load_student
 from reactkd.train.predict import predict_loader
-from reactkd.train.runtime import Runtime
+from reactkd.inference.device import evaluation_runtime
 
 __all__ = ["calibrate_run", "read_calibration", "METHOD"]
 
@@ -40,8 +40,11 @@ def _write_json(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
-def calibrate_run(run: str | os.PathLike, *, force: bool = False, log=print) -> list[dict]:
-    """Fit and write every fold's temperature (and the training domain); returns the folds' records.
+def calibrate_run(run: str | os.PathLike, *, force: bool = False, log=print, device: str | None = None,
+                  precision: str | None = None) -> list[dict]:
+    """Fit and write every fold's temperature (and the training domain); returns the folds' records. The
+    students run on the run's device and precision unless ``device`` / ``precision`` say otherwise
+    (:func:`~reactkd.inference.device.evaluation_runtime`).
 
     Raises:
         FileNotFoundError: not a run folder, or a fold without its trained student.
@@ -51,7 +54,7 @@ def calibrate_run(run: str | os.PathLike, *, force: bool = False, log=print) -> 
     records = load_records(config, run)
     folds = read_folds(run / "folds.json")
     cache, _ = run_caches(config, run)
-    runtime = Runtime.create("cpu")
+    runtime = evaluation_runtime(config, device, precision)
     out = []
     for k, test_ids in enumerate(folds):
         fold_dir = run / f"fold{k}"

@@ -32,7 +32,7 @@ from reactkd.preprocess import PreprocessConfig
 from reactkd.train.data import LowDose, load_records, make_loader, run_caches
 from reactkd.inference.load import load_student
 from reactkd.train.predict import predict_loader
-from reactkd.train.runtime import Runtime
+from reactkd.inference.device import evaluation_runtime
 
 __all__ = ["evaluate_run", "eval_tag", "read_noise"]
 
@@ -44,18 +44,18 @@ def eval_tag(manifest: str | None, dose: str | None, withhold: str | None) -> st
 
 
 def evaluate_run(run: str | Path, manifest: str | None = None, dose: str | None = None,
-                 withhold: str | None = None) -> Path:
-    """Predict with each fold's student under the given condition; returns the folder with the tables."""
+                 withhold: str | None = None, *, device: str | None = None, precision: str | None = None) -> Path:
+    """Predict with each fold's student under the given condition; returns the folder with the tables.
 
-
-
+    The students run on the run's device and precision unless ``device`` / ``precision`` say otherwise
+    (:func:`~reactkd.inference.device.evaluation_runtime`)."""
     run = Path(run)
     config = read_run_config(run)
     if withhold not in (None, "pet", "ct"):
         raise ValueError(f"`withhold` must be 'pet' or 'ct', got {withhold!r}.")
     if dose is not None and dose != "mixed":
         resolve_dose(dose)  # validates the level or fraction
-    runtime = Runtime.create("cpu")
+    runtime = evaluation_runtime(config, device, precision)
     external = read_manifest(manifest) if manifest else None
     records = external or load_records(config, run)
     by_id = {r.case_id: r for r in records}

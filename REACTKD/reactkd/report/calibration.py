@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from reactkd.inference.calibrate import METHOD, calibrate_run, read_calibration
 from reactkd.evaluate.calibration import reliability_bins, scaled_probabilities
 from reactkd.evaluate.figures import plot_reliability
 from reactkd.evaluate.predictions import read_predictions
+from reactkd.inference.calibrate import METHOD, calibrate_run, read_calibration
 
 __all__ = ["calibration_section", "out_of_fold_calibration", "ensemble_calibration", "EXTERNAL_SUFFIX"]
 
@@ -42,7 +42,8 @@ def out_of_fold_calibration(run: str | os.PathLike, n_bins: int = 10) -> dict | 
         t, y = float(calibration["temperature"]), table.labels
         p0, p1 = scaled_probabilities(table.logits), scaled_probabilities(table.logits, t)
         rows.append({"fold": int(path.parent.name[4:]), "temperature": t, "n": len(y),
-                     "ece_before": reliability_bins(p0, y, n_bins).ece, "ece_after": reliability_bins(p1, y, n_bins).ece})
+                     "ece_before": reliability_bins(p0, y, n_bins).ece,
+                     "ece_after": reliability_bins(p1, y, n_bins).ece})
         before.append(p0), after.append(p1), labels.append(y)
     if not rows:
         return None
@@ -55,8 +56,9 @@ def out_of_fold_calibration(run: str | os.PathLike, n_bins: int = 10) -> dict | 
 
 def ensemble_calibration(run: str | os.PathLike, eval_dir: str | os.PathLike, n_bins: int = 10) -> dict | None:
     """The fold ensemble on an external cohort (``eval_dir/fold{k}/predictions.csv``: fold student ``k`` on
-    every case): ``{"n", "members", "ece_before", "ece_after", "bins", "case_id", "probs" (calibrated)}`` for the mean of the students' softmax without
-    and with their temperatures — what ``reactkd predict --model RUN`` returns; None without the files."""
+    every case): ``{"n", "members", "ece_before", "ece_after", "bins", "case_id", "probs" (calibrated)}``
+    for the mean of the students' softmax without and with their temperatures — what
+    ``reactkd predict --model RUN`` returns; None without the files."""
     run, eval_dir = Path(run), Path(eval_dir)
     raw, scaled, labels, ids = [], [], None, None
     for path in sorted(eval_dir.glob("fold*/predictions.csv"), key=lambda p: int(p.parent.name[4:])):
@@ -98,13 +100,14 @@ def _external_lines(run: Path, out: Path) -> tuple[list[str], list[str]]:
     return lines, figures
 
 
-def calibration_section(run: Path, out: Path) -> tuple[list[str], list[str]]:
-    """Calibrate the run where it is not yet (see :func:`calibrate_run`), then ``(markdown lines, figures)``;
-    writes ``out/calibration.csv`` and ``out/reliability.png``."""
+def calibration_section(run: Path, out: Path, *, device: str | None = None,
+                        precision: str | None = None) -> tuple[list[str], list[str]]:
+    """Calibrate the run where it is not yet (see :func:`calibrate_run`; ``device`` / ``precision`` override
+    the run's), then ``(markdown lines, figures)``; writes ``out/calibration.csv`` and ``out/reliability.png``."""
     if not all((d / "student" / "best.pt").is_file() for d in run.glob("fold*") if d.is_dir()):
         return [], []
     try:
-        calibrate_run(run, log=lambda *_: None)
+        calibrate_run(run, log=lambda *_: None, device=device, precision=precision)
     except (FileNotFoundError, ValueError) as err:
         return ["## Calibration", "", f"Not calibrated: {err}", ""], []
     result = out_of_fold_calibration(run)

@@ -9,15 +9,15 @@ from pathlib import Path
 
 from reactkd.evaluate.dca import GradeQuestion, grade_decision_curve
 from reactkd.evaluate.figures import plot_dca, plot_roc, plot_tsne
-from reactkd.report.calibration import calibration_section
-from reactkd.report.html import write_html
 from reactkd.evaluate.metrics import evaluate_folds
 from reactkd.evaluate.predictions import concat_predictions, read_run_predictions
 from reactkd.evaluate.roc import ovr_roc_curves
 from reactkd.evaluate.tables import fold_table, summary_table
 from reactkd.evaluate.training_figures import plot_training_panels
-from reactkd.inference.topology import topology_figures
 from reactkd.evaluate.tsne import tsne_embedding
+from reactkd.inference.topology import topology_figures
+from reactkd.report.calibration import calibration_section
+from reactkd.report.html import write_html
 
 __all__ = ["write_report", "MODELS"]
 
@@ -42,9 +42,12 @@ def _training_log(run: Path, out: Path) -> Path | None:
     return target
 
 
-def write_report(run: str | Path, title: str | None = None, extra_sections: list[str] | None = None) -> Path:
+def write_report(run: str | Path, title: str | None = None, extra_sections: list[str] | None = None, *,
+                 device: str | None = None, precision: str | None = None) -> Path:
     """Write ``RUN/report/`` (tables as markdown + CSV, PNG figures, ``index.md``, ``index.html``); returns
-    ``index.md``. Calibrates the run first where it is not yet (:mod:`reactkd.inference.calibrate`).
+    ``index.md``. Calibrates the run first where it is not yet (:mod:`reactkd.inference.calibrate`). The
+    models it runs (calibration, topology maps) run on the run's device and precision unless ``device`` /
+    ``precision`` say otherwise (:func:`~reactkd.inference.device.evaluation_runtime`).
 
     Raises:
         FileNotFoundError: the run has no prediction files yet.
@@ -87,12 +90,12 @@ def write_report(run: str | Path, title: str | None = None, extra_sections: list
             emb = tsne_embedding(student.logits, seed=0)
             plot_tsne(emb, student.grade, out / "tsne_student.png", title="t-SNE of student logits")
             figures.append("tsne_student.png")
-    figures += topology_figures(run, out)
+    figures += topology_figures(run, out, device=device, precision=precision)
     log = _training_log(run, out)
     if log is not None:
         plot_training_panels(log, out / "training.png", title="Training (thin: folds; bold: mean over folds)")
         figures.append("training.png")
-    calibration, calibration_figures = calibration_section(run, out)
+    calibration, calibration_figures = calibration_section(run, out, device=device, precision=precision)
     lines += calibration + [f"![{f}]({f})" for f in calibration_figures] + ([""] if calibration_figures else [])
     lines += ["## Figures", ""] + [f"![{f}]({f})" for f in figures] + [""]
     extra = sorted((run / "tables").glob("*.md"))  # Tables III/IV of `reactkd robustness` / `reactkd dose`
