@@ -139,7 +139,8 @@ def _runner(module, batch: dict, runtime):
             loss = sum(losses.values())
         scaler.scale(loss).backward()
         scaler.unscale_(opt)
-        ok = bool(torch.isfinite(loss)) and all(bool(torch.isfinite(p.grad).all()) for p in params if p.grad is not None)
+        grads = [p.grad for p in params if p.grad is not None]
+        ok = bool(torch.isfinite(loss)) and all(bool(torch.isfinite(g).all()) for g in grads)
         scaler.step(opt)
         scaler.update()
         return ok

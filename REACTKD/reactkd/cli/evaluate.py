@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 
 from reactkd.cli.robustness import add_device_arguments, check_device
-from reactkd.report.run_report import write_report
 from reactkd.inference.run_eval import evaluate_run
+from reactkd.report.run_report import write_report
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from reactkd.cli.validate import output_folder
 from reactkd.config.run_dir import read_run_config, read_run_info
 from reactkd.config.schema import Device, Precision
 from reactkd.experiments import robustness_table
 from reactkd.inference.device import evaluation_runtime
-from reactkd.cli.validate import output_folder
 
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:

@@ -122,8 +122,9 @@ def _check_values(c: ExperimentConfig) -> None:
     for i, edit in enumerate(c.distiller.teachers or []):
         teacher_spec({**to_dict(c.teacher), **edit}, f"distiller.teachers[{i}]")
     if c.data.unlabelled_manifest and TeacherBranch.DOSE not in c.teacher.branches:
-        raise ConfigError("`data.unlabelled_manifest` trains the teacher's dose-aware branch, but `teacher.branches` is "
-                          f"{[b.value for b in c.teacher.branches]}: add `dose`, or leave the unlabelled manifest out.")
+        raise ConfigError("`data.unlabelled_manifest` trains the teacher's dose-aware branch, but "
+                          f"`teacher.branches` is {[b.value for b in c.teacher.branches]}: add `dose`, or leave "
+                          "the unlabelled manifest out.")
     if c.student.fusion_channels != c.teacher.fusion_channels:
         raise ConfigError(f"`student.fusion_channels` ({c.student.fusion_channels}) must equal `teacher.fusion_channels` "
                           f"({c.teacher.fusion_channels}): the student shares the teacher's CBAM3D (leave it out).")

@@ -13,7 +13,6 @@ from typing import Any, Mapping
 
 import torch
 import torch.nn as nn
-
 from torch.utils.data import DataLoader
 
 from reactkd.config.schema import TeacherStageConfig
