@@ -43,7 +43,8 @@ def commands() -> dict[str, tuple[str, str]]:
     table = {}
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         tree = ast.parse((Path(__path__[0]) / f"{info.name}.py").read_text(encoding="utf-8"))
-        if info.name.startswith("_") or not any(isinstance(n, ast.FunctionDef) and n.name == "register" for n in tree.body):
+        registers = any(isinstance(n, ast.FunctionDef) and n.name == "register" for n in tree.body)
+        if info.name.startswith("_") or not registers:
             continue
         doc = " ".join((ast.get_docstring(tree) or "").split("\n\n")[0].split())
         table[info.name.replace("_", "-")] = (info.name, re.sub(r"^``reactkd [\w-]+``:\s*", "", doc))

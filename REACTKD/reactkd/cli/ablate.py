@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 
 from reactkd.cli.compare import add_suite_arguments
+from reactkd.cli.validate import output_folder
 from reactkd.config import load_config
 from reactkd.config.shipped import resolve_config_path
 from reactkd.experiments import ablation_variants, run_suite
-from reactkd.cli.validate import output_folder
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -7,9 +7,9 @@ import csv
 from collections import Counter
 from pathlib import Path
 
+from reactkd.cli.validate import output_folder
 from reactkd.phantom.cohort import generate_cohort
 from reactkd.phantom.rules import RULES
-from reactkd.cli.validate import output_folder
 
 __all__ = ["register", "run"]
 

@@ -6,10 +6,10 @@ import argparse
 from pathlib import Path
 
 from reactkd.cli.train import add_config_arguments
+from reactkd.cli.validate import output_folder
 from reactkd.config import load_config
 from reactkd.config.shipped import resolve_config_path
 from reactkd.experiments import compare_variants, run_suite
-from reactkd.cli.validate import output_folder
 
 
 def add_suite_arguments(p: argparse.ArgumentParser) -> None:
@@ -24,7 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               description=__doc__)
     add_suite_arguments(p)
     p.add_argument("--methods", nargs="+", metavar="KEY",
-                   help="distiller keys to compare (default: reactkd kd at cirkd mskd mtcmkd awmtkd ms_sard ms_ca none; none = the student alone)")
+                   help="distiller keys to compare (default: reactkd kd at cirkd mskd mtcmkd awmtkd ms_sard ms_ca "
+                        "none; none = the student alone)")
     p.set_defaults(func=run)
 
 

@@ -9,12 +9,12 @@ import argparse
 import time
 from pathlib import Path
 
+from reactkd.cli.validate import output_folder
 from reactkd.config import load_config
 from reactkd.config.shipped import resolve_config_path
-from reactkd.report.run_report import write_report
 from reactkd.experiments import dose_table, robustness_table
 from reactkd.experiments.cross_validation import run_experiment
-from reactkd.cli.validate import output_folder
+from reactkd.report.run_report import write_report
 
 DEFAULT_OUT = Path("runs/demo")
 

@@ -7,9 +7,9 @@ import json
 import sys
 import warnings
 
+from reactkd.cli.validate import finite_number
 from reactkd.io import load_case
 from reactkd.preprocess import PreprocessConfig, region_graph
-from reactkd.cli.validate import finite_number
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

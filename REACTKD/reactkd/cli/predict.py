@@ -9,9 +9,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from reactkd.inference.batch import grade_manifest, write_case_outputs
 from reactkd.cli.validate import inference_device, output_folder
 from reactkd.cohort.manifest import read_manifest
+from reactkd.inference.batch import grade_manifest, write_case_outputs
 from reactkd.inference.ensemble import load_ensemble, predict_with_ensemble
 from reactkd.io import load_case
 from reactkd.utils.atomic import FolderLock
@@ -64,7 +64,8 @@ def run(args: argparse.Namespace, load=load_ensemble) -> int:
         print(f"{len(summary.graded)} graded, {len(summary.skipped)} done before, {len(summary.failed)} failed "
               f"→ {summary.csv}")
         if summary.failed:
-            print(f"reactkd predict: {len(summary.failed)} case(s) failed: " + ", ".join(summary.failed), file=sys.stderr)
+            print(f"reactkd predict: {len(summary.failed)} case(s) failed: " + ", ".join(summary.failed),
+                  file=sys.stderr)
             return 1
         return 0
     pets = _pets(args.pet)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from reactkd.cli.validate import output_folder
 from reactkd.config.shipped import resolve_config_path
 from reactkd.segment.config import load_seg_config
 from reactkd.segment.experiment import run_seg_distill
-from reactkd.cli.validate import output_folder
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

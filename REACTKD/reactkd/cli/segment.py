@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
+from reactkd.cli.validate import inference_device, output_folder
 from reactkd.io import read_image
 from reactkd.segment.inference import load_seg_model, segment_ct
 from reactkd.segment.writer import write_masks
-from reactkd.cli.validate import inference_device, output_folder
 from reactkd.utils.atomic import atomic_write_text
 
 

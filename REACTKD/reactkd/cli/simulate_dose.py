@@ -77,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
     declared = Acquisition(fluence=args.fluence, kernel=args.kernel) if args.fluence is not None else None
     image = read_image(args.ct, role="CT")
     if image.GetDimension() != 3:
-        raise ValueError(f"`--ct` must be a 3-D CT volume, got a {image.GetDimension()}-D image of size {image.GetSize()}.")
+        raise ValueError(f"`--ct` must be a 3-D CT volume, got a {image.GetDimension()}-D image "
+                         f"of size {image.GetSize()}.")
     start = time.perf_counter()
     if declared is not None:
         acquisition, source = declared, "given"

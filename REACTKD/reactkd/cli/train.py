@@ -6,11 +6,11 @@ import argparse
 import os
 from pathlib import Path
 
+from reactkd.cli.validate import output_folder
 from reactkd.config import load_config
 from reactkd.config.shipped import resolve_config_path
-from reactkd.report.run_report import write_report
 from reactkd.experiments.cross_validation import run_experiment
-from reactkd.cli.validate import output_folder
+from reactkd.report.run_report import write_report
 
 
 def add_config_arguments(p: argparse.ArgumentParser) -> None:

@@ -19,7 +19,8 @@ IMAGE_EXTENSIONS = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd")
 """Output image formats SimpleITK writes without a plugin (NIfTI, NRRD, MetaImage)."""
 
 
-def finite_number(value: float | None, flag: str, minimum: float | None = None, *, inclusive: bool = True) -> float | None:
+def finite_number(value: float | None, flag: str, minimum: float | None = None, *,
+                  inclusive: bool = True) -> float | None:
     """``value`` if it is a finite number (never nan/inf), optionally ``>= minimum`` (``> minimum`` when
     not ``inclusive``); None passes (an option left unset). ``float("nan")`` passes every ``<`` test, so
     it is named explicitly.
@@ -59,7 +60,8 @@ def output_image(path: str | os.PathLike, flag: str = "--out") -> Path:
     """
     path = Path(path)
     if not path.name.lower().endswith(IMAGE_EXTENSIONS):
-        raise ValueError(f"`{flag}` {path}: no image writer knows the extension {''.join(path.suffixes) or '(none)'!r}; "
+        raise ValueError(f"`{flag}` {path}: no image writer knows the extension "
+                         f"{''.join(path.suffixes) or '(none)'!r}; "
                          f"use one of {list(IMAGE_EXTENSIONS)}.")
     if path.is_dir():
         raise ValueError(f"`{flag}` {path} is a folder; give an image file name.")

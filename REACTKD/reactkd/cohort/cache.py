@@ -40,7 +40,8 @@ class PreprocessCache:
         in_memory: also keep loaded cases in RAM so that later epochs do no I/O at all.
     """
 
-    def __init__(self, root: str | os.PathLike | None, config: PreprocessConfig = PreprocessConfig(), *, in_memory: bool = True):
+    def __init__(self, root: str | os.PathLike | None, config: PreprocessConfig = PreprocessConfig(), *,
+                 in_memory: bool = True):
         self.root = Path(root) if root is not None else None
         self.config = config
         self.in_memory = in_memory

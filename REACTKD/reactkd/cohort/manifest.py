@@ -67,7 +67,8 @@ class CaseRecord:
 
     def load(self) -> Case:
         """Read the images (see :func:`reactkd.io.load_case`)."""
-        return load_case(self.ct, self.liver_mask, self.tumor_mask, dict(self.pets), self.case_id, self.patient_id, self.grade)
+        return load_case(self.ct, self.liver_mask, self.tumor_mask, dict(self.pets), self.case_id, self.patient_id,
+                         self.grade)
 
     def files(self) -> list[Path]:
         """Every file or folder the case reads (for cache keys)."""

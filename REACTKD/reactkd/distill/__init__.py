@@ -1,7 +1,8 @@
 """Distillers behind one interface (``DISTILLERS`` registry): REACT-KD and the baselines it is compared with.
 
 Importing this package registers: ``reactkd``, ``kd``, ``at``, ``cirkd``, ``mskd``, ``mtcmkd``, ``awmtkd``,
-``ms_sard``, ``ms_ca`` and ``none`` (the student alone, the reference row). The segmentation distillers (ReCo-KD) are :mod:`reactkd.segment.distill`.
+``ms_sard``, ``ms_ca`` and ``none`` (the student alone, the reference row). The segmentation distillers
+(ReCo-KD) are :mod:`reactkd.segment.distill`.
 """
 
 from .alone import StudentAlone

@@ -6,8 +6,8 @@ from typing import Sequence
 
 import torch.nn as nn
 
-from reactkd.losses.attention import attention_transfer_loss
 from reactkd.graph.nodes import region_nodes, uniform_patch_masks
+from reactkd.losses.attention import attention_transfer_loss
 from reactkd.losses.region_graph import edge_alignment_loss, node_alignment_loss
 from reactkd.losses.relational import cross_image_relation_loss
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch.nn as nn
 
-from reactkd.losses.gromov import gw_graph_loss
 from reactkd.graph.nodes import region_nodes
+from reactkd.losses.gromov import gw_graph_loss
 from reactkd.losses.region_graph import edge_alignment_loss, node_alignment_loss
 
 from .base import Distiller

@@ -58,7 +58,8 @@ class MSSARD(Distiller):
         if self.sard_weight:
             targets = [ft.levels[t] for _, t in self.level_pairs]
             preds = [proj(fs.levels[s]) for proj, (s, _) in zip(self.projectors, self.level_pairs)]
-            maps = [region_weight_map(batch["roi_masks"], batch["roi_valid"].bool(), t.shape[-3:], self.background_weight)
+            maps = [region_weight_map(batch["roi_masks"], batch["roi_valid"].bool(), t.shape[-3:],
+                                      self.background_weight)
                     for t in targets]
             losses["loss_sard"] = self.sard_weight * ms_sard_loss(preds, targets, maps)
         return fs.logits, losses

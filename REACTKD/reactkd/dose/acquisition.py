@@ -53,7 +53,8 @@ class Acquisition:
     def __post_init__(self) -> None:
         for name in ("fluence", "mu_water"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
+            if (isinstance(value, bool) or not isinstance(value, (int, float))
+                    or not (math.isfinite(value) and value > 0)):
                 raise ValueError(f"acquisition `{name}` must be a finite number > 0, got {value!r}.")
         var = self.electronic_noise_var
         if isinstance(var, bool) or not isinstance(var, (int, float)) or not (math.isfinite(var) and var >= 0):

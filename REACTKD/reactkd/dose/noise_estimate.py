@@ -116,7 +116,8 @@ def estimate_acquisition(hu: np.ndarray, spacing: tuple[float, float, float], re
     """
     sigma = measure_noise_std(hu, region, spacing)
     if not sigma > 0:
-        raise ValueError("the CT shows no noise in the noise region (synthetic or denoised?): give its fluence instead.")
+        raise ValueError("the CT shows no noise in the noise region (synthetic or denoised?): "
+                         "give its fluence instead.")
     per_slice = region.sum(axis=(1, 2))
     picked = np.sort(np.argsort(per_slice)[::-1][: _CALIBRATION_SLICES])
     picked = picked[per_slice[picked] > 0]

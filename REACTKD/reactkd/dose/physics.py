@@ -124,7 +124,8 @@ def zeng_log_noise(
         return torch.zeros_like(line_integrals)
     counts = torch.exp(-line_integrals).mul_(i0)  # \bar I, the acquired counts
     std = torch.sqrt(counts * (k * (1.0 - k)) + (1.0 - k * k) * electronic_noise_var)
-    xi = torch.randn(line_integrals.shape, generator=generator, dtype=line_integrals.dtype, device=line_integrals.device)
+    xi = torch.randn(line_integrals.shape, generator=generator, dtype=line_integrals.dtype,
+                     device=line_integrals.device)
     expected = counts.mul_(k)  # k \bar I, in place: counts is no longer needed
     noisy = torch.clamp(expected + std * xi, min=min_counts)
     return torch.log(expected.div_(noisy))

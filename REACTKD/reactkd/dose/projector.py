@@ -38,7 +38,8 @@ def default_n_angles(side: int) -> int:
 
 
 @functools.lru_cache(maxsize=4)
-def cached_projector(shape: tuple[int, int], spacing: tuple[float, float], n_angles: int | None = None) -> ParallelBeamProjector:
+def cached_projector(shape: tuple[int, int], spacing: tuple[float, float],
+                     n_angles: int | None = None) -> ParallelBeamProjector:
     """A shared :class:`ParallelBeamProjector` per geometry: the matrices of small geometries live inside
     it, so the volumes of a cohort or a training run (one acquisition grid) build them once."""
     return ParallelBeamProjector(tuple(shape), tuple(spacing), n_angles)

@@ -98,7 +98,8 @@ class LowDoseSimulator:
         var = self.electronic_noise_var
         if not (isinstance(var, (int, float)) and math.isfinite(var) and var >= 0):
             raise ValueError(f"`electronic_noise_var` must be a finite number >= 0, got {var!r}.")
-        if self.n_angles is not None and (isinstance(self.n_angles, bool) or not isinstance(self.n_angles, int) or self.n_angles < 2):
+        if self.n_angles is not None and (isinstance(self.n_angles, bool) or not isinstance(self.n_angles, int)
+                                          or self.n_angles < 2):
             raise ValueError(f"`n_angles` must be an int >= 2 or None, got {self.n_angles!r}.")
         object.__setattr__(self, "window", _option(FBPFilter, self.window, "window"))
         object.__setattr__(self, "mode", _option(ReconstructionMode, self.mode, "mode"))
@@ -180,7 +181,8 @@ class LowDoseSimulator:
         if not isinstance(image, sitk.Image):
             raise TypeError(f"`image` must be a SimpleITK.Image, got {type(image).__name__}.")
         if image.GetDimension() != 3:
-            raise ValueError(f"`image` must be a 3-D CT volume, got a {image.GetDimension()}-D image of size {image.GetSize()}.")
+            raise ValueError(f"`image` must be a 3-D CT volume, got a {image.GetDimension()}-D image "
+                             f"of size {image.GetSize()}.")
         if image.GetNumberOfComponentsPerPixel() != 1:
             raise ValueError(f"`image` must have one component per voxel, got {image.GetNumberOfComponentsPerPixel()}.")
         array = sitk.GetArrayFromImage(image)

@@ -32,7 +32,8 @@ def _check(logits: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarr
     if labels.shape != (logits.shape[0],):
         raise ValueError(f"`labels` must be (N,) = ({logits.shape[0]},), got shape {labels.shape}.")
     if labels.min() < 0 or labels.max() >= logits.shape[1]:
-        raise ValueError(f"`labels` must be class indices in [0, {logits.shape[1] - 1}], got {labels.min()}..{labels.max()}.")
+        raise ValueError(f"`labels` must be class indices in [0, {logits.shape[1] - 1}], "
+                         f"got {labels.min()}..{labels.max()}.")
     return logits, labels.astype(np.int64)
 
 

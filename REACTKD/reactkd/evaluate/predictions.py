@@ -126,6 +126,14 @@ def _show(value: object) -> str:
 
 
 def _validate(t: PredictionTable) -> None:
+    _validate_shapes(t)
+    for i in range(t.case_id.shape[0]):
+        _validate_row(t, i)
+    _validate_unique(t)
+
+
+def _validate_shapes(t: PredictionTable) -> None:
+    """Every column has ``case_id``'s length; extra columns have new names."""
     n = t.case_id.shape[0]
     for name in ("patient_id", "fold", "grade"):
         if getattr(t, name).shape != (n,):
@@ -137,25 +145,34 @@ def _validate(t: PredictionTable) -> None:
             raise ValueError(f"{t.source}: `{name}` must have shape ({n}, {len(GRADES)}), got {got}.")
     for key, values in t.extra.items():
         if key in REQUIRED_COLUMNS or len(values) != n:
-            raise ValueError(f"{t.source}: extra column {key!r} must be a new name with {n} values, got {len(values)}.")
-    for i in range(n):
-        if not t.case_id[i].strip() or not t.patient_id[i].strip():
-            raise ValueError(f"{_where(t, i)}: `case_id` and `patient_id` must be non-empty.")
-        for name, allowed in (("fold", "an integer"), ("grade", "1, 2 or 3")):
-            value = getattr(t, name)[i]
-            try:
-                ok = float(value) == int(float(value)) and (name == "fold" or int(float(value)) in GRADES)
-            except (TypeError, ValueError, OverflowError):
-                ok = False
-            if not ok:
-                raise ValueError(f"{_where(t, i)}: `{name}` must be {allowed}, got {_show(value)}.")
-        p, z = t.probs[i], t.logits[i]
-        if not np.all(np.isfinite(z)):
-            raise ValueError(f"{_where(t, i)}: logits must be finite, got {z.tolist()}.")
-        if not np.all((p >= 0) & (p <= 1)):
-            raise ValueError(f"{_where(t, i)}: probabilities must lie in [0, 1], got {p.tolist()}.")
-        if abs(p.sum() - 1.0) > PROB_SUM_TOL:
-            raise ValueError(f"{_where(t, i)}: probabilities sum to {p.sum():.6g}, expected 1 within {PROB_SUM_TOL:g}.")
+            raise ValueError(f"{t.source}: extra column {key!r} must be a new name with {n} values, "
+                             f"got {len(values)}.")
+
+
+def _validate_row(t: PredictionTable, i: int) -> None:
+    """Row ``i``: non-empty ids, an integral fold, a grade in 1..3, finite logits, probabilities summing to 1."""
+    if not t.case_id[i].strip() or not t.patient_id[i].strip():
+        raise ValueError(f"{_where(t, i)}: `case_id` and `patient_id` must be non-empty.")
+    for name, allowed in (("fold", "an integer"), ("grade", "1, 2 or 3")):
+        value = getattr(t, name)[i]
+        try:
+            ok = float(value) == int(float(value)) and (name == "fold" or int(float(value)) in GRADES)
+        except (TypeError, ValueError, OverflowError):
+            ok = False
+        if not ok:
+            raise ValueError(f"{_where(t, i)}: `{name}` must be {allowed}, got {_show(value)}.")
+    p, z = t.probs[i], t.logits[i]
+    if not np.all(np.isfinite(z)):
+        raise ValueError(f"{_where(t, i)}: logits must be finite, got {z.tolist()}.")
+    if not np.all((p >= 0) & (p <= 1)):
+        raise ValueError(f"{_where(t, i)}: probabilities must lie in [0, 1], got {p.tolist()}.")
+    if abs(p.sum() - 1.0) > PROB_SUM_TOL:
+        raise ValueError(f"{_where(t, i)}: probabilities sum to {p.sum():.6g}, "
+                         f"expected 1 within {PROB_SUM_TOL:g}.")
+
+
+def _validate_unique(t: PredictionTable) -> None:
+    """No (fold, case_id) pair repeats."""
     pairs = [(int(float(f)), str(c)) for f, c in zip(t.fold.tolist(), t.case_id.tolist())]
     seen: dict[tuple, int] = {}
     for i, key in enumerate(pairs):

@@ -31,18 +31,18 @@ import numpy as np
 import yaml
 
 from reactkd.cohort import read_folds
-from reactkd.phantom.cohort import generate_cohort
 from reactkd.config import ConfigError, ExperimentConfig, config_from_mapping, to_dict
 from reactkd.config.identity import config_identity, teacher_key
 from reactkd.evaluate.dca import GradeQuestion, grade_decision_curve
 from reactkd.evaluate.figures import plot_dca
 from reactkd.evaluate.metrics import aggregate_folds, evaluate_folds
-from reactkd.phantom.oracle import oracle_rows
 from reactkd.evaluate.paired import paired_table
 from reactkd.evaluate.predictions import concat_predictions, read_run_predictions
 from reactkd.evaluate.tables import summary_table
 from reactkd.experiments.cross_validation import run_experiment
 from reactkd.experiments.variants import Variant
+from reactkd.phantom.cohort import generate_cohort
+from reactkd.phantom.oracle import oracle_rows
 
 __all__ = ["run_suite", "SuiteResult", "teacher_key"]
 
@@ -171,8 +171,9 @@ def write_suite_tables(out: Path, runs: dict[str, list[Path]], kind: str) -> Sui
              "", table.to_markdown(), "", "CSV: [table.csv](table.csv), [numeric](table_numeric.csv)", ""]
     if reference:
         lines += ["The `trait oracle` rows are no network: a logistic regression on the phantom's hidden traits of "
-                      "each fold's training patients, scored on the same held-out patients (see reactkd.phantom.oracle).",
-                      ""]
+                  "each fold's training patients, scored on the same held-out patients "
+                  "(see reactkd.phantom.oracle).",
+                  ""]
     if paired is not None:
         lines += ["## Paired over folds and seeds", "",
                   "Every row is trained on the same folds and seeds as the first, so its per-fold AUC pairs with "

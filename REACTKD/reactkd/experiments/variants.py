@@ -11,11 +11,12 @@ import copy
 from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
-from reactkd.models.inputs import TeacherBranch
 from reactkd.config import ExperimentConfig
 from reactkd.distill.spec import DistillerSpec, accepted_kwargs
+from reactkd.models.inputs import TeacherBranch
 
-__all__ = ["Variant", "COMPARE_METHODS", "MULTI_TEACHER", "modality_teachers", "ABLATION_ROWS", "compare_variants", "ablation_variants", "RGD_WEIGHTS"]
+__all__ = ["Variant", "COMPARE_METHODS", "MULTI_TEACHER", "modality_teachers", "ABLATION_ROWS", "compare_variants",
+           "ablation_variants", "RGD_WEIGHTS"]
 
 RGD_WEIGHTS = ("node_weight", "edge_weight", "gw_weight")
 """The Region Graph Distillation terms of the ``reactkd`` distiller (zeroed in the "w/o RGD" rows)."""

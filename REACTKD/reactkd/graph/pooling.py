@@ -60,7 +60,8 @@ def masked_average_pool(features: torch.Tensor, weights: torch.Tensor, eps: floa
         )
     if features.shape[0] != weights.shape[0] or features.shape[2:] != weights.shape[2:]:
         raise ValueError(
-            f"`features` {tuple(features.shape)} and `weights` {tuple(weights.shape)} must share batch and spatial size."
+            f"`features` {tuple(features.shape)} and `weights` {tuple(weights.shape)} "
+            "must share batch and spatial size."
         )
     w = weights.to(features.dtype).flatten(2)  # (B, R, V)
     f = features.flatten(2)  # (B, C, V)

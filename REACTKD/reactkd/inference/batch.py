@@ -98,8 +98,9 @@ def grade_manifest(ensemble: Ensemble, records: list[CaseRecord], out: str | os.
             continue
         summary.graded.append(record.case_id)
         u = result["uncertainty"]
-        log(f"[{i}/{n}] {record.case_id}: grade {result['grade']} (p {result['probabilities'][str(result['grade'])]:.2f}"
-            f" ± {u['probability_std'][str(result['grade'])]:.2f}, agreement {u['agreement']:.2f})"
+        grade = str(result["grade"])
+        log(f"[{i}/{n}] {record.case_id}: grade {result['grade']} (p {result['probabilities'][grade]:.2f}"
+            f" ± {u['probability_std'][grade]:.2f}, agreement {u['agreement']:.2f})"
             + (f"; {len(result['domain_warnings'])} warning(s)" if result["domain_warnings"] else ""))
     summary.csv = write_grades_csv(out, records, folders, summary.failed)
     return summary

@@ -30,11 +30,11 @@ import torch
 from reactkd import GRADES
 from reactkd.config.run_dir import read_run_info
 from reactkd.evaluate.calibration import scaled_probabilities
-from reactkd.inference.domain import case_statistics, domain_warnings, read_domain
-from reactkd.io.case import Case
-from reactkd.inference.predict import EDGE_DEFINITION, explain_case, prepare_case
 from reactkd.inference.attention import attention_definition
+from reactkd.inference.domain import case_statistics, domain_warnings, read_domain
 from reactkd.inference.load import load_student
+from reactkd.inference.predict import EDGE_DEFINITION, explain_case, prepare_case
+from reactkd.io.case import Case
 
 __all__ = ["Member", "Ensemble", "load_ensemble", "predict_with_ensemble", "UNCERTAINTY_DEFINITION"]
 
@@ -110,7 +110,8 @@ def predict_with_ensemble(ensemble: Ensemble, case: Case, device: str | torch.de
         if key not in prepared:
             prepared[key] = prepare_case(m.metadata, case, device)
         p, a, image, edges = explain_case(m.student, prepared[key], precision)
-        calibrated = scaled_probabilities(np.log(np.clip(np.asarray(p, np.float64), _TINY, 1.0))[None], m.temperature)[0]
+        log_p = np.log(np.clip(np.asarray(p, np.float64), _TINY, 1.0))
+        calibrated = scaled_probabilities(log_p[None], m.temperature)[0]
         probs.append(calibrated)
         attn.append(a)
         maps.append(image)

@@ -64,7 +64,8 @@ def load_student(model: str | Path, device: str | torch.device = "cpu"):
     if meta["kind"] != "student":
         raise ValueError(f"{path} holds a {meta['kind']!r} checkpoint, not a student.")
     if not isinstance(meta["model_kwargs"], dict) or not isinstance(state.get("model"), dict):
-        raise ValueError(f"checkpoint {path}: `model_kwargs` must be a mapping and the state must hold `model` weights.")
+        raise ValueError(f"checkpoint {path}: `model_kwargs` must be a mapping and the state must hold "
+                         "`model` weights.")
     try:
         student = Student(student_spec(meta["model_kwargs"], "model_kwargs"))
     except (TypeError, ValueError) as err:

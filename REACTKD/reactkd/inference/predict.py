@@ -13,10 +13,10 @@ import torch
 from reactkd import GRADES
 from reactkd.cohort.dataset import collate_cases, item_from_input
 from reactkd.config.schema import Precision
-from reactkd.io.case import Case
 from reactkd.graph.nodes import cosine_adjacency, region_nodes
-from reactkd.preprocess import PreprocessConfig, preprocess_case, region_graph
 from reactkd.inference.attention import attention_definition, attribute_nodes
+from reactkd.io.case import Case
+from reactkd.preprocess import PreprocessConfig, preprocess_case, region_graph
 from reactkd.train.performance import resolve_policy
 
 __all__ = ["predict_case", "prepare_case", "explain_case", "PreparedCase", "EDGE_DEFINITION"]
@@ -79,9 +79,10 @@ def predict_case(student, metadata: dict, case: Case, device: str | torch.device
 
     ``result``: ``probabilities`` (grade → probability), ``grade``, ``modalities`` used, ``nodes`` (each
     ``kind``, ``voxels``, ``volume_ml``, ``centroid_lps_mm``, ``attention``), ``edges`` (each node pair
-    ``i < j`` with the cosine ``similarity`` of their pooled features, as the region-graph loss sees them). ``attention_image``: float32 on
-    ``case.ct``'s grid; each ROI holds its node's attention (a tumour overrides the liver where they
-    overlap), 0 outside the ROIs and outside the given masks — so it only lights up where the anatomy is.
+    ``i < j`` with the cosine ``similarity`` of their pooled features, as the region-graph loss sees them).
+    ``attention_image``: float32 on ``case.ct``'s grid; each ROI holds its node's attention (a tumour
+    overrides the liver where they overlap), 0 outside the ROIs and outside the given masks — so it only
+    lights up where the anatomy is.
     """
     prepared = prepare_case(metadata, case, device)
     probs, attention, labels, edges = explain_case(student, prepared, precision)

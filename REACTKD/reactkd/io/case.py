@@ -114,7 +114,8 @@ def load_case(
 def _warn_on_pet_values(image: sitk.Image, role: str) -> None:
     values = sitk.GetArrayViewFromImage(image)
     if not np.any(values > 0):
-        warnings.warn(f"{role}: no voxel has positive uptake (all {'zero' if not np.any(values) else 'zero or negative'});"
+        what = "zero" if not np.any(values) else "zero or negative"
+        warnings.warn(f"{role}: no voxel has positive uptake (all {what});"
                       " an empty or wrongly rescaled PET?", UserWarning, stacklevel=3)
         return
     negative = float(np.count_nonzero(values < 0)) / values.size

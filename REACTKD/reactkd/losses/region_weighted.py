@@ -97,7 +97,8 @@ def region_weighted_feature_loss(student: torch.Tensor, teacher: torch.Tensor, w
     return (err * weights.to(err.dtype)).flatten(1).sum(1).mean()
 
 
-def in_teacher_rms_units(student: torch.Tensor, teacher: torch.Tensor, eps: float = 1e-6) -> tuple[torch.Tensor, torch.Tensor]:
+def in_teacher_rms_units(student: torch.Tensor, teacher: torch.Tensor,
+                         eps: float = 1e-6) -> tuple[torch.Tensor, torch.Tensor]:
     """Both maps divided by the teacher map's root mean square per case.
 
     Raw decoder activations differ by orders of magnitude between levels and networks; in these units the

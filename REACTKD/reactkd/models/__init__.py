@@ -6,9 +6,9 @@ from reactkd.models.cbam import CBAM3D, CBAMSpec
 from reactkd.models.encoders import SegResNetEncoder, SwinEncoder
 from reactkd.models.factory import build_student, build_teacher
 from reactkd.models.grading_net import GradingNet, features_from_batch
-from reactkd.models.inputs import GradingInputs, StudentInputs, TeacherBranch, TeacherInputs
 from reactkd.models.graph_head import GraphHead, GraphHeadSpec
 from reactkd.models.heads import ClassificationHead, GapHeadSpec, HeadSpec, ModelFeatures, build_head
+from reactkd.models.inputs import GradingInputs, StudentInputs, TeacherBranch, TeacherInputs
 from reactkd.models.region_head import RegionHead, RegionHeadSpec, roi_geometry
 from reactkd.models.spec import StudentSpec, TeacherSpec, sharing_teacher, student_spec, teacher_spec
 from reactkd.models.student import Student

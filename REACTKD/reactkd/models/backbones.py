@@ -141,7 +141,8 @@ class SegResNetBackbone(nn.Module):
                              "missing modalities are declared, not guessed from zeros.")
         mask = check_modality_mask(modality_mask.to(x.device), x.shape[0]).to(x.dtype)
         rest = self.in_channels - 1 - self.pet_channels
-        gate = torch.cat([mask[:, :1], mask[:, 1:].expand(-1, self.pet_channels), mask.new_ones(mask.shape[0], rest)], 1)
+        gate = torch.cat([mask[:, :1], mask[:, 1:].expand(-1, self.pet_channels), mask.new_ones(mask.shape[0], rest)],
+                         1)
         x = x * gate[..., None, None, None]
         return torch.cat([x, mask[..., None, None, None].expand(-1, -1, *x.shape[2:])], dim=1)
 

@@ -46,7 +46,8 @@ class GradingNet(nn.Module):
 
     def forward_features(self, x: torch.Tensor, modality_mask: torch.Tensor | None = None,
                          roi_masks: torch.Tensor | None = None) -> ModelFeatures:
-        """``x (B, C, D, H, W)`` [+ ``modality_mask (B, 2)``, ``roi_masks (B, R, D, H, W)``] → :class:`ModelFeatures`."""
+        """``x (B, C, D, H, W)`` [+ ``modality_mask (B, 2)``, ``roi_masks (B, R, D, H, W)``]
+        → :class:`ModelFeatures`."""
         out = self.backbone(x, modality_mask)
         embedding, logits = self.head(out, roi_masks)
         return ModelFeatures(levels=out.levels, fused=out.fused, embedding=embedding, logits=logits)

@@ -88,7 +88,8 @@ class TeacherInputs(nn.Module):
             if missing:
                 raise ValueError(f"teacher branch {b.value!r} needs batch keys {missing}; got {sorted(batch)}.")
             if b is TeacherBranch.PET_CT and batch["pet"].shape[1] != self.pet_channels:
-                raise ValueError(f"`pet` must have {self.pet_channels} channels, got shape {tuple(batch['pet'].shape)}.")
+                raise ValueError(f"`pet` must have {self.pet_channels} channels, "
+                                 f"got shape {tuple(batch['pet'].shape)}.")
             parts.extend(batch[k] for k in keys)
             parts.extend(_roi(batch, self.roi_channels))
         return GradingInputs(torch.cat(parts, dim=1), None, batch.get("roi_masks"))

@@ -8,9 +8,9 @@ from typing import Mapping, Sequence
 import torch
 import torch.nn as nn
 
-from reactkd.models.inputs import roi_input_channels
 from reactkd.graph.pooling import area_resize, masked_average_pool, masked_std_pool
 from reactkd.models.head_spec import STATISTICS, HeadNorm, HeadSpec, check_dropout, check_sources, feature_norm
+from reactkd.models.inputs import roi_input_channels
 from reactkd.utils.typed import require
 
 __all__ = ["RegionHead", "RegionHeadSpec", "roi_geometry"]
@@ -54,12 +54,12 @@ class RegionHead(nn.Module):
     the liver with the ROI masks area-resized to its resolution, giving ``[h_tumour, h_tumour − h_liver]``
     for each of the ``S`` statistics (the mean; with ``std`` also the standard deviation, the region's
     heterogeneity); a case without a tumour pools the liver in both places (contrast 0). Grade is a
-    property of the tumour relative to its liver background (FDG and acetate uptake ratios, wash-out, texture), which a global
-    average over the whole grid dilutes. Pooling a shallow level or the input keeps a 1–3-voxel tumour's
-    contrast that the coarse fused map blurs; ``input`` gives the first-order ROI statistics radiologists
-    read (tumour-to-liver SUV ratio, wash-out in HU). With ``geometry`` the three numbers of
-    :func:`roi_geometry` (tumour count, burden, spread) join the embedding: pooling all tumours together
-    hides how many there are and how far apart.
+    property of the tumour relative to its liver background (FDG and acetate uptake ratios, wash-out,
+    texture), which a global average over the whole grid dilutes. Pooling a shallow level or the input keeps
+    a 1–3-voxel tumour's contrast that the coarse fused map blurs; ``input`` gives the first-order ROI
+    statistics radiologists read (tumour-to-liver SUV ratio, wash-out in HU). With ``geometry`` the three
+    numbers of :func:`roi_geometry` (tumour count, burden, spread) join the embedding: pooling all tumours
+    together hides how many there are and how far apart.
 
     Args:
         sources: names of the pooled maps, in embedding order.

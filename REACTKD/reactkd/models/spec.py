@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from reactkd.models.inputs import TeacherBranch
 from reactkd.models.cbam import CBAMSpec
 from reactkd.models.gap_head import GapHeadSpec
 from reactkd.models.heads import HeadSpec
+from reactkd.models.inputs import TeacherBranch
 from reactkd.utils.typed import from_dict, require, to_dict
 
 __all__ = ["TeacherSpec", "StudentSpec", "teacher_spec", "student_spec", "spec_or_keys", "sharing_teacher",

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import torch.nn as nn
 
-from reactkd.models.inputs import StudentInputs
 from reactkd.models.backbones import SegResNetBackbone
 from reactkd.models.cbam import CBAM3D
 from reactkd.models.grading_net import GradingNet
 from reactkd.models.heads import build_head, source_channels
+from reactkd.models.inputs import StudentInputs
 from reactkd.models.spec import StudentSpec, spec_or_keys, student_spec
 
 __all__ = ["Student"]
@@ -37,7 +37,8 @@ class Student(GradingNet):
         spec = student_spec(spec_or_keys(spec, keys))
         if cbam is not None:
             _check_shared(cbam, spec)
-        inputs = StudentInputs(spec.pet_channels, roi_channels=spec.roi_channels, modality_dropout=spec.modality_dropout)
+        inputs = StudentInputs(spec.pet_channels, roi_channels=spec.roi_channels,
+                               modality_dropout=spec.modality_dropout)
         attention = cbam if cbam is not None else spec.cbam
         backbone = SegResNetBackbone(inputs.channels, spec.pet_channels, indicators=spec.indicators,
                                      init_filters=spec.init_filters, blocks_down=spec.blocks_down,

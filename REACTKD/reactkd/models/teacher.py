@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from reactkd.models.inputs import TeacherInputs
 from reactkd.models.backbones import SwinFusionBackbone
 from reactkd.models.grading_net import GradingNet
 from reactkd.models.heads import build_head, source_channels
+from reactkd.models.inputs import TeacherInputs
 from reactkd.models.spec import TeacherSpec, spec_or_keys, teacher_spec
 
 __all__ = ["Teacher"]

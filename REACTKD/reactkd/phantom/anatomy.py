@@ -9,8 +9,9 @@ bowel/soft tissue ~35, liver 55-65, spleen ~50, kidney cortex ~150, aorta ~160, 
 700 HU cortex; another contrast phase shifts the enhancing organs (:mod:`reactkd.phantom.site`).
 The CT is this noise-free object scanned by :func:`reactkd.dose.scanner.acquire` (projection, Poisson
 and electronic noise at the site's declared fluence, filtered back projection), so its noise is the
-scanner's: about 10-15 HU in the liver on the main site's 2 x 2 x 5 mm grid. PET: normal-liver SUV 1.7-2.5 (FDG) and 1.3-1.9 (acetate), blurred to 7 mm FWHM, sampled on a
-grid with twice the CT spacing and a shifted origin, multiplicative noise.
+scanner's: about 10-15 HU in the liver on the main site's 2 x 2 x 5 mm grid. PET: normal-liver SUV
+1.7-2.5 (FDG) and 1.3-1.9 (acetate), blurred to 7 mm FWHM, sampled on a grid with twice the CT spacing
+and a shifted origin, multiplicative noise.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage
 
+from reactkd.dose.scanner import acquire
 from reactkd.phantom.rules import RULES, LesionSpec, PatientSpec
 from reactkd.phantom.site import Site
-from reactkd.dose.scanner import acquire
 
 __all__ = ["FOV_MM", "Anatomy", "Grid", "draw_anatomy", "exposure_factor", "place_lesions", "render_case"]
 

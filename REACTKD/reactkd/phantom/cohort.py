@@ -2,10 +2,10 @@
 
 Each case has a portal-venous CT (int16 HU, formed by the project's scanner model at a declared
 fluence, see :mod:`reactkd.phantom.site` and the cohort's README) with a body, spine, aorta,
-kidneys, spleen and a deformed liver on the patient's right (negative LPS x), 0-6 tumours inside the liver, FDG and 11C-acetate PET
-(float32 SUV) on their own coarser grid (twice the CT spacing, shifted origin), and liver/tumour masks
-(uint8; the liver mask includes its tumours). Because the cohort is plain files behind a plain
-manifest, it flows through exactly the same loading path as real data.
+kidneys, spleen and a deformed liver on the patient's right (negative LPS x), 0-6 tumours inside the
+liver, FDG and 11C-acetate PET (float32 SUV) on their own coarser grid (twice the CT spacing, shifted
+origin), and liver/tumour masks (uint8; the liver mask includes its tumours). Because the cohort is
+plain files behind a plain manifest, it flows through exactly the same loading path as real data.
 
 Grade rules (numbers in :data:`reactkd.phantom.rules.RULES`, restated in the cohort's README.md):
 a patient of grade g has a hidden aggressiveness a = (g - 2) + N(0, 0.45) that drives

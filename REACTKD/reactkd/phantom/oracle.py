@@ -29,8 +29,8 @@ from sklearn.preprocessing import StandardScaler
 
 from reactkd import GRADES
 from reactkd.cohort import read_folds
-from reactkd.phantom.cohort import GENERATOR
 from reactkd.evaluate.metrics import MeanStd, aggregate_folds, fold_metrics
+from reactkd.phantom.cohort import GENERATOR
 
 __all__ = ["CT_TRAITS", "PET_TRAITS", "ORACLE_ROWS", "phantom_truth", "run_truth", "trait_features",
            "oracle_fold_probabilities", "trait_oracle", "oracle_rows"]
@@ -92,7 +92,8 @@ def trait_features(truth: Mapping[str, Mapping], case_ids: Sequence[str], traits
     missing = [c for c in case_ids if c not in truth]
     if missing:
         raise ValueError(f"cohort.json has no truth for cases {missing[:5]}; is it the run's cohort?")
-    return np.array([[_trait(truth[c], t) for t in traits] for c in case_ids], dtype=np.float64).reshape(-1, len(traits))
+    rows = [[_trait(truth[c], t) for t in traits] for c in case_ids]
+    return np.array(rows, dtype=np.float64).reshape(-1, len(traits))
 
 
 def oracle_fold_probabilities(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray) -> np.ndarray:

@@ -201,6 +201,28 @@ def rules_markdown() -> str:
     """The grade rules as Markdown, with the numbers of :data:`RULES` (used for the cohort README)."""
     r = RULES
     p = r["grade_proportions"]
+    table = "\n".join([
+        "| trait | rule | signal in |",
+        "|---|---|---|",
+        f"| multiplicity | no tumour with P = {r['p_no_tumour']}; else 1 + Poisson({r['satellites_lambda0']} "
+        f"exp({r['satellites_slope']} a)), at most {r['max_tumours']} | masks / CT |",
+        f"| dispersion | each satellite seeded anywhere in the liver with P = sigmoid({r['dispersion_slope']} a "
+        f"{_signed(r['dispersion_offset'])}), else 8-25 mm from the main tumour | masks / CT |",
+        f"| size | main radius {r['main_radius_mm']} mm x exp({r['main_radius_slope']} a + "
+        f"N(0, {r['main_radius_sd']})), clipped to {r['main_radius_clip_mm']} mm; satellites "
+        f"{r['satellite_radius_mm']} mm (many under 1 ml) | masks / CT |",
+        f"| washout | liver minus tumour HU = {r['washout_hu']} + {r['washout_slope']} a + N(0, {r['washout_sd']}) "
+        "(weak) | CT |",
+        f"| texture | internal smooth heterogeneity SD = {r['texture_hu']} HU x exp({r['texture_slope']} a + "
+        f"N(0, {r['texture_sd']})), under the scanner's image noise (see Acquisition) | CT |",
+        f"| necrosis | main tumours of radius >= {r['necrosis_min_radius_mm']} mm get a ~20 HU, PET-cold core with "
+        f"P = sigmoid({r['necrosis_slope']} a {_signed(r['necrosis_offset'])}) | CT, PET |",
+        f"| FDG | tumour-to-liver SUV ratio exp({r['fdg_tlr_log0']} + {r['fdg_tlr_slope']} a + N(0, {r['tlr_sd']})): "
+        "poorly differentiated HCC is FDG-avid | FDG PET |",
+        f"| acetate | tumour-to-liver SUV ratio exp({r['acetate_tlr_log0']} {_signed(r['acetate_tlr_slope'])} a + "
+        f"N(0, {r['tlr_sd']})): well-differentiated HCC is acetate-avid | acetate PET |",
+        f"| AFP | log10 AFP (ng/mL) = {r['afp_log10']} + {r['afp_slope']} a + N(0, {r['afp_sd']}) | clinical |",
+    ])
     return f"""\
 ## Grade rules
 
@@ -208,17 +230,7 @@ Each patient gets an Edmondson–Steiner grade g (proportions 1: {p['1']}, 2: {p
 hidden aggressiveness a = (g - 2) + N(0, {r['latent_sd']}). Every grade-linked trait reads a, never g, so
 neighbouring grades overlap.
 
-| trait | rule | signal in |
-|---|---|---|
-| multiplicity | no tumour with P = {r['p_no_tumour']}; else 1 + Poisson({r['satellites_lambda0']} exp({r['satellites_slope']} a)), at most {r['max_tumours']} | masks / CT |
-| dispersion | each satellite seeded anywhere in the liver with P = sigmoid({r['dispersion_slope']} a {_signed(r['dispersion_offset'])}), else 8-25 mm from the main tumour | masks / CT |
-| size | main radius {r['main_radius_mm']} mm x exp({r['main_radius_slope']} a + N(0, {r['main_radius_sd']})), clipped to {r['main_radius_clip_mm']} mm; satellites {r['satellite_radius_mm']} mm (many under 1 ml) | masks / CT |
-| washout | liver minus tumour HU = {r['washout_hu']} + {r['washout_slope']} a + N(0, {r['washout_sd']}) (weak) | CT |
-| texture | internal smooth heterogeneity SD = {r['texture_hu']} HU x exp({r['texture_slope']} a + N(0, {r['texture_sd']})), under the scanner's image noise (see Acquisition) | CT |
-| necrosis | main tumours of radius >= {r['necrosis_min_radius_mm']} mm get a ~20 HU, PET-cold core with P = sigmoid({r['necrosis_slope']} a {_signed(r['necrosis_offset'])}) | CT, PET |
-| FDG | tumour-to-liver SUV ratio exp({r['fdg_tlr_log0']} + {r['fdg_tlr_slope']} a + N(0, {r['tlr_sd']})): poorly differentiated HCC is FDG-avid | FDG PET |
-| acetate | tumour-to-liver SUV ratio exp({r['acetate_tlr_log0']} {_signed(r['acetate_tlr_slope'])} a + N(0, {r['tlr_sd']})): well-differentiated HCC is acetate-avid | acetate PET |
-| AFP | log10 AFP (ng/mL) = {r['afp_log10']} + {r['afp_slope']} a + N(0, {r['afp_sd']}) | clinical |
+{table}
 
 Satellites vary their uptake ratios by a further N(0, {r['satellite_tlr_sd']}) in log. PET is blurred
 (7 mm FWHM), sampled on its own coarser grid and noisy, so small lesions read lower (partial volume).

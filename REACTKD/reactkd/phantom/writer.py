@@ -20,10 +20,10 @@ from scipy import ndimage
 
 from reactkd import __version__
 from reactkd.cohort.manifest import MANIFEST_COLUMNS
+from reactkd.dose.acquisition import write_acquisition
 from reactkd.phantom.anatomy import FOV_MM, Anatomy, Grid, draw_anatomy, exposure_factor, place_lesions, render_case
 from reactkd.phantom.rules import RULES, allocate_grades, draw_patient, rules_markdown
 from reactkd.phantom.site import Site, site_named
-from reactkd.dose.acquisition import write_acquisition
 
 __all__ = ["CASE_FILES", "MANIFEST_COLUMNS", "write_cohort"]
 
@@ -88,7 +88,8 @@ def write_cohort(folder: Path, params: dict[str, Any], generator: str, version: 
             exposure = exposure_factor(anat, site)
             fluence = site.acquisition.fluence * exposure
             write_acquisition(case_dir / CASE_FILES["ct"], replace(site.acquisition, fluence=fluence),
-                              exposure=round(exposure, 4), pixel_mm=list(ct_grid.spacing[:2]), slice_mm=ct_grid.spacing[2])
+                              exposure=round(exposure, 4), pixel_mm=list(ct_grid.spacing[:2]),
+                              slice_mm=ct_grid.spacing[2])
             row.update(age=spec.age, sex=spec.sex, hepatitis=spec.hepatitis, afp=spec.afp,
                        cohort="phantom" if site.name == "main" else f"phantom-{site.name}")
             rows.append(row)
@@ -123,6 +124,7 @@ def write_cohort(folder: Path, params: dict[str, Any], generator: str, version: 
 def _readme(params: dict[str, Any], n_cases: int, counts: dict[str, int], sp: list[float], site: Site) -> str:
     acq, phase = site.acquisition, site.phase
     lo, hi = site.exposure
+    fov = f"{FOV_MM[0]:g} x {FOV_MM[1]:g} x {FOV_MM[2]:g} mm"
     pet_lines = (f"""- `pet_fdg.nii.gz`, `pet_acetate.nii.gz`: float32 SUV on a coarser, shifted grid
   ({2 * sp[0]:g} x {2 * sp[1]:g} x {2 * sp[2]:g} mm): resample in world space to combine with the CT.
 """ if site.with_pet else "- No PET: this site is CT only (the `pet_*` columns are empty).\n")
@@ -141,7 +143,7 @@ quantum noise and Gaussian electronic noise (variance {acq.electronic_noise_var:
 filtered back projection with the **{acq.kernel}** kernel. Declared fluence {acq.fluence:.3g} photons/mm^2
 (isocentre, half rotation) times a per-patient exposure factor in [{lo:g}, {hi:g}] (tube current
 modulation); each case's own fluence is in `cases/<case_id>/ct.json` and `cohort.json`. Pixels
-{sp[0]:g} x {sp[1]:g} mm, slices {sp[2]:g} mm (no overlap), field of view {FOV_MM[0]:g} x {FOV_MM[1]:g} x {FOV_MM[2]:g} mm.
+{sp[0]:g} x {sp[1]:g} mm, slices {sp[2]:g} mm (no overlap), field of view {fov}.
 Contrast: {phase.name} (aorta {phase.aorta_hu:g} HU, kidneys {phase.kidney_hu:g}, spleen {phase.spleen_hu:g},
 liver shifted by {phase.liver_offset_hu:g} HU, tumour washout x {phase.washout_scale:g}).
 The image noise is therefore the scanner's (it grows with the patient's width and falls with the

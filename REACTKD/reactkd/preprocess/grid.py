@@ -69,7 +69,8 @@ class ModelGrid:
         center = np.asarray(ct.TransformContinuousIndexToPhysicalPoint(((lo + hi) / 2).tolist()))
         direction = np.asarray(ct.GetDirection(), dtype=float).reshape(3, 3)
         origin = center - direction @ np.full(3, spacing * (size - 1) / 2)
-        return cls((size,) * 3, (spacing,) * 3, tuple(float(v) for v in origin), tuple(float(v) for v in direction.ravel()))
+        return cls((size,) * 3, (spacing,) * 3, tuple(float(v) for v in origin),
+                   tuple(float(v) for v in direction.ravel()))
 
     @property
     def shape(self) -> tuple[int, int, int]:

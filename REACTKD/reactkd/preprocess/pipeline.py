@@ -54,7 +54,8 @@ def _crop_ct(ct: sitk.Image, grid: ModelGrid) -> sitk.Image:
     return sitk.RegionOfInterest(ct, (hi - lo).tolist(), lo.tolist())
 
 
-def preprocess_case(case: Case, config: PreprocessConfig = PreprocessConfig(), graph: RegionGraph | None = None) -> ModelInput:
+def preprocess_case(case: Case, config: PreprocessConfig = PreprocessConfig(),
+                    graph: RegionGraph | None = None) -> ModelInput:
     """Preprocess one case for the models.
 
     ``graph`` may pass the case's :func:`region_graph` (same config) when the caller already built it.

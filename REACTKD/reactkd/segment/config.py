@@ -176,8 +176,8 @@ def _check_values(c: SegExperimentConfig) -> None:
     need(d.patches_per_case >= 1, "data.patches_per_case", d.patches_per_case, ">= 1")
     need(0.0 <= d.foreground_share <= 1.0, "data.foreground_share", d.foreground_share, "in [0, 1]")
     cs = d.class_sampling
-    need(isinstance(cs, list) and len(cs) == 2 and all(isinstance(v, (int, float)) and v >= 0 for v in cs) and sum(cs) > 0,
-         "data.class_sampling", cs, "[liver, tumour] non-negative weights, not both 0")
+    need(isinstance(cs, list) and len(cs) == 2 and all(isinstance(v, (int, float)) and v >= 0 for v in cs)
+         and sum(cs) > 0, "data.class_sampling", cs, "[liver, tumour] non-negative weights, not both 0")
     need(0.0 < d.val_share < 0.5, "data.val_share", d.val_share, "in (0, 0.5)")
     need(0.0 <= d.test_share < 0.5, "data.test_share", d.test_share, "in [0, 0.5)")
     need(0.0 <= d.sw_overlap < 1.0, "data.sw_overlap", d.sw_overlap, "in [0, 1)")
@@ -188,8 +188,9 @@ def _check_values(c: SegExperimentConfig) -> None:
          {"dice_weight": c.loss.dice_weight, "ce_weight": c.loss.ce_weight}, "non-negative weights, not both 0")
     cw = c.loss.class_weights
     if cw is not None:
-        need(isinstance(cw, list) and len(cw) == len(SEG_CLASSES) and all(isinstance(v, (int, float)) and v >= 0 for v in cw)
-             and sum(cw) > 0, "loss.class_weights", cw, f"null or {len(SEG_CLASSES)} non-negative numbers {SEG_CLASSES}")
+        need(isinstance(cw, list) and len(cw) == len(SEG_CLASSES)
+             and all(isinstance(v, (int, float)) and v >= 0 for v in cw) and sum(cw) > 0,
+             "loss.class_weights", cw, f"null or {len(SEG_CLASSES)} non-negative numbers {SEG_CLASSES}")
     for name, stage in (("stage1", c.stage1), ("stage2", c.stage2)):
         need(stage.epochs >= 1, f"{name}.epochs", stage.epochs, ">= 1")
         need(stage.batch_size >= 1, f"{name}.batch_size", stage.batch_size, ">= 1")

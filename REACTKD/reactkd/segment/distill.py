@@ -32,8 +32,8 @@ import torch.nn as nn
 from reactkd.losses.kd import kd_loss
 from reactkd.losses.region_weighted import in_teacher_rms_units, ms_sard_loss, region_weight_map
 from reactkd.losses.relational import ms_ca_loss
-from reactkd.utils.registry import Registry
 from reactkd.segment.losses import SegTaskLoss, class_masks
+from reactkd.utils.registry import Registry
 
 __all__ = ["SEG_DISTILLERS", "RegionTerm", "ContextTerm", "SegDistiller", "build_seg_distiller"]
 

@@ -19,10 +19,10 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from reactkd.phantom import cohort as phantom_cohort
 from reactkd.cohort.manifest import read_manifest
 from reactkd.config.run_dir import SEGMENTATION, prepare_run_dir
 from reactkd.config.schema import ConfigError, to_dict
+from reactkd.phantom import cohort as phantom_cohort
 from reactkd.segment.config import SegExperimentConfig, seg_config_identity
 from reactkd.segment.data import SegPatches, load_volume, patient_split, write_split
 from reactkd.segment.distill import build_seg_distiller
@@ -85,7 +85,8 @@ def check_seg_distiller(config: SegExperimentConfig, teacher: SegNet, student: S
     trainable, modes = [p.requires_grad for p in teacher.parameters()], (teacher.training, student.training)
     try:
         with torch.random.fork_rng(devices=[]):
-            build_seg_distiller(config.distiller["name"], student, teacher, **seg_distiller_kwargs(config, steps_per_epoch))
+            build_seg_distiller(config.distiller["name"], student, teacher,
+                                **seg_distiller_kwargs(config, steps_per_epoch))
     except (TypeError, ValueError) as err:
         raise ConfigError(f"`distiller.kwargs` of {config.distiller['name']}: {err}") from None
     finally:
@@ -114,7 +115,8 @@ def run_seg_distill(config: SegExperimentConfig, run_dir: str | Path, log=print)
     def loader(stage):
         patches = SegPatches(train_vols, d.patch_size, d.patches_per_case, d.foreground_share, d.class_sampling)
         return DataLoader(patches, batch_size=stage.batch_size, shuffle=True, num_workers=stage.num_workers,
-                          generator=torch.Generator().manual_seed(config.seed), drop_last=len(patches) > stage.batch_size)
+                          generator=torch.Generator().manual_seed(config.seed),
+                          drop_last=len(patches) > stage.batch_size)
 
     extra = {"config": to_dict(config)}
     teacher, student = build_seg_models(config)

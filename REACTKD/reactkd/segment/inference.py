@@ -82,8 +82,8 @@ def segment_ct(model: torch.nn.Module, meta: dict, ct: sitk.Image, device: str |
                postprocess: str | None = None, *, progress: bool = False) -> sitk.Image:
     """Labels (0 background, 1 liver parenchyma, 2 tumour) as a uint8 image on ``ct``'s grid.
 
-    ``postprocess`` (:mod:`reactkd.segment.postprocess`): None = the model's own setting (``meta``). It runs on the model's isotropic grid, before the labels
-    are brought back onto the CT's grid.
+    ``postprocess`` (:mod:`reactkd.segment.postprocess`): None = the model's own setting (``meta``). It runs
+    on the model's isotropic grid, before the labels are brought back onto the CT's grid.
     """
     pre = SegPreprocess.from_dict(meta["preprocess"])
     image, ref = ct_to_input(ct, pre)

@@ -22,7 +22,8 @@ def dice_per_class(pred: np.ndarray, truth: np.ndarray, classes=SEG_CLASSES) -> 
     """``{"dice_<class>": value}`` for foreground classes; NaN where the class is absent from ``truth``
     (MONAI ``ignore_empty``: an absent class has no overlap to measure)."""
     k = len(classes)
-    values = DiceMetric(include_background=False, reduction="none", ignore_empty=True)(_onehot(pred, k), _onehot(truth, k))
+    metric = DiceMetric(include_background=False, reduction="none", ignore_empty=True)
+    values = metric(_onehot(pred, k), _onehot(truth, k))
     return {f"dice_{c}": float(v) for c, v in zip(classes[1:], values[0])}
 
 

@@ -13,11 +13,10 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
-
 from monai.networks.nets import SegResNet, SwinUNETR
 
-from reactkd.segment.config import SegFamily
 from reactkd.segment.classes import SEG_CLASSES
+from reactkd.segment.config import SegFamily
 
 __all__ = ["SegFeatures", "SegNet", "student_kwargs", "build_seg_student", "count_parameters"]
 

@@ -118,6 +118,15 @@ def _convert(value: Any, annotation: Any, path: str) -> Any:
         except ValueError:
             allowed = [m.value for m in annotation]
             raise ConfigError(f"`{path}` must be one of {allowed}, got {value!r}.") from None
+    if annotation in (bool, int, float, str):
+        return _convert_scalar(value, annotation, path)
+    if origin in (list, tuple) or annotation is dict or origin is dict:
+        return _convert_container(value, annotation, origin, path)
+    return value
+
+
+def _convert_scalar(value: Any, annotation: type, path: str) -> Any:
+    """``value`` checked as a ``bool``, ``int``, ``float`` (an int is widened) or ``str``; a bool is not a number."""
     if annotation is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"`{path}` must be true or false, got {value!r}.")
@@ -130,10 +139,13 @@ def _convert(value: Any, annotation: Any, path: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"`{path}` must be a number, got {value!r}.")
         return float(value)
-    if annotation is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"`{path}` must be a string, got {value!r}.")
-        return value
+    if not isinstance(value, str):
+        raise ConfigError(f"`{path}` must be a string, got {value!r}.")
+    return value
+
+
+def _convert_container(value: Any, annotation: Any, origin: Any, path: str) -> Any:
+    """``value`` checked as a ``list``/``tuple`` (items converted one by one) or a ``dict`` (copied)."""
     if origin in (list, tuple):
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"`{path}` must be a list, got {value!r}.")
@@ -141,11 +153,9 @@ def _convert(value: Any, annotation: Any, path: str) -> Any:
         inner = args[0] if args else Any
         items = [_convert(v, inner, f"{path}[{i}]") for i, v in enumerate(value)]
         return tuple(items) if origin is tuple else items
-    if annotation is dict or origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"`{path}` must be a mapping, got {value!r}.")
-        return dict(value)
-    return value
+    if not isinstance(value, dict):
+        raise ConfigError(f"`{path}` must be a mapping, got {value!r}.")
+    return dict(value)
 
 
 def from_dict(cls: type, data: dict, path: str = "") -> Any:

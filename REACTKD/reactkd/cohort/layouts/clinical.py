@@ -153,7 +153,8 @@ def read_clinical(path: str | Path, patient_column: str | None = None, grade_col
         raise ValueError(f"`--clinical` {path}: the table is empty.")
     headers = rows[start]
     patient = _column(headers, patient_column, _PATIENT, ("patient", "tcia"), "patient ids", "--patient-column", path)
-    grade = _column(headers, grade_column, _GRADE, ("grade", "edmondson", "differentiat"), "grades", "--grade-column", path)
+    grade = _column(headers, grade_column, _GRADE, ("grade", "edmondson", "differentiat"), "grades", "--grade-column",
+                    path)
     table = ClinicalTable(path, patient, grade, {}, [])
     for column, (exact, containing) in _EXTRAS.items():
         hits = [h for h in _find(headers, exact, containing) if h not in (patient, grade)]
@@ -163,14 +164,14 @@ def read_clinical(path: str | Path, patient_column: str | None = None, grade_col
             table.notes.append(f"{path.name}: several columns could be `{column}` {hits}: not copied")
     at = {h: headers.index(h) for h in [patient, grade, *table.extra_columns.values()]}
     for number, values in enumerate(rows[start + 1:], start=start + 2):
-        cell = lambda h: values[at[h]] if at[h] < len(values) else ""  # noqa: E731
-        if not cell(patient):
+        cell = {h: values[i] if i < len(values) else "" for h, i in at.items()}
+        if not cell[patient]:
             continue
-        row = ClinicalRow(number, cell(patient), None, cell(grade))
+        row = ClinicalRow(number, cell[patient], None, cell[grade])
         try:
             row.grade = parse_grade(row.grade_text)
         except GradeParseError as err:
             row.grade_problem = str(err)
-        row.extras = {c: cell(h) for c, h in table.extra_columns.items() if cell(h)}
+        row.extras = {c: cell[h] for c, h in table.extra_columns.items() if cell[h]}
         table.rows.append(row)
     return table

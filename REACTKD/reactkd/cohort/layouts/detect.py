@@ -36,7 +36,8 @@ def detect_layout(root: Path) -> tuple[Layout, str, DicomIndex | None]:
         return Layout.LITS, f"{len(volumes)} volume-N file(s)", None
     index = index_dicom_tree(root)
     if index.segs:
-        return Layout.DICOM, f"{len(index.segs)} DICOM SEG object(s) among {sum(len(s.files) for s in index.series.values())} DICOM image file(s)", index
+        images = sum(len(s.files) for s in index.series.values())
+        return Layout.DICOM, f"{len(index.segs)} DICOM SEG object(s) among {images} DICOM image file(s)", index
     folders = case_folders(root)
     if folders:
         return Layout.FOLDERS, f"{len(folders)} sub-folder(s) with a CT-named entry", index

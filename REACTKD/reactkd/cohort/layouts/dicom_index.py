@@ -84,7 +84,8 @@ def _referenced(ds: pydicom.Dataset) -> tuple[list[str], set[str]]:
         if getattr(item, "SeriesInstanceUID", None):
             series.append(str(item.SeriesInstanceUID))
         instances |= {str(r.ReferencedSOPInstanceUID) for r in getattr(item, "ReferencedInstanceSequence", [])}
-    groups = list(getattr(ds, "SharedFunctionalGroupsSequence", [])) + list(getattr(ds, "PerFrameFunctionalGroupsSequence", []))
+    groups = (list(getattr(ds, "SharedFunctionalGroupsSequence", []))
+              + list(getattr(ds, "PerFrameFunctionalGroupsSequence", [])))
     for group in groups:
         for derivation in getattr(group, "DerivationImageSequence", []):
             instances |= {str(s.ReferencedSOPInstanceUID) for s in getattr(derivation, "SourceImageSequence", [])}

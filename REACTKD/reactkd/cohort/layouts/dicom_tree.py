@@ -70,7 +70,8 @@ def _pets(study_uid: str, index: DicomIndex, subject: str, finding: Finding) -> 
             continue
         tracer, said, corrected = dicom_pet_tracer(series.files[0])
         if tracer is None:
-            finding.notes.append(f"{subject}: PET {series.name} left out: its tracer {said!r} is neither FDG nor acetate")
+            finding.notes.append(f"{subject}: PET {series.name} left out: its tracer {said!r} is neither FDG "
+                                 "nor acetate")
             continue
         by_tracer.setdefault(tracer, []).append((series, corrected))
     pets = {}

@@ -78,7 +78,8 @@ def _masks(roles, labels: LabelValues, names: SegmentNames, finding: Finding, su
             choice = choose_segments(seg, segments, names, numbered)
             for role in ("liver", "tumor"):
                 if role not in selectors and role in choice.problems:
-                    kind = ProblemKind.NO_LIVER if role == "liver" and not choice.liver_labels else ProblemKind.AMBIGUOUS
+                    no_liver = role == "liver" and not choice.liver_labels
+                    kind = ProblemKind.NO_LIVER if no_liver else ProblemKind.AMBIGUOUS
                     finding.problem(kind, seg, choice.problems[role])
                     return None
             found = {"liver": choice.liver, "tumor": choice.tumor}

@@ -32,7 +32,8 @@ class LabelValues:
         if self.liver == self.tumor:
             raise ValueError(f"the liver and tumour label values must differ, got {self.liver} for both.")
         if min(self.liver, self.tumor) < 1:
-            raise ValueError(f"label values must be >= 1 (0 is background), got liver {self.liver}, tumour {self.tumor}.")
+            raise ValueError(f"label values must be >= 1 (0 is background), got liver {self.liver}, "
+                             f"tumour {self.tumor}.")
 
 
 def _visible_files(root: Path):

@@ -88,7 +88,7 @@ def _reader_default(segments: list[Segment], role: Role) -> list[int]:
     is_tumor = [any(t in n for t in TUMOR_NAMES) for n in lowered]
     if role == "tumor":
         return [i for i, t in enumerate(is_tumor) if t]
-    return [i for i, n in enumerate(lowered) if any(l in n for l in LIVER_NAMES) and not is_tumor[i]]
+    return [i for i, n in enumerate(lowered) if any(word in n for word in LIVER_NAMES) and not is_tumor[i]]
 
 
 def _selector(path: Path, segments: list[Segment], chosen: list[int], role: Role, numbered: bool) -> str | None:

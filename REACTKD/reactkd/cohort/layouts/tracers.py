@@ -31,7 +31,8 @@ def dicom_pet_tracer(path: Path) -> tuple[str | None, str, bool]:
     texts = []
     for info in getattr(ds, "RadiopharmaceuticalInformationSequence", []):
         texts.append(str(getattr(info, "Radiopharmaceutical", "") or ""))
-        texts += [str(getattr(c, "CodeMeaning", "") or "") for c in getattr(info, "RadiopharmaceuticalCodeSequence", [])]
+        codes = getattr(info, "RadiopharmaceuticalCodeSequence", [])
+        texts += [str(getattr(c, "CodeMeaning", "") or "") for c in codes]
     said = " ".join(t for t in texts if t).strip()
     tracer = tracer_from_text(said) if said else None
     if tracer is None:
