@@ -96,14 +96,16 @@ def _child(run: Path, manifest: Path, kill: str | None, log: Path, epochs1: int,
     from reactkd.train.predict import predict_loader
 
     events = _Events(kill, log)
+    _kill_in_writes(events, torch, loop)
+    _kill_in_steps(events, loop, predict_loader)
+    _note_epochs(events, loop, run)
+    run_experiment(tiny_config(manifest, epochs1, epochs2), run, log=lambda *_: None)
+    events.note("counts " + json.dumps(events.counts))
+    events.note("finished")
 
-    class Progress(loop.tqdm):  # the training loop's progress bar: one item per training step
-        def __iter__(self):
-            for item in super().__iter__():
-                if events.hit("batch"):
-                    events.die("batch")
-                yield item
 
+def _kill_in_writes(events: _Events, torch, loop) -> None:
+    """Kill points ``save`` (half a checkpoint written) and ``csv`` (a torn ``metrics.csv`` temporary)."""
     real_save = torch.save
 
     def save(obj, f, *a, **k):
@@ -126,6 +128,20 @@ def _child(run: Path, manifest: Path, kill: str | None, log: Path, epochs1: int,
             events.die(f"csv {Path(path).name}")
         return cm
 
+    torch.save = save
+    loop.atomic_path = atomic_path_for_csv
+
+
+def _kill_in_steps(events: _Events, loop, predict_loader) -> None:
+    """Kill points ``batch`` (before a training step), ``eval`` (inside prediction) and ``stage`` (entering fit)."""
+
+    class Progress(loop.tqdm):  # the training loop's progress bar: one item per training step
+        def __iter__(self):
+            for item in super().__iter__():
+                if events.hit("batch"):
+                    events.die("batch")
+                yield item
+
     def predict_then_die(model, loader, *a, **k):
         if events.hit("eval"):
             class OneBatchThenDie:
@@ -145,6 +161,13 @@ def _child(run: Path, manifest: Path, kill: str | None, log: Path, epochs1: int,
             events.die("stage")
         return real_fit(*a, **k)
 
+    loop.tqdm = Progress
+    _replace_everywhere(predict_loader, predict_then_die)  # per-epoch validation and the test folds
+    _replace_everywhere(real_fit, fit)
+
+
+def _note_epochs(events: _Events, loop, run: Path) -> None:
+    """Log each epoch's start (``training``) and each saved ``last.pt`` (``completed``)."""
     real_save_last, real_train_epoch = loop._save_last, loop._train_epoch
 
     def save_last(last, module, opt, loader, skip, epoch, progress):
@@ -155,15 +178,7 @@ def _child(run: Path, manifest: Path, kill: str | None, log: Path, epochs1: int,
         events.note(f"training {desc} {epoch + 1}")
         return real_train_epoch(trainer, loader, opt, stage, runtime, epoch, desc)
 
-    loop.tqdm = Progress
-    torch.save = save
-    loop.atomic_path = atomic_path_for_csv
     loop._save_last, loop._train_epoch = save_last, train_epoch
-    _replace_everywhere(predict_loader, predict_then_die)  # per-epoch validation and the test folds
-    _replace_everywhere(real_fit, fit)
-    run_experiment(tiny_config(manifest, epochs1, epochs2), run, log=lambda *_: None)
-    events.note("counts " + json.dumps(events.counts))
-    events.note("finished")
 
 
 # ------------------------------------------------------------------------------------------- checks

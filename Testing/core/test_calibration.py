@@ -5,8 +5,15 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from reactkd.evaluate.calibration import (MAX_T, MIN_T, expected_calibration_error, fit_temperature, negative_log_likelihood,
-                                          reliability_bins, scaled_probabilities)
+from reactkd.evaluate.calibration import (
+    MAX_T,
+    MIN_T,
+    expected_calibration_error,
+    fit_temperature,
+    negative_log_likelihood,
+    reliability_bins,
+    scaled_probabilities,
+)
 from reactkd.inference.domain import case_statistics, domain_warnings, training_domain
 from reactkd.io.case import Case
 

@@ -99,7 +99,8 @@ def test_each_missing_required_argument_is_named_in_one_line(name, full, capsys)
     for missing in required:
         # a positional must come first for argparse to tell it from an option's value
         given = [*[v for a in required if a is not missing and not a.option_strings for v in _value(a)],
-                 *[v for a in required if a is not missing and a.option_strings for v in (a.option_strings[0], *_value(a))]]
+                 *[v for a in required if a is not missing and a.option_strings
+                   for v in (a.option_strings[0], *_value(a))]]
         with pytest.raises(SystemExit) as done:
             main([name, *given])
         err = capsys.readouterr().err.strip().splitlines()

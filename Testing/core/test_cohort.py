@@ -7,8 +7,16 @@ import pytest
 import SimpleITK as sitk
 import torch
 
-from reactkd.cohort import (CaseDataset, CaseRecord, ManifestError, PreprocessCache, collate_cases, patient_folds,
-                            read_manifest, write_manifest)
+from reactkd.cohort import (
+    CaseDataset,
+    CaseRecord,
+    ManifestError,
+    PreprocessCache,
+    collate_cases,
+    patient_folds,
+    read_manifest,
+    write_manifest,
+)
 from reactkd.preprocess import PreprocessConfig
 
 COLUMNS = ["patient_id", "case_id", "grade", "ct", "pet_fdg", "liver_mask", "tumor_mask"]

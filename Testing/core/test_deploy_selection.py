@@ -5,12 +5,11 @@ import pytest
 import torch
 import torch.nn as nn
 
+from conftest import tiny_experiment
 from reactkd.config.schema import Deployment
 from reactkd.experiments.cross_validation import student_validator
 from reactkd.models import ModelFeatures
 from reactkd.train.runtime import Runtime
-
-from conftest import tiny_experiment
 
 
 class _Probe(nn.Module):

@@ -59,7 +59,8 @@ def test_bad_arguments_exit_2_with_one_line(ct_file, tmp_path, capsys, argv, fra
 
 
 def test_missing_ct_and_existing_output(ct_file, tmp_path, capsys):
-    assert main(["simulate-dose", "--ct", str(tmp_path / "nope.nii.gz"), "--level", "mild", "--out", str(tmp_path / "o.nii.gz")]) == 2
+    assert main(["simulate-dose", "--ct", str(tmp_path / "nope.nii.gz"), "--level", "mild",
+                 "--out", str(tmp_path / "o.nii.gz")]) == 2
     assert "not found" in capsys.readouterr().err
     assert main(["simulate-dose", "--ct", str(ct_file), "--level", "mild", "--out", str(ct_file)]) == 2
     assert "exists; pass --overwrite" in capsys.readouterr().err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from reactkd.dose import LowDoseSimulator
 from reactkd.dose.acquisition import Acquisition
 from reactkd.dose.flat_region import flat_region, local_std, noise_level_mode
@@ -100,6 +101,7 @@ def test_flat_region_inputs():
 
 def _real_case(real_dir, name):
     import SimpleITK as sitk
+
     from reactkd.io import load_case
 
     if name == "totalsegmentator":

@@ -28,7 +28,8 @@ def _water(z: int = 6) -> tuple[np.ndarray, np.ndarray]:
 def _roi_variances(sim: LowDoseSimulator, fractions=FRACTIONS) -> np.ndarray:
     vol, roi = _water()
     # A different seed per fraction: the curve must hold for independent draws, not rescaled ones.
-    return np.array([sim.simulate_array(vol, (SLICE, PIXEL, PIXEL), k, seed=11 + i)[:, roi].var() for i, k in enumerate(fractions)])
+    return np.array([sim.simulate_array(vol, (SLICE, PIXEL, PIXEL), k, seed=11 + i)[:, roi].var()
+                     for i, k in enumerate(fractions)])
 
 
 def test_added_variance_follows_one_minus_k_over_k():

@@ -16,13 +16,13 @@ import SimpleITK as sitk
 from conftest import tiny_experiment
 from reactkd.cli import main
 from reactkd.cohort import read_folds, read_manifest
-from reactkd.inference.ensemble import load_ensemble, predict_with_ensemble
+from reactkd.experiments.cross_validation import run_experiment
 from reactkd.inference.calibrate import calibrate_run
-from reactkd.report.calibration import ensemble_calibration
+from reactkd.inference.ensemble import load_ensemble, predict_with_ensemble
 from reactkd.inference.run_eval import evaluate_run
+from reactkd.report.calibration import ensemble_calibration
 from reactkd.report.run_report import write_report
 from reactkd.train.data import inner_split
-from reactkd.experiments.cross_validation import run_experiment
 
 pytestmark = pytest.mark.slow
 
@@ -72,7 +72,8 @@ def test_batch_grading_equals_per_case_predict(tiny_run, tiny_cohort, tmp_path, 
     calibrate_run(tiny_run, log=lambda *_: None)
     held_out = read_folds(tiny_run / "folds.json")[0][:3]
     manifest = _subset_manifest(tiny_cohort, held_out, tmp_path / "held_out.csv")
-    assert main(["predict", "--model", str(tiny_run), "--manifest", str(manifest), "--out", str(tmp_path / "batch")]) == 0
+    assert main(["predict", "--model", str(tiny_run), "--manifest", str(manifest),
+                 "--out", str(tmp_path / "batch")]) == 0
     out = capsys.readouterr().out
     assert f"[1/3] {held_out[0]}: grade" in out and "3 graded" in out
     with open(tmp_path / "batch" / "grades.csv", newline="") as f:
@@ -128,7 +129,8 @@ def test_batch_refuses_a_folder_of_another_model(tiny_run, tiny_cohort, tmp_path
     manifest = _subset_manifest(tiny_cohort, read_folds(tiny_run / "folds.json")[0][:1], tmp_path / "m.csv")
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
-    assert main(["predict", "--model", str(tiny_run), "--manifest", str(manifest), "--out", str(tmp_path / "mine")]) == 2
+    assert main(["predict", "--model", str(tiny_run), "--manifest", str(manifest),
+                 "--out", str(tmp_path / "mine")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "not empty" in err
     assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == ["notes.txt"]

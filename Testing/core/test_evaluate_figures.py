@@ -11,8 +11,7 @@ pytest.importorskip("matplotlib")
 from matplotlib.image import imread  # noqa: E402
 
 from reactkd.evaluate.dca import GradeQuestion, grade_decision_curve  # noqa: E402
-from reactkd.evaluate.figures import (  # noqa: E402
-    GRADE_COLORS, dca_figure, plot_dca, plot_roc, plot_tsne, roc_figure, tsne_figure)
+from reactkd.evaluate.figures import GRADE_COLORS, dca_figure, plot_dca, plot_roc, plot_tsne, roc_figure, tsne_figure  # noqa: E402
 from reactkd.evaluate.roc import average_roc, ovr_roc_curves  # noqa: E402
 from reactkd.evaluate.training_figures import loss_curves_figure, plot_loss_curves  # noqa: E402
 
@@ -94,7 +93,8 @@ def test_tsne_one_series_per_grade_with_its_points(cohort):
     assert _legend(ax) == [f"grade {k} (n={int((g == k).sum())})" for k in (1, 2, 3)]
     assert (ax.get_title(), ax.get_xlabel(), ax.get_ylabel()) == ("t-SNE of student logits", "t-SNE 1", "t-SNE 2")
     # a grade nobody has is no series (and no legend entry)
-    assert _legend(tsne_figure(e[g != 2], g[g != 2]).axes[0]) == [f"grade {k} (n={int((g == k).sum())})" for k in (1, 3)]
+    assert _legend(tsne_figure(e[g != 2], g[g != 2]).axes[0]) == [f"grade {k} (n={int((g == k).sum())})"
+                                                                   for k in (1, 3)]
 
 
 def test_plot_functions_write_the_figure_as_a_png_and_nothing_else(tmp_path, cohort):
@@ -109,7 +109,8 @@ def test_plot_functions_write_the_figure_as_a_png_and_nothing_else(tmp_path, coh
 def _metrics(tmp_path):
     csv_path = tmp_path / "metrics.csv"
     lines = ["stage,epoch,train_loss,val_loss,val_auc"]
-    lines += [f"{s},{e},{1 / (e + 1)},{1.2 / (e + 1)},{'' if e % 2 else 0.5 + e / 40}" for s in (1, 2) for e in range(8)]
+    lines += [f"{s},{e},{1 / (e + 1)},{1.2 / (e + 1)},{'' if e % 2 else 0.5 + e / 40}"
+              for s in (1, 2) for e in range(8)]
     csv_path.write_text("\n".join(lines) + "\n")
     return csv_path
 
@@ -123,7 +124,8 @@ def test_loss_curves_losses_left_metrics_right_one_line_per_group(tmp_path):
     auc = right.get_lines()[0]
     np.testing.assert_array_equal(auc.get_xdata(), [0, 2, 4, 6])  # empty cells are skipped, not drawn as 0
     np.testing.assert_allclose(auc.get_ydata(), [0.5 + e / 40 for e in (0, 2, 4, 6)])
-    assert [(ax.get_xlabel(), ax.get_ylabel()) for ax in fig.axes] == [("epoch", "Loss"), ("epoch", "Validation metric")]
+    assert [(ax.get_xlabel(), ax.get_ylabel()) for ax in fig.axes] == [("epoch", "Loss"),
+                                                                      ("epoch", "Validation metric")]
     assert fig.get_suptitle() == "Run 7"
     # without a val_* metric there is one panel
     assert len(loss_curves_figure(_metrics(tmp_path), metric_columns=[], group_by=("stage",)).axes) == 1

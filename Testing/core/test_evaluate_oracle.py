@@ -50,12 +50,14 @@ def test_no_oracle_without_the_phantom_and_clear_errors(tmp_path, tiny_cohort):
     real = tmp_path / "real"
     real.mkdir()
     run = _run(tmp_path, tiny_cohort)
-    (run / "config.yaml").write_text(yaml.safe_dump({"data": {"manifest": str(real / "manifest.csv")}}))  # no cohort.json
+    # no cohort.json
+    (run / "config.yaml").write_text(yaml.safe_dump({"data": {"manifest": str(real / "manifest.csv")}}))
     assert run_truth(run) is None and trait_oracle(run) == {} and oracle_rows([run]) == {}
     meta = json.loads((tiny_cohort.parent / "cohort.json").read_text())
     case = meta["cases"][0]
     with pytest.raises(ValueError, match=rf"case '{case['case_id']}' lacks the trait `washout_hu`"):
-        trait_features({case["case_id"]: {k: v for k, v in case.items() if k != "washout_hu"}}, [case["case_id"]], CT_TRAITS)
+        trait_features({case["case_id"]: {k: v for k, v in case.items() if k != "washout_hu"}}, [case["case_id"]],
+                       CT_TRAITS)
     with pytest.raises(ValueError, match="cohort.json has no truth for cases \\['nope'\\]"):
         trait_features({}, ["nope"], CT_TRAITS)
     (run / "folds.json").unlink()

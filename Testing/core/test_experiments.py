@@ -11,8 +11,8 @@ import yaml
 from conftest import tiny_experiment
 from reactkd.cli import main
 from reactkd.config import ConfigError, config_from_mapping, to_dict
-from reactkd.experiments import ablation_variants, compare_variants, run_suite
 from reactkd.config.identity import teacher_key
+from reactkd.experiments import ablation_variants, compare_variants, run_suite
 from reactkd.experiments.cross_validation import distiller_teachers
 from reactkd.train.checkpoint import load_checkpoint
 
@@ -29,7 +29,8 @@ def read_table(path):
 @pytest.fixture(scope="module")
 def compared(tmp_path_factory, tiny_cohort):
     out = tmp_path_factory.mktemp("cmp") / "compare"
-    return run_suite(tiny_experiment(tiny_cohort), out, compare_variants(tiny_experiment(tiny_cohort), ["reactkd", "kd"]),
+    return run_suite(tiny_experiment(tiny_cohort), out,
+                     compare_variants(tiny_experiment(tiny_cohort), ["reactkd", "kd"]),
                      kind="compare", log=lambda *_: None)
 
 
@@ -42,7 +43,8 @@ def test_compare_table_and_shared_teachers(compared):
     assert len(teachers) == 1, "both students must reuse one set of teachers"
     assert (teachers[0] / "fold1" / "teacher" / "done.json").is_file()
     assert not (compared.out / "runs" / "seed0" / "kd" / "fold0" / "teacher").exists()
-    assert {p.name for p in compared.figures} == {"dca_high_grade.png", "dca_poorly_differentiated.png"} or compared.figures
+    assert ({p.name for p in compared.figures} == {"dca_high_grade.png", "dca_poorly_differentiated.png"}
+            or compared.figures)
     assert "REACT-KD" in (compared.out / "index.md").read_text()
     header, paired = read_table(compared.out / "paired.csv")
     assert header[1] == "Δ AUC vs REACT-KD" and list(paired) == ["KD"] and paired["KD"][1].endswith("/2")
@@ -52,7 +54,8 @@ def test_compare_resumes_and_repeats_exactly(compared, tmp_path, tiny_cohort):
     best = compared.out / "runs" / "seed0" / "kd" / "fold0" / "student" / "best.pt"
     stamp = best.stat().st_mtime_ns
     base = tiny_experiment(tiny_cohort)
-    again = run_suite(base, compared.out, compare_variants(base, ["reactkd", "kd"]), kind="compare", log=lambda *_: None)
+    again = run_suite(base, compared.out, compare_variants(base, ["reactkd", "kd"]), kind="compare",
+                      log=lambda *_: None)
     assert best.stat().st_mtime_ns == stamp, "a finished run must not be retrained"
     assert again.table_csv.read_text() == compared.table_csv.read_text()
     # same seed in a fresh folder: the same numbers on CPU
@@ -167,7 +170,8 @@ def test_multi_teacher_methods_learn_from_modality_teachers(tmp_path, tiny_cohor
     base = tiny_experiment(tiny_cohort)
     rows = compare_variants(base, ["mtcmkd", "awmtkd", "kd"])
     mt = rows[0].apply(base)
-    assert distiller_teachers(mt) == [replace(base.teacher, branches=["pet_ct"]), replace(base.teacher, branches=["dose"])]
+    assert distiller_teachers(mt) == [replace(base.teacher, branches=["pet_ct"]),
+                                      replace(base.teacher, branches=["dose"])]
     assert distiller_teachers(rows[2].apply(base)) is None
     result = run_suite(base, tmp_path / "cmp", rows, kind="compare", log=lambda *_: None)
     keys = sorted(p.name for p in (tmp_path / "cmp" / "teachers").iterdir())

@@ -108,8 +108,8 @@ def test_mask_on_other_grid_is_resampled_in_world_space():
     ct = make_image(np.zeros((30, 40, 40), np.int16), spacing=(1, 1, 1), origin=(0, 0, 0))
     # the same ball on a 2x coarser grid shifted by half a coarse voxel, origin in world mm
     coarse = make_image(ball((15, 20, 20), (7, 10, 10), 5).astype(np.uint8), spacing=(2, 2, 2), origin=(0.5, 0.5, 0.5))
-    from reactkd.io.masks import read_mask as _rm  # noqa: F401  (the public path is via files; test the core)
     from reactkd.io.geometry import resample_to
+    from reactkd.io.masks import read_mask as _rm  # noqa: F401  (the public path is via files; test the core)
 
     on_ct = resample_to(coarse, ct, sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
     arr = sitk.GetArrayFromImage(on_ct)

@@ -10,7 +10,6 @@ metrics must equal the uninterrupted run's, no completed epoch trained twice, ev
 import signal
 
 import pytest
-
 from kill_resume_harness import sweep
 
 pytestmark = pytest.mark.slow

@@ -24,7 +24,8 @@ def test_core_never_imports_slicer_qt_ctk():
 
 
 def test_cmake_lists_every_core_file():
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "sync_cmake.py"), "--check"], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "sync_cmake.py"), "--check"], capture_output=True,
+                            text=True)
     assert result.returncode == 0, result.stderr
     text = (ROOT / "REACTKD" / "CMakeLists.txt").read_text()
     assert "reactkd/preprocess/pipeline.py" in text and "slicerMacroBuildScriptedModule" in text
@@ -43,9 +44,8 @@ def test_readme_opens_with_two_setup_commands_and_ci_uses_the_test_one():
 
 
 def test_torch_requirement_admits_the_local_cpu_build():
-    from packaging.requirements import Requirement
-
     import tomllib
+    from packaging.requirements import Requirement
 
     deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     torch_req = next(Requirement(d) for d in deps if d.startswith("torch"))

@@ -102,10 +102,13 @@ def test_scale_sum_weights_levels_and_names_a_mismatch():
 
 def test_ms_sard_is_the_weighted_sum_of_per_level_region_losses_on_the_teacher_grid():
     students, teachers, maps = _levels()
-    per_level = [region_weighted_feature_loss(resize_to(s, t.shape[2:]), t, w) for s, t, w in zip(students, teachers, maps)]
-    assert resize_to(students[1], (4, 4, 4)).shape == (2, 4, 4, 4, 4) and resize_to(students[0], (8, 8, 8)) is students[0]
+    per_level = [region_weighted_feature_loss(resize_to(s, t.shape[2:]), t, w)
+                 for s, t, w in zip(students, teachers, maps)]
+    assert (resize_to(students[1], (4, 4, 4)).shape == (2, 4, 4, 4, 4)
+            and resize_to(students[0], (8, 8, 8)) is students[0])
     torch.testing.assert_close(ms_sard_loss(students, teachers, maps), (per_level[0] + per_level[1]) / 2)
-    torch.testing.assert_close(ms_sard_loss(students, teachers, maps, [0.2, 0.8]), 0.2 * per_level[0] + 0.8 * per_level[1])
+    torch.testing.assert_close(ms_sard_loss(students, teachers, maps, [0.2, 0.8]),
+                               0.2 * per_level[0] + 0.8 * per_level[1])
     assert float(ms_sard_loss(teachers, teachers, maps)) == 0.0
     with pytest.raises(ValueError, match="one student map, teacher map and weight map per level"):
         ms_sard_loss(students, teachers, maps[:1])
@@ -125,7 +128,8 @@ def test_ms_ca_pooled_or_sampled_positions():
     torch.testing.assert_close(ms_ca_loss(students, teachers, grid=3), (pooled[0] + pooled[1]) / 2)
     # Sampled: the student is brought to the teacher's grid, the draws follow the generator.
     g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
-    sampled = [sampled_affinity_alignment_loss(resize_to(s, t.shape[2:]), t, 16, None, g1) for s, t in zip(students, teachers)]
+    sampled = [sampled_affinity_alignment_loss(resize_to(s, t.shape[2:]), t, 16, None, g1)
+               for s, t in zip(students, teachers)]
     got = ms_ca_loss(students, teachers, [0.5, 0.5], num_positions=16, generator=g2)
     torch.testing.assert_close(got, 0.5 * sampled[0] + 0.5 * sampled[1])
     with pytest.raises(ValueError, match="`sampling_weights` has 1 entries for 2 levels"):

@@ -72,7 +72,8 @@ def test_selectors_name_number_bare_path_or_refusal():
     assert (choice.liver, choice.tumor, choice.ignored) == ("/data/seg.dcm:Liver", "/data/seg.dcm:Mass",
                                                            ["Portal vein", "Abdominal aorta"])
     assert parse_mask_spec(choice.tumor).label == "Mass"  # the reader splits it back
-    numbered = choose_segments(path, [Segment(1, "Liver"), Segment(2, "1"), Segment(3, "x")], SegmentNames(tumor=("1",)))
+    numbered = choose_segments(path, [Segment(1, "Liver"), Segment(2, "1"), Segment(3, "x")],
+                               SegmentNames(tumor=("1",)))
     assert numbered.tumor == "/data/seg.dcm:2"  # a label that reads as a number: the segment number instead
     several = choose_segments(path, [Segment(1, "Liver"), Segment(2, "Tumor 1"), Segment(3, "Tumor 2")])
     assert several.tumor == "/data/seg.dcm"  # the reader's own choice by role picks exactly these two

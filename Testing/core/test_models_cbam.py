@@ -2,7 +2,6 @@
 
 import pytest
 import torch
-
 import torch.nn as nn
 
 from reactkd.models import CBAM3D, Student, StudentSpec, build_student, build_teacher

@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from reactkd.distill import DISTILLERS, build_distiller
+from reactkd.inference.predict import predict_case
 from reactkd.io import load_case
 from reactkd.models import BackboneOutput, GraphHead, Student, build_student, build_teacher, features_from_batch
 from reactkd.models.graph_head import node_geometry
-from reactkd.inference.predict import predict_case
 from reactkd.preprocess import PreprocessConfig
 from reactkd.utils.typed import ConfigError
 
@@ -43,8 +43,8 @@ def test_tumour_order_and_zero_padding_change_nothing():
     swapped = masks[:, [0, 2, 1, 3]]
     padded = torch.cat([masks, torch.zeros(1, 3, S, S, S)], 1)
     for other in (swapped, padded):
-        e, l = head(out, other)
-        assert torch.allclose(e, emb, atol=1e-5) and torch.allclose(l, logits, atol=1e-5)
+        other_emb, other_logits = head(out, other)
+        assert torch.allclose(other_emb, emb, atol=1e-5) and torch.allclose(other_logits, logits, atol=1e-5)
     att = head.node_attention(out, swapped)
     assert torch.allclose(att[0, [0, 2, 1, 3]], head.node_attention(out, masks)[0], atol=1e-6)
 
@@ -99,7 +99,8 @@ def test_graph_head_in_teacher_student_and_the_reactkd_distiller():
     masks[:, 0, 4:28, 4:28, 4:28] = 1
     masks[0, 1, 8:12, 8:12, 8:12] = 1
     masks[0, 2, 18:22, 18:22, 18:22] = 1
-    batch = {"ct": torch.randn(2, 1, s, s, s), "pet": torch.randn(2, 2, s, s, s), "ct_lowdose": torch.randn(2, 1, s, s, s),
+    batch = {"ct": torch.randn(2, 1, s, s, s), "pet": torch.randn(2, 2, s, s, s),
+             "ct_lowdose": torch.randn(2, 1, s, s, s),
              "pet_present": torch.ones(2, 2, dtype=torch.bool), "roi_masks": masks,
              "roi_valid": torch.tensor([[True, True, True], [True, False, False]]), "label": torch.tensor([0, 2])}
     teacher.requires_grad_(False).eval()
@@ -112,7 +113,8 @@ def test_graph_head_in_teacher_student_and_the_reactkd_distiller():
 
 
 def test_graph_spec_errors():
-    with pytest.raises(ConfigError, match=r"^unknown config key `student.head.hidden` for `kind: region` \(a key of `kind: graph`\)"):
+    with pytest.raises(ConfigError, match=r"^unknown config key `student.head.hidden` for `kind: region` "
+                                          r"\(a key of `kind: graph`\)"):
         Student(head={"kind": "region", "hidden": 16})
     with pytest.raises(ConfigError, match=r"`student.head.hidden` must be >= 1"):
         Student(head={"kind": "graph", "hidden": 0})
@@ -139,14 +141,16 @@ def test_every_distiller_takes_graph_heads(name):
     swin = {"feature_size": 12, "depths": (1, 1, 1, 1), "window_size": 4, "fusion_channels": 16}
     head = {"kind": "graph", "sources": ["fused"], "geometry": True}
     teacher = build_teacher(head=head, **swin)
-    teachers = [teacher, build_teacher(branches=["dose"], head=head, **swin)] if name in ("mtcmkd", "awmtkd") else teacher
+    multi = name in ("mtcmkd", "awmtkd")
+    teachers = [teacher, build_teacher(branches=["dose"], head=head, **swin)] if multi else teacher
     student = build_student(teacher, init_filters=8, blocks_down=(1, 1, 1, 1), head=head)
     s = 32
     masks = torch.zeros(2, 3, s, s, s)
     masks[:, 0, 4:28, 4:28, 4:28] = 1
     masks[0, 1, 8:14, 8:14, 8:14] = 1
     masks[1, 1, 18:22, 18:22, 18:22] = 1
-    batch = {"ct": torch.randn(2, 1, s, s, s), "pet": torch.randn(2, 2, s, s, s), "ct_lowdose": torch.randn(2, 1, s, s, s),
+    batch = {"ct": torch.randn(2, 1, s, s, s), "pet": torch.randn(2, 2, s, s, s),
+             "ct_lowdose": torch.randn(2, 1, s, s, s),
              "pet_present": torch.ones(2, 2, dtype=torch.bool), "roi_masks": masks, "case_id": ["a", "b"],
              "roi_valid": torch.tensor([[True, True, False], [True, True, False]]), "label": torch.tensor([0, 2])}
     _, losses = build_distiller(name, student, teachers)(batch)

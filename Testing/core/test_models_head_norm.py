@@ -6,7 +6,15 @@ from dataclasses import dataclass, field
 import pytest
 import torch
 
-from reactkd.models import BackboneOutput, GapHeadSpec, GraphHead, GraphHeadSpec, HeadSpec, RegionHeadSpec, build_student
+from reactkd.models import (
+    BackboneOutput,
+    GapHeadSpec,
+    GraphHead,
+    GraphHeadSpec,
+    HeadSpec,
+    RegionHeadSpec,
+    build_student,
+)
 from reactkd.models.heads import build_head
 from reactkd.models.standardize import Standardize
 from reactkd.utils.typed import ConfigError, from_dict
@@ -32,8 +40,10 @@ def test_standardize_uses_batch_statistics_in_training_and_running_ones_at_infer
     norm = Standardize(2, momentum=1.0)  # momentum 1: the running estimates become the last batch's
     x = torch.randn(64, 2) * torch.tensor([0.1, 100.0]) + torch.tensor([5.0, -3.0])
     y = norm.train()(x)
-    assert torch.allclose(y.mean(0), torch.zeros(2), atol=1e-4) and torch.allclose(y.std(0, unbiased=False), torch.ones(2), atol=1e-2)
-    assert torch.allclose(norm.eval()(x), y, rtol=2e-2, atol=1e-3)  # that batch's statistics (running variance unbiased)
+    assert torch.allclose(y.mean(0), torch.zeros(2), atol=1e-4)
+    assert torch.allclose(y.std(0, unbiased=False), torch.ones(2), atol=1e-2)
+    # that batch's statistics (running variance unbiased)
+    assert torch.allclose(norm.eval()(x), y, rtol=2e-2, atol=1e-3)
     assert torch.equal(norm.train()(x[:1]), norm.eval()(x[:1]))  # one row: no batch statistics to take
 
 
@@ -64,7 +74,8 @@ def test_region_head_classifies_a_standardised_embedding():
 def test_graph_head_standardises_real_nodes_only_and_stays_invariant_to_padding():
     torch.manual_seed(0)
     widths = [1]
-    head = GraphHead(["input"], widths, geometry=True, norm=Standardize(GraphHead.node_feature_size(widths, geometry=True))).eval()
+    norm = Standardize(GraphHead.node_feature_size(widths, geometry=True))
+    head = GraphHead(["input"], widths, geometry=True, norm=norm).eval()
     x = torch.rand(4, 1, S, S, S)
     out = BackboneOutput([], torch.zeros(4, 4, 4, 4, 4), x)
     masks = _masks()
@@ -91,10 +102,10 @@ def test_norm_spec_is_checked_and_reaches_the_student():
 
 def test_grad_cam_of_a_head_over_roi_statistics_is_taken_on_its_input(toy_case_images):
     """A head that never reads the fused map (``sources: [input]``) is attributed on the map it reads."""
-    from reactkd.io import load_case
-    from reactkd.inference.predict import predict_case
-    from reactkd.preprocess import PreprocessConfig
     from reactkd.inference.attention import cam_source
+    from reactkd.inference.predict import predict_case
+    from reactkd.io import load_case
+    from reactkd.preprocess import PreprocessConfig
 
     torch.manual_seed(0)
     meta = {"preprocess": PreprocessConfig(grid_size=32).to_dict()}

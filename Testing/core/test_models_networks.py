@@ -110,5 +110,6 @@ def test_networks_build_from_specs_mappings_or_keys():
         Student(StudentSpec(), init_filters=8)
     with pytest.raises(ValueError, match="not both"):
         build_student(Teacher(fusion_channels=16, **TINY_SWIN), cbam=a.cbam)
-    with pytest.raises(ConfigError, match=r"unknown config key `teacher.feature_sise`.*Did you mean `teacher.feature_size`"):
+    with pytest.raises(ConfigError,
+                       match=r"unknown config key `teacher.feature_sise`.*Did you mean `teacher.feature_size`"):
         from_dict(TeacherSpec, {"feature_sise": 24}, "teacher")

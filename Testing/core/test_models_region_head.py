@@ -8,7 +8,6 @@ from reactkd.models import BackboneOutput, RegionHead, Student, build_student, b
 from reactkd.models.region_head import roi_geometry
 from reactkd.utils.typed import ConfigError
 
-
 REGION = {"kind": "region"}
 
 
@@ -41,7 +40,8 @@ def test_student_and_teacher_with_region_heads_train_through_a_distiller():
     teacher = build_teacher(feature_size=12, fusion_channels=16, window_size=4, depths=(1, 1, 1, 1), head=REGION)
     student = build_student(teacher=teacher, init_filters=8, pet_channels=2, head=REGION, blocks_down=(1, 1, 1, 1))
     s = 32
-    batch = {"ct": torch.randn(2, 1, s, s, s), "pet": torch.randn(2, 2, s, s, s), "ct_lowdose": torch.randn(2, 1, s, s, s),
+    batch = {"ct": torch.randn(2, 1, s, s, s), "pet": torch.randn(2, 2, s, s, s),
+             "ct_lowdose": torch.randn(2, 1, s, s, s),
              "pet_present": torch.ones(2, 2, dtype=torch.bool), "roi_masks": _masks(s=s),
              "roi_valid": torch.tensor([[True, True, False], [True, False, False]]), "label": torch.tensor([0, 2])}
     teacher.requires_grad_(False).eval()
@@ -56,7 +56,8 @@ def test_student_and_teacher_with_region_heads_train_through_a_distiller():
 
 
 def test_unknown_head_is_refused():
-    with pytest.raises(ConfigError, match=r"`student.head.kind` must be one of \['gap', 'graph', 'region'\], got 'mlp'"):
+    with pytest.raises(ConfigError,
+                       match=r"`student.head.kind` must be one of \['gap', 'graph', 'region'\], got 'mlp'"):
         Student(head={"kind": "mlp"})
     with pytest.raises(ConfigError, match=r"unknown config key `student.head.pool` for `kind: region`; allowed: "
                                           r"\['kind', 'sources', 'geometry', 'dropout', 'norm', 'statistics'\]"):
@@ -114,8 +115,9 @@ def test_head_levels_on_teacher_and_student():
 
 
 def test_head_input_pools_the_inputs_roi_statistics():
-    """With ``input`` among the sources the embedding holds, after the fused map's, the ROI means of the input itself: a CT whose tumour is
-    darker than its liver shows a negative CT contrast, and a blanked PET pools to exactly 0."""
+    """With ``input`` among the sources the embedding holds, after the fused map's, the ROI means of the input
+    itself: a CT whose tumour is darker than its liver shows a negative CT contrast, and a blanked PET pools to
+    exactly 0."""
     s = Student(init_filters=8, fusion_channels=16, pet_channels=2, blocks_down=[1, 1, 1],
                 head={"kind": "region", "sources": ["fused", "input"], "norm": "none"}).eval()
     masks = _masks(s=32)
@@ -128,7 +130,9 @@ def test_head_input_pools_the_inputs_roi_statistics():
     width = s.in_channels + 2  # CT, 2 PET, 2 modality indicators
     assert emb.shape == (2, 2 * (16 + width))
     tumour_means, contrast = emb[:, 32:32 + width], emb[:, 32 + width:32 + 2 * width]  # after the fused map's 2 × 16
-    assert torch.isclose(tumour_means[0, 0], torch.tensor(0.4)) and torch.isclose(contrast[0, 0], torch.tensor(0.4 - (0.4 * 4**3 + 0.5 * (12**3 - 4**3)) / 12**3))  # liver ⊃ tumour
+    assert torch.isclose(tumour_means[0, 0], torch.tensor(0.4))
+    liver_mean = (0.4 * 4**3 + 0.5 * (12**3 - 4**3)) / 12**3  # liver ⊃ tumour
+    assert torch.isclose(contrast[0, 0], torch.tensor(0.4 - liver_mean))
     assert torch.all(tumour_means[0, 1:3] == 0), "the blanked PET of case 0 must pool to 0"
     assert tumour_means[0, 4] == 0 and tumour_means[1, 4] == 1, "the PET indicator tells the head what it got"
     t = build_teacher(feature_size=12, fusion_channels=16, window_size=4, depths=[1, 1, 1, 1], fusion_level=2,

@@ -3,11 +3,10 @@
 import pytest
 import torch.nn as nn
 
+from conftest import tiny_experiment
 from reactkd.config.schema import OptimizerConfig, StageConfig
 from reactkd.train.optim import build_optimizer, build_scheduler
 from reactkd.utils.typed import ConfigError
-
-from conftest import tiny_experiment
 
 
 class _Net(nn.Module):

@@ -13,10 +13,10 @@ import SimpleITK as sitk
 from scipy import ndimage
 
 from reactkd.cohort import PreprocessCache, read_manifest
-from reactkd.phantom.cohort import generate_cohort
 from reactkd.dose import LowDoseSimulator
 from reactkd.dose.acquisition import read_acquisition
 from reactkd.dose.noise_estimate import measure_noise_std
+from reactkd.phantom.cohort import generate_cohort
 from reactkd.train.data import LowDose
 
 SIZE = (96, 96, 32)  # 4 x 4 x 10 mm: the scanner model at a test's cost
@@ -29,7 +29,8 @@ def cohort(tmp_path_factory) -> Path:
 
 def _arrays(root: Path, row: dict) -> tuple[sitk.Image, np.ndarray, np.ndarray]:
     ct = sitk.ReadImage(str(root / row["ct"]))
-    liver, tumor = (sitk.GetArrayFromImage(sitk.ReadImage(str(root / row[k]))) > 0 for k in ("liver_mask", "tumor_mask"))
+    liver, tumor = (sitk.GetArrayFromImage(sitk.ReadImage(str(root / row[k]))) > 0
+                    for k in ("liver_mask", "tumor_mask"))
     return ct, liver, tumor
 
 

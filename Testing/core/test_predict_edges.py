@@ -3,9 +3,9 @@
 import numpy as np
 import torch
 
+from reactkd.inference.predict import predict_case
 from reactkd.io import load_case
 from reactkd.models import Student
-from reactkd.inference.predict import predict_case
 from reactkd.preprocess import PreprocessConfig
 
 

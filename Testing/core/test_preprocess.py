@@ -52,7 +52,8 @@ def test_model_grid_centres_liver_and_keeps_geometry(toy_case_images):
     assert grid.spacing[0] == pytest.approx(70 / 32)
     ref = grid.reference()
     center_world = np.asarray(ref.TransformContinuousIndexToPhysicalPoint([15.5] * 3))
-    liver_center = np.asarray(t["ct"].TransformContinuousIndexToPhysicalPoint(np.argwhere(liver).mean(0)[::-1].tolist()))
+    liver_center = np.asarray(t["ct"].TransformContinuousIndexToPhysicalPoint(
+        np.argwhere(liver).mean(0)[::-1].tolist()))
     assert np.allclose(center_world, liver_center, atol=1.0)
     assert ModelGrid.from_dict(grid.to_dict()) == grid
 

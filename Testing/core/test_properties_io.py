@@ -82,10 +82,10 @@ def _upsample3(image: sitk.Image) -> sitk.Image:
 def _box(draw, shape, lo_min=0, inside=None):
     if inside is None:
         lo = [draw(st.integers(lo_min, n - 2)) for n in shape]
-        hi = [draw(st.integers(l + 1, n)) for l, n in zip(lo, shape)]
+        hi = [draw(st.integers(start + 1, n)) for start, n in zip(lo, shape)]
     else:
         lo = [draw(st.integers(a, b - 1)) for a, b in inside]
-        hi = [draw(st.integers(l + 1, b)) for l, (_, b) in zip(lo, inside)]
+        hi = [draw(st.integers(start + 1, b)) for start, (_, b) in zip(lo, inside)]
     return tuple(slice(a, b) for a, b in zip(lo, hi))
 
 
@@ -127,7 +127,8 @@ def test_any_valid_image_reads_back_with_its_world_geometry(tmp_path_factory, ge
     shape, spacing, origin, direction = geo
     info = np.iinfo(dtype) if np.issubdtype(dtype, np.integer) else None
     rng = np.random.default_rng(seed)
-    array = (rng.integers(info.min, info.max, shape, endpoint=True) if info else rng.normal(0, 1e3, shape)).astype(dtype)
+    array = (rng.integers(info.min, info.max, shape, endpoint=True) if info
+             else rng.normal(0, 1e3, shape)).astype(dtype)
     path = tmp_path_factory.mktemp("img") / f"image{fmt}"
     sitk.WriteImage(_image(array, spacing, origin, direction), str(path))
     image = read_image(path, role="CT")
@@ -163,7 +164,8 @@ def test_masks_on_another_grid_land_on_the_same_ct_voxels(case, crop):
 
 
 @settings(**SETTINGS)
-@given(geo=geometries(), shear=st.floats(0.01, 2.0), axes=st.permutations([0, 1, 2]), fmt=st.sampled_from((".nrrd", ".mha")))
+@given(geo=geometries(), shear=st.floats(0.01, 2.0), axes=st.permutations([0, 1, 2]),
+       fmt=st.sampled_from((".nrrd", ".mha")))
 def test_a_non_orthonormal_direction_is_refused(tmp_path_factory, geo, shear, axes, fmt):
     shape, spacing, origin, direction = geo
     sheared = direction.copy()

@@ -8,8 +8,8 @@ import pytest
 
 from reactkd.evaluate.calibration import reliability_bins
 from reactkd.evaluate.figures import plot_reliability, reliability_figure
-from reactkd.report.html import render_html
 from reactkd.evaluate.training_figures import plot_training_panels, training_panels_figure
+from reactkd.report.html import render_html
 
 
 def _log(path, folds=3, epochs=5):

@@ -79,7 +79,8 @@ def test_the_recipes_are_one_distiller_composed_from_terms():
     reco = build_seg_distiller("seg_reco", student, teacher, background_weight=0.2, class_weights=[1.0, 2.0])
     # Not the classification Distiller with parts switched off: task loss + the terms it was given.
     assert isinstance(reco, SegDistiller) and not isinstance(reco, Distiller)
-    assert reco.region == RegionTerm(1.0, 0.2, [1.0, 2.0]) and reco.context == ContextTerm(1.0, 256, 0.5, 0.2, [1.0, 2.0])
+    assert reco.region == RegionTerm(1.0, 0.2, [1.0, 2.0])
+    assert reco.context == ContextTerm(1.0, 256, 0.5, 0.2, [1.0, 2.0])
     sard = build_seg_distiller("seg_ms_sard", student, teacher)
     assert sard.context is None and not hasattr(build_seg_distiller("seg_ms_ca", student, teacher), "projectors")
     # Only the student and the projectors learn; built by hand, the same pieces give the same losses.

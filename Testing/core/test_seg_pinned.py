@@ -79,7 +79,8 @@ def tiny_run_metrics(run_dir: Path) -> dict:
         phantom.generate_cohort = original
     with open(run_dir / "student" / "metrics.csv", newline="") as f:
         rows = [{k: float(v) for k, v in row.items() if k != "seconds"} for row in csv.DictReader(f)]
-    table = [{k: v for k, v in row.items() if k != "infer_s"} for row in json.loads((run_dir / "evaluation.json").read_text())]
+    table = [{k: v for k, v in row.items() if k != "infer_s"}
+             for row in json.loads((run_dir / "evaluation.json").read_text())]
     return {"student_metrics": rows, "evaluation": table}
 
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from reactkd.segment import SegNet, build_seg_student
-from reactkd.segment.distill import build_seg_distiller as build_distiller
 from reactkd.segment.data import SegPatches, SegVolume
+from reactkd.segment.distill import build_seg_distiller as build_distiller
 from reactkd.segment.losses import SegTaskLoss
 from reactkd.segment.postprocess import postprocess_labels
 
@@ -76,7 +76,8 @@ def test_teacher_terms_ramp_up_over_the_warmup_and_resume_from_the_state():
     _, ref = full(batch)
     torch.manual_seed(1)
     _, first = ramped(batch)
-    assert torch.allclose(first["loss_sard"], 0.25 * ref["loss_sard"]) and torch.allclose(first["loss_dice"], ref["loss_dice"])
+    assert torch.allclose(first["loss_sard"], 0.25 * ref["loss_sard"])
+    assert torch.allclose(first["loss_dice"], ref["loss_dice"])
     state = ramped.state_dict()
     assert int(state["steps_done"]) == 1
     again = build_distiller("seg_reco", student, teacher, num_positions=16, levels=["enc2", "dec1"], warmup_steps=4)

@@ -10,8 +10,8 @@ import yaml
 
 import reactkd.phantom.cohort as phantom
 from reactkd.config import ConfigError, to_dict
-from reactkd.config.shipped import resolve_config_path
 from reactkd.config.run_dir import prepare_run_dir
+from reactkd.config.shipped import resolve_config_path
 from reactkd.segment.config import load_seg_config, seg_config_from_mapping, seg_config_identity
 from reactkd.segment.data import load_volume
 from reactkd.segment.experiment import (

@@ -65,8 +65,8 @@ def _training_cases_per_fold(manifest) -> list[int]:
 
 
 def test_two_gloo_processes_equal_one_process(tmp_path):
-    from reactkd.phantom.cohort import generate_cohort
     from reactkd.evaluate.predictions import read_predictions
+    from reactkd.phantom.cohort import generate_cohort
 
     manifest = generate_cohort(tmp_path / "cohort", n_patients=PATIENTS, seed=COHORT_SEED, size=(48, 48, 32))
     assert _training_cases_per_fold(manifest) == [TRAIN_CASES] * 2, "the cohort changed: pick another seed"

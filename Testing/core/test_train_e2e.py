@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from reactkd.cli import main
 from conftest import tiny_experiment
+from reactkd.cli import main
 from reactkd.experiments.cross_validation import run_experiment
 
 pytestmark = pytest.mark.slow
@@ -79,7 +79,8 @@ def test_report_and_evaluations(trained_run, cohort, capsys):
     assert main(["evaluate", "--run", str(trained_run), "--manifest", str(cohort), "--dose", "mixed"]) == 0
     ext = trained_run / "eval" / "manifest_dose-mixed_all-inputs"
     n_cases = len(open(cohort).read().strip().splitlines()) - 1
-    assert all(len(open(ext / f"fold{k}" / "predictions.csv").read().strip().splitlines()) == n_cases + 1 for k in (0, 1))
+    assert all(len(open(ext / f"fold{k}" / "predictions.csv").read().strip().splitlines()) == n_cases + 1
+               for k in (0, 1))
     assert main(["evaluate", "--run", str(trained_run), "--dose", "extreme"]) == 2
     assert "`dose` must be one of" in capsys.readouterr().err
 

@@ -8,9 +8,9 @@ import torch
 
 from reactkd.config import ConfigError, Precision, config_from_mapping
 from reactkd.graph.pooling import area_resize
+from reactkd.inference.attention import attribute_nodes, node_attention
 from reactkd.models import build_student, build_teacher
 from reactkd.train import performance
-from reactkd.inference.attention import attribute_nodes, node_attention
 from reactkd.train.performance import (
     PerformancePolicy,
     configure_threads,
@@ -58,7 +58,8 @@ def test_runtime_puts_batches_and_weights_in_channels_last():
     rt = Runtime.create("cpu", "fp32")
     assert rt.memory_format is CL and rt.policy.memory_format is CL
     batch = rt.to_device({"pet": torch.randn(1, 2, 8, 8, 8), "roi_valid": torch.ones(1, 2, dtype=torch.bool),
-                          "label": torch.tensor([1]), "pet_present": torch.ones(1, 2, dtype=torch.bool), "case_id": ["a"]})
+                          "label": torch.tensor([1]), "pet_present": torch.ones(1, 2, dtype=torch.bool),
+                          "case_id": ["a"]})
     assert batch["pet"].is_contiguous(memory_format=CL) and not batch["pet"].is_contiguous()
     assert batch["label"].dtype == torch.int64 and batch["case_id"] == ["a"]
     student = rt.prepare_model(build_student(None, init_filters=8, fusion_channels=8, blocks_down=(1, 1)))
@@ -72,7 +73,8 @@ def _tiny_batch(n=2, size=32):
     masks[:, 0, 4:28, 4:28, 4:28] = 1
     masks[:, 1, 8:14, 8:14, 8:14] = 1
     masks[0, 2, 18:24, 16:22, 18:24] = 1
-    return {"ct": torch.randn(n, 1, size, size, size, generator=g), "pet": torch.randn(n, 2, size, size, size, generator=g),
+    return {"ct": torch.randn(n, 1, size, size, size, generator=g),
+            "pet": torch.randn(n, 2, size, size, size, generator=g),
             "ct_lowdose": torch.randn(n, 1, size, size, size, generator=g), "roi_masks": masks,
             "roi_valid": torch.tensor([[True, True, True], [True, True, False]])[:n],
             "pet_present": torch.ones(n, 2, dtype=torch.bool), "label": torch.tensor([0, 2])[:n]}

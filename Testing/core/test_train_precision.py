@@ -19,7 +19,8 @@ def test_bf16_autocast_step_on_cpu():
     masks[:, 0, 4:28, 4:28, 4:28] = 1
     masks[:, 1, 10:16, 10:16, 10:16] = 1
     batch = {"ct": torch.randn(2, 1, 32, 32, 32), "pet": torch.randn(2, 2, 32, 32, 32),
-             "ct_lowdose": torch.randn(2, 1, 32, 32, 32), "roi_masks": masks, "roi_valid": torch.ones(2, 2, dtype=torch.bool),
+             "ct_lowdose": torch.randn(2, 1, 32, 32, 32), "roi_masks": masks,
+             "roi_valid": torch.ones(2, 2, dtype=torch.bool),
              "pet_present": torch.ones(2, 2, dtype=torch.bool), "label": torch.tensor([0, 2])}
     d.train()
     with rt.autocast():

@@ -22,7 +22,8 @@ def _write(image, path):
 
 
 def test_truncated_nii_gz_is_refused(tmp_path):
-    path = _write(make_image(np.random.default_rng(0).normal(0, 100, (20, 30, 40)).astype(np.int16)), tmp_path / "ct.nii.gz")
+    path = _write(make_image(np.random.default_rng(0).normal(0, 100, (20, 30, 40)).astype(np.int16)),
+                  tmp_path / "ct.nii.gz")
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
     assert sitk.ReadImage(str(path)).GetSize() == (40, 30, 20)  # ITK zero-fills: what the check guards against
@@ -36,7 +37,8 @@ def test_nii_gz_with_missing_data_bytes_is_refused(tmp_path):
     raw = plain.read_bytes()
     path = tmp_path / "pet.nii.gz"
     path.write_bytes(gzip.compress(raw[: len(raw) - 400]))
-    with pytest.raises(ValueError, match=r"PET fdg .*truncated: 3600 of 4000 data bytes present \(dims \[10, 10, 10\] × 32 bit\)"):
+    with pytest.raises(ValueError, match=r"PET fdg .*truncated: 3600 of 4000 data bytes present "
+                                         r"\(dims \[10, 10, 10\] × 32 bit\)"):
         read_image(path, role="PET fdg")
     plain.write_bytes(raw[:-4])  # uncompressed .nii, last voxel cut
     with pytest.raises(ValueError, match=r"truncated: 3996 of 4000"):

@@ -16,7 +16,8 @@ def _crop_to_box(mask: sitk.Image, pad: int = 1) -> sitk.Image:
     a = sitk.GetArrayFromImage(mask)
     hits = np.argwhere(a)
     lo, hi = hits.min(0) - pad, hits.max(0) + 1 + pad
-    return mask[int(lo[2]):int(hi[2]), int(lo[1]):int(hi[1]), int(lo[0]):int(hi[0])]  # SimpleITK slicing keeps the world origin
+    # SimpleITK slicing keeps the world origin
+    return mask[int(lo[2]):int(hi[2]), int(lo[1]):int(hi[1]), int(lo[0]):int(hi[0])]
 
 
 def _no_warnings(fn, *a, **k):
