@@ -48,7 +48,7 @@ def _ours_96() -> dict:
     cached_projector.cache_clear()
     vol, sim = _body(96, 96), LowDoseSimulator()
     cold = _timed(lambda: sim.simulate_array(vol, (2.0, 4.0, 4.0), "severe", seed=0))
-    warm = min(_timed(lambda: sim.simulate_array(vol, (2.0, 4.0, 4.0), "severe", seed=s)) for s in (1, 2))
+    warm = min(_timed(lambda seed=s: sim.simulate_array(vol, (2.0, 4.0, 4.0), "severe", seed=seed)) for s in (1, 2))
     return {"ldct_96_s": warm, "ldct_96_cold_s": cold}
 
 
@@ -78,9 +78,9 @@ def _phantom_case() -> dict:
     import tempfile
 
     from reactkd.cohort import PreprocessCache, read_manifest
+    from reactkd.dose.scanner import acquire
     from reactkd.phantom.cohort import generate_cohort
     from reactkd.phantom.site import SITES
-    from reactkd.dose.scanner import acquire
     from reactkd.train.data import LowDose
 
     acquisition = SITES["main"].acquisition

@@ -35,6 +35,7 @@ REGIONS = ("liver", "soft_band", "flat")
 def _real_cts() -> dict:
     """``{name: (hu, spacing, liver)}`` for the real CTs that are present."""
     import SimpleITK as sitk
+
     from reactkd.io import load_case
 
     cts = {}

@@ -47,7 +47,8 @@ from reactkd.train.supervised import SupervisedModel
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_models import _batch  # noqa: E402  (the benchmarks' shared synthetic batch)
 
-MODES = {"fp32": (False, None), "fp32cl": (True, None), "bf16": (False, torch.bfloat16), "bf16cl": (True, torch.bfloat16)}
+MODES = {"fp32": (False, None), "fp32cl": (True, None), "bf16": (False, torch.bfloat16),
+         "bf16cl": (True, torch.bfloat16)}
 BATCH = {32: 4, 64: 2, 96: 1}
 ROUNDS = {32: 3, 64: 3, 96: 2}
 ON_REQUEST: set[str] = set()

@@ -32,8 +32,11 @@ predict_case(student, meta, case, precision=precision)  # warm-up: imports, allo
 times = []
 for r in records[1:4]:
     c = r.load()
-    t0 = time.perf_counter(); predict_case(student, meta, c, precision=precision); times.append(time.perf_counter() - t0)
-print(json.dumps({"predict_s": min(times), "predict_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    t0 = time.perf_counter()
+    predict_case(student, meta, c, precision=precision)
+    times.append(time.perf_counter() - t0)
+print(json.dumps({"predict_s": min(times),
+                  "predict_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 '''
 
 

@@ -76,9 +76,9 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from reactkd.phantom.rules import allocate_grades, draw_patient
 from reactkd.evaluate.metrics import ovr_auc
 from reactkd.phantom.oracle import CT_TRAITS, PET_TRAITS, oracle_fold_probabilities, trait_features
+from reactkd.phantom.rules import allocate_grades, draw_patient
 
 TEACHERS = ("in-sample", "cross-fitted")
 """How the teacher's soft label of a training patient is made: by a teacher fitted on it, or not."""
@@ -290,7 +290,8 @@ def markdown_table(result: dict) -> str:
     note = (f"Macro one-vs-rest AUC on {c['test_patients']} fresh patients against the true grades, mean ± std over "
             f"{c['repetitions']} training cohorts per size; gain = distilled − label-trained student on the same "
             f"cohort and labels (in brackets: the share of cohorts where it is positive), at the best (λ, T) of "
-            f"λ ∈ {c['lambdas']}, T ∈ {c['temperatures']} (chosen on the held-out sample: an upper bound). Trained on {a['patients']} clean patients, the CT student reaches "
+            f"λ ∈ {c['lambdas']}, T ∈ {c['temperatures']} (chosen on the held-out sample: an upper bound). "
+            f"Trained on {a['patients']} clean patients, the CT student reaches "
             f"{a['ct_student_auc']:.3f} and the PET/CT teacher {a['pet_ct_teacher_auc']:.3f}.")
     head = ["patients", "label noise", "teacher AUC on its training patients, in-sample",
             "same, cross-fitted (out of fold)", "teacher AUC held out"]

@@ -28,9 +28,9 @@ from reactkd.cohort.cache import PreprocessCache
 from reactkd.cohort.folds import patient_folds
 from reactkd.cohort.manifest import read_manifest
 from reactkd.evaluate.metrics import ovr_auc
-from reactkd.phantom.oracle import CT_TRAITS, oracle_fold_probabilities, phantom_truth, trait_features
 from reactkd.models import RegionHead
 from reactkd.models.region_head import roi_geometry
+from reactkd.phantom.oracle import CT_TRAITS, oracle_fold_probabilities, phantom_truth, trait_features
 from reactkd.preprocess import PreprocessConfig
 
 FEATURE_SETS = {"mean": ("mean",), "mean+std": ("mean", "std")}

@@ -122,7 +122,8 @@ def _commit(metadata: dict, given: str | None = None) -> tuple[str, str]:
         if metadata.get(key):
             return str(metadata[key]), "checkpoint metadata"
     try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True,
                                text=True).stdout.strip()
         return head + ("-dirty" if dirty else ""), "source tree when shipped"
@@ -227,11 +228,13 @@ def make_sample(out: Path, size=(96, 96, 64), seed: int = SAMPLE_SEED) -> dict:
                                                                       "tumor_mask")}
         liver = sitk.GetArrayFromImage(images["liver_mask"])
         idx = np.argwhere(liver > 0)
-        pts = [images["liver_mask"].TransformIndexToPhysicalPoint([int(i) for i in p[::-1]]) for p in (idx.min(0), idx.max(0))]
+        pts = [images["liver_mask"].TransformIndexToPhysicalPoint([int(i) for i in p[::-1]])
+               for p in (idx.min(0), idx.max(0))]
         lo = np.minimum(*pts) - CROP_MARGIN_MM
         hi = np.maximum(*pts) + CROP_MARGIN_MM
         cropped = {k: _crop(v, lo, hi) for k, v in images.items()}
-        labels = sitk.Cast(cropped["liver_mask"] > 0, sitk.sitkUInt8) + sitk.Cast(cropped["tumor_mask"] > 0, sitk.sitkUInt8)
+        labels = (sitk.Cast(cropped["liver_mask"] > 0, sitk.sitkUInt8)
+                  + sitk.Cast(cropped["tumor_mask"] > 0, sitk.sitkUInt8))
         built = Path(tmp) / "sample"
         written = {"ct": built / SAMPLE_FILES["ct"], "pet_fdg": built / SAMPLE_FILES["pet_fdg"],
                    "pet_acetate": built / SAMPLE_FILES["pet_acetate"]}
@@ -242,7 +245,8 @@ def make_sample(out: Path, size=(96, 96, 64), seed: int = SAMPLE_SEED) -> dict:
         shutil.move(seg, built / SAMPLE_FILES["segmentation"])
         truth = json.loads((cohort / "cohort.json").read_text())
         record = {"name": SAMPLE_NAME, "synthetic": True, "case_id": row["case_id"], "grade": int(row["grade"]),
-                  "source": {"command": f"reactkd cohort --patients 1 --seed {seed} --size {size[0]} {size[1]} {size[2]}",
+                  "source": {"command": f"reactkd cohort --patients 1 --seed {seed} "
+                                        f"--size {size[0]} {size[1]} {size[2]}",
                              "generator": truth["generator"], "generator_version": truth["generator_version"],
                              "cropped_to": f"the liver's box + {CROP_MARGIN_MM:g} mm"},
                   "files": {}}
@@ -289,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ship_demo_model: {err}", file=sys.stderr)
         return 2
     total = sum(f["size"] for f in card.files.values())
-    print(f"model: {args.model_out} ({len(card.folds)} fold students, {total / 1e6:.2f} MB, synthetic={card.synthetic})")
+    print(f"model: {args.model_out} ({len(card.folds)} fold students, {total / 1e6:.2f} MB, "
+          f"synthetic={card.synthetic})")
     print((args.model_out / MODEL_CARD_TEXT).read_text().split("## Files")[0])
     if not args.no_sample:
         import yaml
@@ -299,7 +304,8 @@ def main(argv: list[str] | None = None) -> int:
         record = make_sample(args.sample_out, size, args.sample_seed)
         kb = sum(f["size"] for f in record["files"].values()) / 1e3
         print(f"sample case: {args.sample_out} ({record['case_id']}, true grade {record['grade']}, {kb:.0f} kB)")
-    print(f"now run: .venv/bin/python scripts/sync_cmake.py  (lists the files for Slicer's build); {MODEL_CARD_JSON} written")
+    print(f"now run: .venv/bin/python scripts/sync_cmake.py  (lists the files for Slicer's build); "
+          f"{MODEL_CARD_JSON} written")
     return 0
 
 

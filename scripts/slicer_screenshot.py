@@ -31,8 +31,8 @@ def main() -> int:
         print(f"real CT fixture not found at {REAL}", file=sys.stderr)
         return 1
     import slicer
-
     from fixture_data import write_liver_tumour_segmentation, write_tiny_student
+
     from REACTKDLib.inference import default_model, export_inputs, read_prediction, start_prediction
     from REACTKDLib.outputs import show_results
     from REACTKDLib.segments import default_segment_choice, load_segmentation_file, segment_names
@@ -58,7 +58,8 @@ def main() -> int:
         prediction, attention = read_prediction(inputs.out)
         out = show_results(scene, ct, prediction, attention)
         probs = ", ".join(f"G{g} {v:.2f}" for g, v in prediction["probabilities"].items())
-        title = f"grade {prediction['grade']} ({probs})" + ("\nuntrained tiny model: shows the mechanics, not a real grade" if untrained else "")
+        untrained_note = "\nuntrained tiny model: shows the mechanics, not a real grade" if untrained else ""
+        title = f"grade {prediction['grade']} ({probs})" + untrained_note
         print(render_overlay_png(ct, out["attention"], out["graph"], args.out, title))
     return 0
 
