@@ -7,8 +7,8 @@ from pathlib import Path
 
 from reactkd.cohort import read_folds, read_manifest
 from reactkd.config.run_dir import read_run_config
-from reactkd.inference.device import evaluation_runtime
 from reactkd.evaluate.topology_figure import plot_topology_slice
+from reactkd.inference.device import evaluation_runtime
 from reactkd.inference.load import load_student
 from reactkd.inference.predict import predict_case
 
