@@ -1,8 +1,9 @@
 """A run folder holds one experiment: created with its format marker and resolved config, resumed, or refused.
 
-``RUN/run.json`` (``{"format": "reactkd-run-2", "kind": "grading" | "segmentation", "reactkd_version"}``)
-is written first, then ``RUN/config.yaml``. Every reader checks it (:func:`read_run_info`): a folder of an
-older format, or of the other kind, is refused in one line.
+``RUN/run.json`` (``{"format": "reactkd-run-2", "kind": "grading" | "segmentation", "reactkd_version"}``, and
+the commit, date and machine it was created on: :mod:`reactkd.config.provenance`) is written first, then
+``RUN/config.yaml``. Every reader checks it (:func:`read_run_info`): a folder of an older format, or of the
+other kind, is refused in one line.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from reactkd import __version__
 from reactkd.config.experiment import ExperimentConfig
 from reactkd.config.identity import config_identity
 from reactkd.config.load import config_from_mapping, dump_config
+from reactkd.config.provenance import run_provenance
 from reactkd.utils.atomic import atomic_path, atomic_write_text
 from reactkd.utils.formats import RUN_FORMAT, check_format
 from reactkd.utils.typed import ConfigError, to_dict
@@ -92,6 +94,6 @@ def prepare_run_dir(config: Any, run_dir: Path, identity=config_identity, kind: 
         raise ConfigError(f"{run_dir} is not empty and is not a REACTKD run; choose another --out.")
     else:
         atomic_write_text(run_dir / RUN_FILE, json.dumps({"format": RUN_FORMAT, "kind": kind,
-                                                          "reactkd_version": __version__}))
+                                                          "reactkd_version": __version__, **run_provenance()}))
     with atomic_path(saved) as tmp:  # a kill mid-write must not leave a torn config that refuses the resume
         dump_config(config, tmp)
