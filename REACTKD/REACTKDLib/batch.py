@@ -26,6 +26,7 @@ from REACTKDLib.commands import reactkd_command
 from REACTKDLib.errors import explain_failure
 from REACTKDLib.inference import export_inputs
 from REACTKDLib.outputs import ROLE, nodes_by_class
+from REACTKDLib.results import mark_table
 from REACTKDLib.segments import default_segment_choice, segment_names
 from REACTKDLib.worker import WorkerJob, worker_for
 
@@ -116,9 +117,11 @@ def parse_batch_progress(line: str) -> tuple[float, str] | None:
     return min(done / total, 1.0), f"{m[3]}: {m[4]}"
 
 
-def load_grades_table(scene, out, name: str = "REACTKD batch grades"):
+def load_grades_table(scene, out, name: str = "REACTKD batch grades", status=None):
     """``out/grades.csv`` as a (locked) table node, read by Slicer's own table storage node. Loading the
     same folder again refreshes its table instead of adding another; the reader leaves no node behind.
+    With ``status`` (the model's :class:`~REACTKDLib.model_picker.ModelStatus`) the table says which
+    model graded it (:func:`REACTKDLib.results.mark_table`: a ``Model`` column, the synthetic banner).
 
     Raises:
         FileNotFoundError: the batch has written no ``grades.csv`` yet.
@@ -142,6 +145,8 @@ def load_grades_table(scene, out, name: str = "REACTKD batch grades"):
         scene.RemoveNode(storage)
     node.SetAttribute(ROLE, BATCH_ROLE)
     node.SetAttribute(BATCH_FOLDER, folder)
+    if status is not None:
+        mark_table(node, status)
     node.SetLocked(True)
     return node
 
@@ -178,8 +183,9 @@ class BatchGrading:
         """Stop the batch (its worker stops too; a re-run resumes with the cases not yet graded)."""
         self.job.cancel()
 
-    def finish(self, scene):
-        """The finished batch's ``grades.csv`` as a table node (failed cases say so in ``status``).
+    def finish(self, scene, status=None):
+        """The finished batch's ``grades.csv`` as a table node (failed cases say so in ``status``), marked
+        with the model's ``status`` when given (:func:`load_grades_table`).
 
         Raises:
             RuntimeError: the batch graded nothing or was cancelled (its own words, see ``explain_failure``).
@@ -190,7 +196,7 @@ class BatchGrading:
             raise RuntimeError(explain_failure(self.job.lines, code, self.job.cancelled, "batch grading"))
         if code != 0:
             log.warning("REACTKD: some cases failed (see the table's status column): %s", self.job.lines[-1:])
-        return load_grades_table(scene, self.out)
+        return load_grades_table(scene, self.out, status=status)
 
 
 def start_grading_loaded_cases(scene, model: str, folder, device: str = "auto") -> BatchGrading:
@@ -209,11 +215,11 @@ def start_grading_loaded_cases(scene, model: str, folder, device: str = "auto") 
 
 
 def grade_loaded_cases(scene, model: str, folder, device: str = "auto", wait: bool = True, timeout=None,
-                       on_progress=None, process_events=None):
+                       on_progress=None, process_events=None, status=None):
     """Export the loaded cases into ``folder`` and grade them into ``folder/out``. With ``wait``, return
     ``grades.csv`` as a table node (``on_progress(text)`` per case; ``process_events()`` between polls
-    keeps Slicer drawing); without, return ``(job, out folder)`` at once. Cases that fail are marked in
-    the table's ``status`` column.
+    keeps Slicer drawing; marked with the model's ``status`` when given); without, return ``(job, out
+    folder)`` at once. Cases that fail are marked in the table's ``status`` column.
 
     Raises:
         ValueError: no loaded case (see :func:`export_loaded_cases`).
@@ -230,4 +236,4 @@ def grade_loaded_cases(scene, model: str, folder, device: str = "auto", wait: bo
             on_progress(f"{100 * progress[0]:.0f}% {progress[1]}")
 
     batch.job.wait(timeout, show, process_events)
-    return batch.finish(scene)
+    return batch.finish(scene, status)

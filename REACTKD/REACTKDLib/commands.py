@@ -7,6 +7,7 @@ REACTKD module's folder, which is put on the child's ``PYTHONPATH``.
 
 from __future__ import annotations
 
+import importlib.metadata as md
 import os
 import re
 import shutil
@@ -75,8 +76,6 @@ def cuda_likely(platform: str | None = None, version=None, files=None) -> bool:
     """An NVIDIA driver is installed (Linux: ``/proc/driver/nvidia/version``; Windows: ``nvcuda.dll``) and
     the installed torch is a CUDA build (a ``+cu…`` version, or CUDA runtime files among its files), read
     from package metadata without importing torch. ``version``/``files``: ``importlib.metadata``'s (tests)."""
-    import importlib.metadata as md
-
     platform = sys.platform if platform is None else platform
     if platform.startswith("linux"):
         driver = Path("/proc/driver/nvidia/version").is_file()

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["explain_failure", "wait_or_raise"]
+__all__ = ["USER_ERRORS", "explain_failure", "first_line", "wait_or_raise"]
+
+USER_ERRORS = (ValueError, FileNotFoundError, RuntimeError, OSError)
+"""What this library raises for a bad input or a failed run, with a message for the user (a panel shows it
+as one line; anything else is a bug)."""
 
 _RULES = [
     (re.compile(r"CUDA out of memory|OutOfMemoryError|CUBLAS_STATUS_ALLOC_FAILED|HIP out of memory", re.I),
@@ -27,6 +31,11 @@ _RULES = [
     (re.compile(r"No module named '?(torch|monai|ot|einops|slicerio)", re.I),
      "A required Python package is missing. Press Apply again and accept the installation."),
 ]
+
+
+def first_line(text) -> str:
+    """The first non-empty line of ``text`` (what a one-line label shows; the log keeps the rest), or ``""``."""
+    return next((line.strip() for line in str(text or "").splitlines() if line.strip()), "")
 
 
 def explain_failure(lines: list[str], returncode: int | None, cancelled: bool = False, what: str = "prediction") -> str:

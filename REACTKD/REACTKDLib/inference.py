@@ -19,8 +19,10 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
+from REACTKDLib import model_picker
 from REACTKDLib.commands import MODULE_DIR, child_environment, predict_args, predict_command, resolve_device
 from REACTKDLib.geometry import volume_to_sitk
+from REACTKDLib.model import model_input_problems, read_model_metadata
 from REACTKDLib.process import BackgroundProcess
 from REACTKDLib.segments import segments_mask_on_volume
 
@@ -127,8 +129,6 @@ def start_grading(scene, ct_node, segmentation_node, liver_ids: list[str], tumor
     Raises:
         ValueError: with a message for the user (no model file, the model does not fit these inputs, bad segments).
     """
-    from REACTKDLib.model import model_input_problems, read_model_metadata
-
     if not model or not Path(model).exists():
         raise ValueError(f"Model not found: {model!r}. Choose a student checkpoint (best.pt) or a run folder.")
     pets = {t: n for t, n in (pet_nodes or {}).items() if n is not None}
@@ -161,7 +161,5 @@ def default_model() -> str:
     env = os.environ.get("REACTKD_MODEL")
     if env:
         return env
-    from REACTKDLib.model_picker import shipped_model_dir
-
-    shipped = shipped_model_dir(MODULE_DIR)
+    shipped = model_picker.shipped_model_dir(MODULE_DIR)
     return str(shipped) if any(shipped.glob("fold*/student/best.pt")) else ""

@@ -79,3 +79,14 @@ class PanelJob:
     @property
     def succeeded(self) -> bool:
         return self.process.returncode == 0 and not self.process.cancelled
+
+    @property
+    def has_results(self) -> bool:
+        """Whether the finishing step has something to import: a run that succeeded, or a batch that was
+        not cancelled (its table marks the cases that failed)."""
+        return self.succeeded or (self.kind == BATCH and not self.cancelled)
+
+    @property
+    def scratch_folder(self):
+        """The exported inputs' folder, removed once the job is finished (a batch keeps its output folder)."""
+        return self.inputs.folder if self.kind in (GRADE, SEGMENT) and self.inputs is not None else None

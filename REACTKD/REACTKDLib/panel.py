@@ -1,12 +1,18 @@
 """What the REACTKD panel shows, computed without Qt: why Apply is disabled (one line naming the problem
-and what to do, most important first) and the rows of the region table.
+and what to do, most important first), the rows of the region table, and what a new scene's parameter
+node is filled with.
 """
 
 from __future__ import annotations
 
-from REACTKDLib.outputs import node_labels
+from pathlib import Path
 
-__all__ = ["apply_problems", "region_rows", "REGION_COLUMNS"]
+from REACTKDLib.ct_filter import ct_candidates
+from REACTKDLib.inference import default_model
+from REACTKDLib.outputs import node_labels
+from REACTKDLib.segmentation import default_seg_model
+
+__all__ = ["apply_problems", "region_rows", "REGION_COLUMNS", "fill_missing_inputs"]
 
 REGION_COLUMNS = ("Node", "Kind", "Volume (ml)", "Attention")
 
@@ -39,3 +45,23 @@ def region_rows(prediction: dict) -> list[tuple[str, str, str, str]]:
         rows.append((label, "liver" if n["kind"] == "liver" else "tumour", f"{float(n['volume_ml']):.2f}",
                      f"{float(n['attention']):.3f}{spread}"))
     return rows
+
+
+def fill_missing_inputs(parameters, scene) -> None:
+    """Fill what the module's parameter node lacks: the first volume the CT selector offers, the first
+    segmentation, the default model (``$REACTKD_MODEL`` or the shipped demonstration model) and the
+    default segmentation model (``$REACTKD_SEG_MODEL``). A choice already made is kept.
+
+    Args:
+        parameters: the parameter node (``ctVolume``, ``segmentation``, ``modelPath``, ``segModelPath``).
+        scene: the MRML scene.
+    """
+    p = parameters
+    if not p.ctVolume:
+        p.ctVolume = next(iter(ct_candidates(scene)), None)
+    if not p.segmentation:
+        p.segmentation = scene.GetFirstNodeByClass("vtkMRMLSegmentationNode")
+    if str(p.modelPath) in ("", ".") and (found := default_model()):
+        p.modelPath = Path(found)
+    if str(p.segModelPath) in ("", ".") and (found := default_seg_model()):
+        p.segModelPath = Path(found)

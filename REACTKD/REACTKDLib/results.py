@@ -10,11 +10,11 @@ from pathlib import Path
 import SimpleITK as sitk
 
 from REACTKDLib.inference import read_prediction
-from REACTKDLib.outputs import node_labels, prediction_summary, show_results
+from REACTKDLib.outputs import find_outputs, node_labels, prediction_summary, show_results
 from REACTKDLib.provenance import add_model_column, mark_results
 from REACTKDLib.topology import fix_attention_scale, region_labels, update_region_map
 
-__all__ = ["import_prediction", "result_summary", "model_label"]
+__all__ = ["import_prediction", "result_summary", "model_label", "mark_table", "grade_table"]
 
 
 def model_label(model_path: str, card=None) -> str:
@@ -52,3 +52,17 @@ def result_summary(out: dict) -> str:
     """The panel's line for a result (the banner first when the model is synthetic)."""
     line = prediction_summary(out["prediction"])
     return f"{out['banner']} {line}" if out.get("banner") else line
+
+
+def mark_table(table_node, status) -> None:
+    """A table of grades says which model made it: a ``Model`` column (with the banner where the model is
+    synthetic) and the provenance attributes. ``status``: the model's
+    :class:`~REACTKDLib.model_picker.ModelStatus`."""
+    add_model_column(table_node, model_label(status.path, status.card), status.banner)
+    mark_results([table_node], status.path, status.banner)
+
+
+def grade_table(scene, ct_node):
+    """The grade table of the last result for ``ct_node``, or None."""
+    found = find_outputs(scene, ct_node, "grades", "vtkMRMLTableNode") if ct_node is not None else []
+    return found[0] if found else None

@@ -13,9 +13,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from REACTKDLib.model_card import file_digest
+
 __all__ = ["SAMPLE_NAME", "SAMPLE_JSON", "SAMPLE_FILES", "SAMPLE_THUMBNAIL", "NODE_NAMES", "LOAD_TYPES",
            "CATEGORY", "sample_folder", "read_sample_record", "sample_problems", "sample_source_arguments",
-           "register_sample_data", "load_sample_case"]
+           "register_sample_data", "load_sample_case", "load_through_sample_data"]
 
 SAMPLE_NAME = "REACTKDPhantom"
 SAMPLE_JSON = f"{SAMPLE_NAME}.json"
@@ -54,8 +56,6 @@ def read_sample_record(folder) -> dict | None:
 
 def sample_problems(folder) -> list[str]:
     """Where the sample's files disagree with its record (empty: they agree, or there is no sample)."""
-    from REACTKDLib.model_card import file_digest
-
     record = read_sample_record(folder)
     if record is None:
         return []
@@ -124,5 +124,25 @@ def load_sample_case(scene, folder) -> dict:
             raise ValueError(f"{path}: Slicer could not read it.")
         node.SetAndObserveStorageNodeID(storage.GetID())
         nodes[key] = node
+    nodes["segmentation"].SetReferenceImageGeometryParameterFromVolumeNode(nodes["ct"])
+    return nodes
+
+
+def load_through_sample_data(sample_data_logic, folder) -> dict:
+    """The sample through Slicer's Sample Data module (its cache copy and checksum check), registered
+    first: ``{"ct", "pet_fdg", "pet_acetate", "segmentation"}`` → node, the segmentation's reference
+    geometry the CT. ``sample_data_logic``: the ``SampleData.SampleDataLogic`` class.
+
+    Raises:
+        FileNotFoundError: no sample in ``folder`` (the extension is incomplete).
+        RuntimeError: Sample Data did not load every file.
+    """
+    if not register_sample_data(sample_data_logic, folder):
+        raise FileNotFoundError(f"The phantom sample case is not installed in {folder}: reinstall the extension.")
+    loaded = sample_data_logic().downloadSamples(SAMPLE_NAME)
+    nodes = {key: next((n for n in loaded if hasattr(n, "GetName") and n.GetName().startswith(name)), None)
+             for key, name in NODE_NAMES.items()}
+    if any(n is None for n in nodes.values()):
+        raise RuntimeError("Sample Data could not load every file of the phantom sample case; see the log.")
     nodes["segmentation"].SetReferenceImageGeometryParameterFromVolumeNode(nodes["ct"])
     return nodes

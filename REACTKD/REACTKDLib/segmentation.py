@@ -25,7 +25,8 @@ from REACTKDLib.process import BackgroundProcess
 from REACTKDLib.segments import default_segment_choice, load_segmentation_file, segment_names
 
 __all__ = ["SEGMENTATION_ROLE", "SEGMENT_NAMES", "SegmentationJob", "default_seg_model", "offers_segmentation",
-           "start_segmentation", "load_segmentation_result", "parse_segment_progress", "segmentation_name"]
+           "segment_problems", "start_segmentation", "load_segmentation_result", "parse_segment_progress",
+           "segmentation_name"]
 
 log = logging.getLogger("REACTKD")
 
@@ -65,6 +66,17 @@ def offers_segmentation(segmentation_node) -> bool:
         return True
     liver, tumors = default_segment_choice(segment_names(segmentation_node))
     return liver is None and not tumors
+
+
+def segment_problems(ct_node, segmentation_node, source: str, seg_model: str) -> list[str]:
+    """Why "Segment liver and tumours" cannot run yet (empty: it can). ``source``: ``"reactkd"`` (a ReCo-KD
+    model, which must be chosen) or ``"totalsegmentator"``."""
+    problems = [] if ct_node else ["Select a CT volume."]
+    if source == "reactkd" and (not seg_model or seg_model == "."):
+        problems.append("Select a segmentation model (a `reactkd seg-distill` run folder or checkpoint).")
+    if segmentation_node and not offers_segmentation(segmentation_node):
+        problems.append("The selected segmentation already has liver/tumour segments; choose none to segment anew.")
+    return problems
 
 
 def segmentation_name(ct_node) -> str:

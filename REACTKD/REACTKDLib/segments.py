@@ -12,8 +12,10 @@ from __future__ import annotations
 import numpy as np
 import vtk
 
-__all__ = ["TUMOR_NAMES", "segment_names", "default_segment_choice", "keep_segment_choice", "segment_ids_by_name",
-           "segments_mask_on_volume", "load_segmentation_file"]
+from REACTKDLib.geometry import array_from_volume
+
+__all__ = ["TUMOR_NAMES", "segment_names", "default_segment_choice", "keep_segment_choice", "carried_segment_choice",
+           "segment_ids_by_name", "segments_mask_on_volume", "load_segmentation_file"]
 
 TUMOR_NAMES = ("tumor", "tumour", "lesion", "hcc", "cancer", "neoplasm", "mass")
 
@@ -77,6 +79,22 @@ def keep_segment_choice(segments: list[tuple[str, str]], liver_id: str, tumor_id
     return liver_id, [t for t in ids if t in chosen]
 
 
+def carried_segment_choice(segments: list[tuple[str, str]], segmentation_id: str, liver_id: str,
+                           tumor_ids: list[str], seen: tuple) -> tuple[str, list[str], tuple]:
+    """:func:`keep_segment_choice` for a panel that remembers what it saw: ``seen`` is ``(segmentation ID,
+    its segment IDs)`` when the choice was last made (``(None, None)``: nothing seen yet, e.g. a new
+    scene). Choosing another segmentation drops the old choice, which was for that one.
+
+    Returns:
+        ``(liver ID or "", [tumour IDs], seen now)``.
+    """
+    previous = seen[1] if seen[0] == segmentation_id else None
+    if seen[0] not in (None, segmentation_id):
+        liver_id, tumor_ids = "", []
+    liver, tumors = keep_segment_choice(segments, liver_id, list(tumor_ids), previous)
+    return liver, tumors, (segmentation_id, [sid for sid, _ in segments])
+
+
 def segment_ids_by_name(segmentation_node, names: list[str]) -> list[str]:
     """Segment IDs for names (case-insensitive, surrounding spaces ignored).
 
@@ -122,8 +140,6 @@ def segments_mask_on_volume(scene, segmentation_node, segment_ids: list[str], re
         if not ok or labelmap.GetImageData() is None:
             raise ValueError(f"could not export segments {segment_ids} of {segmentation_node.GetName()!r} "
                              f"onto the grid of {reference_volume.GetName()!r}.")
-        from REACTKDLib.geometry import array_from_volume
-
         dims = labelmap.GetImageData().GetDimensions()
         ref_dims = reference_volume.GetImageData().GetDimensions()
         if tuple(dims) != tuple(ref_dims):  # Export crops to the reference extent; guard anyway

@@ -13,11 +13,11 @@ from __future__ import annotations
 import numpy as np
 import SimpleITK as sitk
 
-from REACTKDLib.geometry import update_volume_from_sitk
+from REACTKDLib.geometry import lps_to_ras, update_volume_from_sitk
 from REACTKDLib.outputs import INPUT, ROLE, find_outputs, node_labels, nodes_by_class, output_node
 
 __all__ = ["ATTENTION_RANGE", "HIGHLIGHT_COLOR", "fix_attention_scale", "region_labels", "update_region_map",
-           "highlight_region", "jump_slices", "node_details", "set_edges_visible", "show_table_layout",
+           "highlight_region", "jump_slices", "node_details", "focus_region", "set_edges_visible", "show_table_layout",
            "REGION_MAP_ROLE", "REGION_COLORS_ROLE"]
 
 ATTENTION_RANGE = (0.0, 1.0)
@@ -131,6 +131,14 @@ def node_details(nodes: list[dict], index: int) -> str:
     spread = f" ± {node['attention_std']:.3f}" if "attention_std" in node else ""
     kind = "liver" if node["kind"] == "liver" else "tumour"
     return f"{label}: {kind}, {float(node['volume_ml']):.2f} ml, attention {float(node['attention']):.3f}{spread}"
+
+
+def focus_region(scene, ct_node, prediction: dict, index: int) -> str:
+    """Centre the slice views on node ``index``'s centroid and outline its region; returns its line
+    (:func:`node_details`)."""
+    jump_slices(scene, lps_to_ras(prediction["nodes"][index]["centroid_lps_mm"]))
+    highlight_region(scene, ct_node, index)
+    return node_details(prediction["nodes"], index)
 
 
 def set_edges_visible(scene, ct_node, visible: bool) -> int:

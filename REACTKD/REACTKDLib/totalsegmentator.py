@@ -17,9 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from REACTKDLib.outputs import INPUT, ROLE, find_outputs
+from REACTKDLib.segments import segment_names
 
 __all__ = ["MODULE_NAME", "TOTALSEG_ROLE", "TotalSegmentatorPlan", "plan_for", "pick_segment",
-           "segment_with_totalsegmentator", "result_name"]
+           "segment_with_totalsegmentator", "result_name", "segment_sources"]
 
 MODULE_NAME = "TotalSegmentator"
 TOTALSEG_ROLE = "segmentation-totalsegmentator"
@@ -81,8 +82,6 @@ def segment_with_totalsegmentator(logic, scene, ct_node, cpu: bool = False, qual
         ValueError: no CT; an extension without a liver tumour task; no liver found on this CT.
         RuntimeError: the extension's own errors pass through with their message.
     """
-    from REACTKDLib.segments import segment_names
-
     if ct_node is None:
         raise ValueError("Select a CT volume to segment.")
     plan = plan_for(getattr(logic, "tasks", {}))
@@ -115,3 +114,12 @@ def segment_with_totalsegmentator(logic, scene, ct_node, cpu: bool = False, qual
     finally:
         for node in made:
             scene.RemoveNode(node)
+
+
+def segment_sources(totalsegmentator_installed: bool) -> list[tuple[str, str]]:
+    """``[(key, label)]`` of the segmentation tools the panel offers: TotalSegmentator first where that
+    extension is installed (the one for a patient's CT), the ReCo-KD model always."""
+    sources = [("reactkd", "ReCo-KD model (reactkd seg-distill)")]
+    if totalsegmentator_installed:
+        sources.insert(0, ("totalsegmentator", "TotalSegmentator (liver, liver tumours)"))
+    return sources

@@ -27,9 +27,10 @@ import json
 import logging
 
 from REACTKDLib.commands import child_environment, reactkd_command
-from REACTKDLib.process import BackgroundProcess, wait_for
+from REACTKDLib.process import BackgroundProcess, stop_all, wait_for
 
-__all__ = ["InferenceWorker", "WorkerJob", "WorkerBusyError", "worker_for", "stop_all_workers", "serve_command"]
+__all__ = ["InferenceWorker", "WorkerJob", "WorkerBusyError", "worker_for", "stop_all_workers", "stop_all_jobs",
+           "serve_command"]
 
 log = logging.getLogger("REACTKD")
 
@@ -299,3 +300,9 @@ def stop_all_workers() -> int:
         except Exception as err:  # noqa: BLE001 - shutting down: log and go on
             log.warning("REACTKD: could not stop %r: %s", worker, err)
     return running
+
+
+def stop_all_jobs() -> None:
+    """Stop every inference worker and every background process (scene close, application exit). Never raises."""
+    stop_all_workers()
+    stop_all()

@@ -63,7 +63,8 @@ def install_slicer_python(slicer) -> dict:
 
 
 def uninstall(slicer, saved: dict) -> None:
-    for name in [n for n in sys.modules if n.split(".")[0] in ("qt", "ctk", "REACTKD", "REACTKDTrainer")
+    # REACTKDGui imports qt/ctk: it is imported afresh with the next stand-ins
+    for name in [n for n in sys.modules if n.split(".")[0] in ("qt", "ctk", "REACTKD", "REACTKDTrainer", "REACTKDGui")
                  or n.startswith(("slicer.ScriptedLoadableModule", "slicer.parameterNodeWrapper", "slicer.i18n"))]:
         del sys.modules[name]
     for name, module in saved["modules"].items():

@@ -5,15 +5,20 @@ and grades.csv shown as a table node."""
 import csv
 
 import pytest
-
 from mrml_env import require_slicer
 
 slicer = require_slicer()  # skips this module, with the reason, without slicer-core
 
-from REACTKDLib.batch import (export_loaded_cases, grade_loaded_cases, load_grades_table, loaded_cases,
-                              parse_batch_progress, start_batch_grading)
-from REACTKDLib.worker import stop_all_workers
 from reactkd.cohort import read_manifest
+from REACTKDLib.batch import (
+    export_loaded_cases,
+    grade_loaded_cases,
+    load_grades_table,
+    loaded_cases,
+    parse_batch_progress,
+    start_batch_grading,
+)
+from REACTKDLib.worker import stop_all_workers
 
 
 @pytest.fixture(autouse=True)
@@ -101,3 +106,32 @@ def test_loading_a_batch_again_refreshes_its_table_and_leaves_no_reader(scene, t
     assert scene.GetNumberOfNodesByClass("vtkMRMLTableStorageNode") == 0
     with pytest.raises(FileNotFoundError, match="no grades yet"):
         load_grades_table(scene, tmp_path / "none")
+
+
+def test_a_batch_table_names_its_model_and_a_panel_job_knows_what_to_finish(scene, tmp_path):
+    import types
+
+    from REACTKDLib.jobs import BATCH, GRADE, PanelJob
+    from REACTKDLib.model_picker import PHANTOM_BANNER
+    from REACTKDLib.provenance import MODEL_COLUMN, table_banner
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "grades.csv").write_text("case_id,status,grade\nA,ok,2\nB,FAILED,\n")
+    status = types.SimpleNamespace(path="/runs/demo", card=None, banner=PHANTOM_BANNER)
+    table = load_grades_table(scene, out, status=status)
+    column = table.GetTable().GetColumnByName(MODEL_COLUMN)
+    assert [column.GetValue(r) for r in range(2)] == [f"{PHANTOM_BANNER} (demo)"] * 2
+    assert table_banner(table) == PHANTOM_BANNER and table.GetLocked()
+
+    def job(kind, code, cancelled=False, inputs=None):
+        process = types.SimpleNamespace(returncode=code, cancelled=cancelled, lines=[])
+        return PanelJob(kind, types.SimpleNamespace(job=process) if kind == BATCH else process, inputs=inputs)
+
+    # a batch with failed cases still has a table to show; a cancelled one has not
+    assert job(BATCH, 1).has_results and not job(BATCH, None, cancelled=True).has_results
+    assert job(GRADE, 0).has_results and not job(GRADE, 1).has_results
+    # a case's exported inputs go once it is finished; a batch keeps its output folder
+    inputs = types.SimpleNamespace(folder=tmp_path / "job")
+    assert job(GRADE, 0, inputs=inputs).scratch_folder == tmp_path / "job"
+    assert job(BATCH, 0, inputs=out).scratch_folder is None

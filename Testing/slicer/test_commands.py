@@ -1,20 +1,31 @@
 """Command lines, training progress, dependency plan, model checks and error wording."""
 
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
-
+import tomllib
 from mrml_env import require_slicer
 
 slicer = require_slicer()  # skips this module, with the reason, without slicer-core
 
-from REACTKDLib.commands import (MODULE_DIR, child_environment, parse_training_progress, predict_command,
-                                 resolve_device, train_command)
-from REACTKDLib.dependencies import (NEVER_INSTALL, REQUIREMENTS, install_plan_text, missing_requirements,
-                                     pip_constraints, pip_requirements)
-from REACTKDLib.errors import explain_failure, wait_or_raise
+from REACTKDLib.commands import (
+    MODULE_DIR,
+    child_environment,
+    parse_training_progress,
+    predict_command,
+    resolve_device,
+    train_command,
+)
+from REACTKDLib.dependencies import (
+    NEVER_INSTALL,
+    REQUIREMENTS,
+    install_plan_text,
+    missing_requirements,
+    pip_constraints,
+    pip_requirements,
+)
+from REACTKDLib.errors import explain_failure, first_line, wait_or_raise
 from REACTKDLib.model import model_input_problems, read_model_metadata
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,6 +79,10 @@ def test_errors_are_explained_in_words():
     assert explain_failure(["whatever"], -15, cancelled=True) == "Cancelled."
     assert "exit code 2): something odd" in explain_failure(["reactkd predict: error: something odd"], 2)
     assert explain_failure(["boom"], 1, what="segmentation").startswith("The segmentation failed")
+    # a panel shows one line: the first that says something
+    assert first_line("\n  Model not found: x.  \nTraceback …") == "Model not found: x."
+    assert first_line("") == first_line(None) == first_line(" \n ") == ""
+    assert first_line(ValueError("bad input\nmore")) == "bad input"
 
 
 class _Finished:

@@ -11,16 +11,23 @@ import types
 from pathlib import Path
 
 import pytest
-
 from mrml_env import require_slicer
 
 slicer = require_slicer()  # skips this module, with the reason, without slicer-core
 
-import REACTKDLib.install as install
-from REACTKDLib.dependencies import (REQUIREMENTS, canonical_name, changed_imported, constraints_text,
-                                     installed_distributions, pip_install_plan, requirement_name, torch_problem,
-                                     torch_requirement)
-from REACTKDLib.install import monai_from_report, monai_probe_arguments
+import REACTKDGui.install as install
+from REACTKDGui.install import monai_from_report, monai_probe_arguments
+from REACTKDLib.dependencies import (
+    REQUIREMENTS,
+    canonical_name,
+    changed_imported,
+    constraints_text,
+    installed_distributions,
+    pip_install_plan,
+    requirement_name,
+    torch_problem,
+    torch_requirement,
+)
 from REACTKDLib.version_check import slicer_version_problem
 
 ROOT = Path(__file__).resolve().parents[2]

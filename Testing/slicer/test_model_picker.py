@@ -10,15 +10,23 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from mrml_env import require_slicer
 
 slicer = require_slicer()
 
 from REACTKDLib.model import metadata_path, peek_metadata, read_checkpoint_metadata, write_metadata_sidecar
 from REACTKDLib.model_card import SYNTHETIC_BANNER, ModelCard, card_problems, file_digest, write_card
-from REACTKDLib.model_picker import (BROWSE, PHANTOM_BANNER, SEGMENTATION_BANNER, choice_index, describe_model,
-                                     model_choices, model_root, remember, segmentation_banner)
+from REACTKDLib.model_picker import (
+    BROWSE,
+    PHANTOM_BANNER,
+    SEGMENTATION_BANNER,
+    choice_index,
+    describe_model,
+    model_choices,
+    model_root,
+    remember,
+    segmentation_banner,
+)
 from REACTKDLib.provenance import MODEL_COLUMN, add_model_column, mark_results, table_banner
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -194,6 +202,26 @@ def test_the_default_model_is_the_shipped_one_not_a_source_tree_run(tmp_path, mo
     monkeypatch.setenv("REACTKD_MODEL", "/my/run")
     assert default_model() == "/my/run"
     shutil.rmtree(tmp_path / "runs")
+
+
+def test_a_new_scene_fills_what_the_parameter_node_lacks(tmp_path, monkeypatch):
+    import types
+
+    from REACTKDLib.panel import fill_missing_inputs
+
+    monkeypatch.setenv("REACTKD_MODEL", str(tmp_path / "model"))
+    monkeypatch.setenv("REACTKD_SEG_MODEL", str(tmp_path / "seg"))
+    scene = slicer.vtkMRMLScene()
+    pet = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "FDG PET")
+    ct = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "CT")
+    seg = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "Segmentation")
+    p = types.SimpleNamespace(ctVolume=None, segmentation=None, modelPath=Path(), segModelPath=Path())
+    fill_missing_inputs(p, scene)
+    assert (p.ctVolume, p.segmentation) == (ct, seg)  # a PET (by its name) is no CT candidate
+    assert (p.modelPath, p.segModelPath) == (tmp_path / "model", tmp_path / "seg")
+    chosen = types.SimpleNamespace(ctVolume=pet, segmentation=None, modelPath=Path("/mine"), segModelPath=Path("/s"))
+    fill_missing_inputs(chosen, scene)  # a choice already made is kept
+    assert (chosen.ctVolume, chosen.modelPath, chosen.segModelPath) == (pet, Path("/mine"), Path("/s"))
 
 
 def test_a_phantom_trained_segmentation_model_carries_a_banner(tmp_path):

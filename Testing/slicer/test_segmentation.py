@@ -7,15 +7,20 @@ import sys
 import numpy as np
 import pytest
 import SimpleITK as sitk
-
 from mrml_env import require_slicer
 
 slicer = require_slicer()  # skips this module, with the reason, without slicer-core
 
 from REACTKDLib.commands import segment_command
 from REACTKDLib.geometry import update_volume_from_sitk, volume_to_sitk
-from REACTKDLib.segmentation import (SEGMENTATION_ROLE, default_seg_model, load_segmentation_result,
-                                     offers_segmentation, parse_segment_progress, start_segmentation)
+from REACTKDLib.segmentation import (
+    SEGMENTATION_ROLE,
+    default_seg_model,
+    load_segmentation_result,
+    offers_segmentation,
+    parse_segment_progress,
+    start_segmentation,
+)
 from REACTKDLib.segments import default_segment_choice, segment_names, segments_mask_on_volume
 
 
@@ -86,6 +91,22 @@ def test_button_is_offered_without_liver_and_tumour_segments(scene, tmp_path):
     assert not offers_segmentation(own)  # the user's own liver: grade that, do not offer to replace it
     lesion = load_segmentation_file(scene, _seg_file(tmp_path / "lesion.seg.nrrd", ["HCC 1"]))
     assert not offers_segmentation(lesion)
+
+
+def test_segment_button_reasons_and_the_tools_offered(scene):
+    from REACTKDLib.segmentation import segment_problems
+    from REACTKDLib.totalsegmentator import segment_sources
+
+    ct = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "CT")
+    assert segment_problems(None, None, "reactkd", ".") == [
+        "Select a CT volume.", "Select a segmentation model (a `reactkd seg-distill` run folder or checkpoint)."]
+    assert segment_problems(ct, None, "reactkd", "/runs/seg") == []
+    assert segment_problems(ct, None, "totalsegmentator", "") == []  # no model to choose for that tool
+    done = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "Done")
+    done.GetSegmentation().AddEmptySegment("liver", "Liver")
+    assert segment_problems(ct, done, "totalsegmentator", "")[0].startswith("The selected segmentation already has")
+    assert [key for key, _ in segment_sources(True)] == ["totalsegmentator", "reactkd"]
+    assert [key for key, _ in segment_sources(False)] == ["reactkd"]
 
 
 def test_result_loads_named_after_the_ct_on_its_geometry_and_replaces_on_rerun(scene, tmp_path):

@@ -3,14 +3,19 @@
 import numpy as np
 import pytest
 import SimpleITK as sitk
-
 from mrml_env import require_slicer
 
 slicer = require_slicer()  # skips this module, with the reason, without slicer-core
 
 from REACTKDLib.geometry import update_volume_from_sitk
-from REACTKDLib.segments import (TUMOR_NAMES, default_segment_choice, load_segmentation_file, segment_ids_by_name,
-                                 segment_names, segments_mask_on_volume)
+from REACTKDLib.segments import (
+    TUMOR_NAMES,
+    default_segment_choice,
+    load_segmentation_file,
+    segment_ids_by_name,
+    segment_names,
+    segments_mask_on_volume,
+)
 
 
 def test_tumour_names_agree_with_the_core():
@@ -108,9 +113,28 @@ def test_the_users_choice_survives_every_reread():
     assert keep_segment_choice([], "a", ["c"], previous_ids=["a", "c"]) == ("", [])
 
 
+def test_the_panel_carries_the_choice_per_segmentation():
+    from REACTKDLib.segments import carried_segment_choice
+
+    segs = [("a", "Organ"), ("b", "Lesion A"), ("c", "Lesion B")]
+    # first look: by name; what was seen is remembered
+    liver, tumors, seen = carried_segment_choice(segs, "seg1", "", [], (None, None))
+    assert (liver, tumors, seen) == ("", ["b", "c"], ("seg1", ["a", "b", "c"]))
+    # the user's choice on the same, unchanged segmentation stays exactly as it is
+    assert carried_segment_choice(segs, "seg1", "a", ["b"], seen) == ("a", ["b"], seen)
+    # another segmentation: the old choice was for that one and is dropped, the names decide
+    other = [("x", "Liver"), ("y", "Tumor 1")]
+    assert carried_segment_choice(other, "seg2", "a", ["b"], seen) == ("x", ["y"], ("seg2", ["x", "y"]))
+
+
 def test_the_ct_selector_offers_cts_only(scene):
-    from REACTKDLib.ct_filter import (MODALITY_ATTRIBUTE, ct_candidates, hidden_ct_node_ids, is_ct_candidate,
-                                      mark_modality)
+    from REACTKDLib.ct_filter import (
+        MODALITY_ATTRIBUTE,
+        ct_candidates,
+        hidden_ct_node_ids,
+        is_ct_candidate,
+        mark_modality,
+    )
     from REACTKDLib.outputs import show_results
 
     def volume(name, cls="vtkMRMLScalarVolumeNode"):

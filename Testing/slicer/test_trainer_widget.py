@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from mrml_env import require_slicer
 from slicer_code import ROOT, SLICER_PYTHON, missing
 
@@ -70,10 +69,10 @@ def _start_fake(monkeypatch, env, **kwargs):
 
 def _wait(widget, timeout=60.0):
     end = time.monotonic() + timeout
-    while widget._run is not None and time.monotonic() < end:
+    while widget.panel.run is not None and time.monotonic() < end:
         qt_standins.tick()
         time.sleep(0.02)
-    assert widget._run is None
+    assert widget.panel.run is None
 
 
 def test_get_module_logic_goes_through_the_widget(env):
@@ -100,7 +99,7 @@ def test_panel_trains_with_progress_and_offers_the_model(env, tmp_path, monkeypa
     assert [call[:3] for call in started] == [("demo-cpu", str(out), "auto")]
     assert w.ui.startButton.text == "Cancel" and w.ui.progressBar.visible
     values = []
-    while w._run is not None:
+    while w.panel.run is not None:
         qt_standins.tick()
         values.append(w.ui.progressBar.value)
         time.sleep(0.02)
@@ -109,8 +108,8 @@ def test_panel_trains_with_progress_and_offers_the_model(env, tmp_path, monkeypa
     assert qt_standins.QSettings.store["REACTKD/TrainedModels"] == [str(out)]
     # REACT-KD's picker offers it; "Grade with this model" selects it there
     reactkd = env.widget("REACTKD")
-    reactkd._fillModelPicker()
-    assert any(c.origin == "trained" and c.path == str(out) for c in reactkd._modelChoices)
+    reactkd.picker.fill()
+    assert any(c.origin == "trained" and c.path == str(out) for c in reactkd.picker.choices)
     w.ui.useModelButton.click()
     assert reactkd._parameterNode.modelPath == out and env.selected == ["REACTKD"]
 
@@ -139,7 +138,7 @@ def test_scene_close_stops_training(env, tmp_path, monkeypatch):
     w.ui.startButton.click()
     assert running_processes()
     slicer.mrmlScene.Clear(0)
-    assert w._run is None and not running_processes()
+    assert w.panel.run is None and not running_processes()
 
 
 def test_headless_script_trains_through_the_module_logic(env, tmp_path, monkeypatch, capsys):

@@ -19,7 +19,6 @@ import types
 
 import numpy as np
 import pytest
-
 from mrml_env import require_slicer
 from slicer_code import SLICER_PYTHON, missing
 
@@ -55,10 +54,10 @@ def env(shipped_tiny, tmp_path, monkeypatch):
 def _wait(widget, timeout=180.0):
     """Let the panel's timer run until its job is done (as Slicer's event loop would)."""
     end = time.monotonic() + timeout
-    while widget._job is not None and time.monotonic() < end:
+    while widget.jobs.busy and time.monotonic() < end:
         qt_standins.tick()
         time.sleep(0.05)
-    assert widget._job is None, "the job did not finish"
+    assert not widget.jobs.busy, "the job did not finish"
 
 
 def test_setup_offers_the_shipped_model_with_its_banner(env):
@@ -94,11 +93,11 @@ def test_apply_cancel_then_apply_grades_the_sample_with_the_banner(env):
 
     w.ui.applyButton.click()  # Apply …
     assert w.ui.applyButton.text == "Cancel" and w.ui.progressBar.visible and not w.ui.inputsCollapsibleButton.enabled
-    assert w._timer.isActive()
+    assert w.jobs.timer.isActive()
     w.ui.applyButton.click()  # … Cancel
     _wait(w)
     assert w.ui.applyButton.text == "Apply" and "Cancelled." in w.ui.logText.lines
-    assert w.ui.problemLabel.text == "" and not w._timer.isActive()
+    assert w.ui.problemLabel.text == "" and not w.jobs.timer.isActive()
 
     w.ui.applyButton.click()  # Apply again: a fresh worker
     _wait(w)
@@ -115,7 +114,7 @@ def test_apply_cancel_then_apply_grades_the_sample_with_the_banner(env):
     assert slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLTableViewNode").GetTableNodeID() == grades.GetID()
     assert env.app.propagated >= 1
     # the region table: selecting the tumour jumps the slice views to its centroid and outlines it
-    _, prediction = w._result
+    _, prediction = w.topology.result
     assert w.ui.regionsTable.rowCount == len(prediction["nodes"]) >= 2
     assert w.ui.regionsTable.item(1, 0).text == "tumour 1"
     w.ui.regionsTable.selectRow(1)
@@ -174,7 +173,7 @@ def test_model_picker_remembers_folders_and_names_each_bad_model(env, tmp_path):
     # the folder stays offered after the model changes back
     w.ui.modelComboBox.currentIndex = 0
     assert p.modelPath == env.model
-    assert any(path == str(empty) for _, path in [(c.label, c.path) for c in w._modelChoices])
+    assert any(path == str(empty) for _, path in [(c.label, c.path) for c in w.picker.choices])
     # a card that disagrees, a corrupt checkpoint: one line each, naming the problem and what to do
     tampered = tmp_path / "tampered"
     shutil.copytree(env.model, tampered)
@@ -246,7 +245,7 @@ def test_scene_close_and_application_exit_stop_jobs(env):
     w.ui.applyButton.click()
     assert running_processes()
     slicer.mrmlScene.Clear(0)  # "Close scene"
-    assert w._job is None and not running_processes()
+    assert not w.jobs.busy and not running_processes()
     assert w.ui.applyButton.text == "Apply"
     w.ui.loadSampleButton.click()
     w.ui.applyButton.click()
@@ -348,7 +347,7 @@ def test_a_worker_that_dies_mid_case_and_missing_packages_are_one_line(env, monk
     import os
     import signal
 
-    import REACTKDLib.install as install
+    import REACTKDGui.install as install
     from REACTKDLib.worker import worker_for
 
     w = env.widget()
@@ -363,5 +362,5 @@ def test_a_worker_that_dies_mid_case_and_missing_packages_are_one_line(env, monk
     monkeypatch.setattr(install, "ensure_dependencies", lambda ask=True: install.InstallOutcome(
         False, "Installation declined: REACT-KD cannot grade without these packages."))
     w.ui.applyButton.click()
-    assert w._job is None and w.ui.problemLabel.text.startswith("Installation declined")
+    assert not w.jobs.busy and w.ui.problemLabel.text.startswith("Installation declined")
     assert slicer.mrmlScene.GetNumberOfNodes() == nodes  # nothing in the scene touched

@@ -5,7 +5,8 @@ or the one pip would pick under the constraints, from a ``--dry-run --report``) 
 requirement; (3) torch: install it through the PyTorch extension's ``PyTorchUtils`` with that requirement,
 or check the torch already there against it; (4) pip installs the rest with every installed distribution
 pinned (pip may add, never replace); (5) if a package already imported in Slicer's process changed, ask
-for a restart. Needs a running Slicer (imports ``slicer`` when called).
+for a restart. Needs a running Slicer: its dialogs, ``slicer.util.pip_install`` and the PyTorch extension
+(the plan itself, Qt-free, is :mod:`REACTKDLib.dependencies`).
 """
 
 from __future__ import annotations
@@ -20,10 +21,20 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import slicer
+
 from REACTKDLib.commands import python_executable
-from REACTKDLib.dependencies import (REQUIREMENTS, changed_imported, constraints_text, install_plan_text,
-                                     installed_distributions, missing_requirements, pip_install_plan, torch_problem,
-                                     torch_requirement)
+from REACTKDLib.dependencies import (
+    REQUIREMENTS,
+    changed_imported,
+    constraints_text,
+    install_plan_text,
+    installed_distributions,
+    missing_requirements,
+    pip_install_plan,
+    torch_problem,
+    torch_requirement,
+)
 from REACTKDLib.process import popen_options
 from REACTKDLib.version_check import slicer_version_problem
 
@@ -87,15 +98,13 @@ def _monai_to_install(installed: dict[str, str], workdir: Path) -> tuple[str | N
 
 
 def _install_torch(requirement: str) -> None:
-    import slicer
-
     try:
         torch_logic = slicer.util.getModuleLogic("PyTorchUtils")
     except Exception:  # noqa: BLE001 - the module is absent, or this Slicer has no such helper
         torch_logic = None
     if torch_logic is None:
         try:
-            import PyTorchUtils
+            import PyTorchUtils  # the PyTorch extension's module, where it has no widget yet
 
             torch_logic = PyTorchUtils.PyTorchUtilsLogic()
         except ImportError:
@@ -116,8 +125,6 @@ def ensure_dependencies(ask_confirmation: bool = True) -> InstallOutcome:
     Raises:
         RuntimeError: the PyTorch extension is absent, or an installation failed (the message says what to do).
     """
-    import slicer
-
     problem = slicer_version_problem(sys.version_info, getattr(slicer.app, "applicationVersion", None))
     if problem:
         return InstallOutcome(False, problem)

@@ -1,20 +1,39 @@
 """The REACTKD module's in-Slicer self-test (Slicer's ctest and "Reload and Test" run it).
 
-Slicer looks the class up as ``REACTKD.REACTKDTest``; the module file re-exports it from here so that the
-module file stays a thin widget + logic. A test that cannot run here (the core's packages missing, the
-shipped model or sample case absent) says so with ``skipTest``, which unittest reports as skipped, never
-as passed; :func:`run_tests` (``runTest``) runs the others and raises ``SkipTest`` at the end listing
-them. The same REACTKDLib functions and the widget (with stand-in Qt widgets) are tested outside Slicer
-with slicer-core by pytest in ``Testing/slicer``.
+Slicer looks the class up as ``REACTKD.REACTKDTest``; the module file re-exports it from here so that it
+stays a thin widget + logic. The module's logic and widget are reached as Slicer hands them out
+(``slicer.util.getModuleLogic``, ``slicer.modules.reactkd``), never by importing the module file. The
+core is imported only by the tests that need it, after checking its packages are there. A test that
+cannot run here (the core's packages missing, the shipped model or sample case absent) says so with
+``skipTest``, which unittest reports as skipped, never as passed; :func:`run_tests` (``runTest``) runs
+the others and raises ``SkipTest`` at the end listing them. The same REACTKDLib functions and the panels
+(with stand-in Qt widgets) are tested outside Slicer with slicer-core by pytest in ``Testing/slicer``.
 """
+
+from __future__ import annotations
 
 import shutil
 import time
 import unittest
 from pathlib import Path
 
+import numpy as np
+import SimpleITK as sitk
 import slicer
 from slicer.ScriptedLoadableModule import ScriptedLoadableModuleTest
+
+from REACTKDLib.commands import MODULE_DIR
+from REACTKDLib.dependencies import missing_requirements
+from REACTKDLib.geometry import volume_to_sitk
+from REACTKDLib.model_card import card_problems, read_card
+from REACTKDLib.model_picker import shipped_model_dir
+from REACTKDLib.outputs import show_results
+from REACTKDLib.provenance import MODEL_COLUMN, table_banner
+from REACTKDLib.sample_data import read_sample_record, sample_folder
+from REACTKDLib.segmentation import load_segmentation_result
+from REACTKDLib.segments import default_segment_choice, segment_names, segments_mask_on_volume
+from REACTKDLib.topology import fix_attention_scale, highlight_region, region_labels, update_region_map
+from REACTKDLib.worker import stop_all_workers
 
 __all__ = ["REACTKDTest", "run_tests"]
 
@@ -44,8 +63,6 @@ class REACTKDTest(ScriptedLoadableModuleTest):
         slicer.mrmlScene.Clear()
 
     def tearDown(self):
-        from REACTKDLib.worker import stop_all_workers
-
         stop_all_workers()
 
     def runTest(self):
@@ -56,18 +73,11 @@ class REACTKDTest(ScriptedLoadableModuleTest):
     # -- helpers ---------------------------------------------------------------------------------------
 
     def _requireCore(self):
-        from REACTKDLib.dependencies import missing_requirements
-
         missing = missing_requirements()
         if missing:
             self.skipTest(f"the core's packages are missing ({missing}): press Apply in REACT-KD to install them")
 
     def _requireShipped(self) -> Path:
-        from REACTKDLib.commands import MODULE_DIR
-        from REACTKDLib.model_card import card_problems, read_card
-        from REACTKDLib.model_picker import shipped_model_dir
-        from REACTKDLib.sample_data import read_sample_record, sample_folder
-
         model = shipped_model_dir(MODULE_DIR)
         card = read_card(model)
         if card is None:
@@ -78,8 +88,6 @@ class REACTKDTest(ScriptedLoadableModuleTest):
         return model
 
     def _studyNodes(self):
-        import numpy as np
-
         shape = (24, 40, 40)
         z, y, x = np.ogrid[: shape[0], : shape[1], : shape[2]]
         liver = (z - 12) ** 2 + (y - 20) ** 2 + (x - 20) ** 2 <= 10 ** 2
@@ -99,8 +107,6 @@ class REACTKDTest(ScriptedLoadableModuleTest):
         return ctNode, seg, liver, tumor
 
     def _checkResultNodes(self, ctNode, out, banner: bool):
-        from REACTKDLib.provenance import MODEL_COLUMN, table_banner
-
         grades = out["grades"]
         self.assertEqual(grades.GetNumberOfRows(), 3)
         total = sum(grades.GetTable().GetValueByName(r, "Probability").ToDouble() for r in range(3))
@@ -122,14 +128,6 @@ class REACTKDTest(ScriptedLoadableModuleTest):
     # -- tests -----------------------------------------------------------------------------------------
 
     def test_segments_and_outputs_in_slicer(self):
-        import numpy as np
-        import SimpleITK as sitk
-
-        from REACTKDLib.geometry import volume_to_sitk
-        from REACTKDLib.outputs import show_results
-        from REACTKDLib.segments import default_segment_choice, segment_names, segments_mask_on_volume
-        from REACTKDLib.topology import fix_attention_scale, highlight_region, region_labels, update_region_map
-
         ctNode, seg, liver, tumor = self._studyNodes()
         liverId, tumorIds = default_segment_choice(segment_names(seg))
         self.assertEqual(len(tumorIds), 1)
@@ -138,7 +136,8 @@ class REACTKDTest(ScriptedLoadableModuleTest):
         reference = volume_to_sitk(ctNode)
         att = sitk.GetImageFromArray(np.where(liver, 0.4, 0).astype(np.float32))
         att.CopyInformation(reference)
-        prediction = {"probabilities": {"1": 0.1, "2": 0.6, "3": 0.3}, "grade": 2, "edges": [{"i": 0, "j": 1, "similarity": 0.8}],
+        prediction = {"probabilities": {"1": 0.1, "2": 0.6, "3": 0.3}, "grade": 2,
+                      "edges": [{"i": 0, "j": 1, "similarity": 0.8}],
                       "nodes": [{"kind": "liver", "volume_ml": 12.0, "centroid_lps_mm": [0, 0, 0], "attention": 0.4},
                                 {"kind": "tumor", "volume_ml": 0.5, "centroid_lps_mm": [4, 4, 0], "attention": 0.6}]}
         for _ in range(2):  # the second run must replace, not add
@@ -163,20 +162,16 @@ class REACTKDTest(ScriptedLoadableModuleTest):
 
     def test_core_importable(self):
         self._requireCore()
-        from REACTKD import REACTKDLogic
+        import reactkd  # the core in Slicer's Python: its packages are there (checked above)
 
-        self.assertTrue(REACTKDLogic.coreVersion())
+        self.assertTrue(reactkd.__version__)
 
     def test_shipped_model_grades_the_sample_case(self):
         """The shipped synthetic model grades the phantom sample case from Sample Data, end to end."""
         self._requireCore()
         model = self._requireShipped()
-        from REACTKD import REACTKDLogic
-
-        logic = REACTKDLogic()
+        logic = slicer.util.getModuleLogic("REACTKD")
         nodes = logic.loadSampleCase()
-        from REACTKDLib.segments import default_segment_choice, segment_names
-
         liverId, tumorIds = default_segment_choice(segment_names(nodes["segmentation"]))
         self.assertTrue(liverId and tumorIds)
         pets = {"fdg": nodes["pet_fdg"], "acetate": nodes["pet_acetate"]}
@@ -194,19 +189,19 @@ class REACTKDTest(ScriptedLoadableModuleTest):
         model = self._requireShipped()
         slicer.util.selectModule("REACTKD")
         widget = slicer.modules.reactkd.widgetRepresentation().self()
-        widget.onLoadSample()
+        widget.inputs.load_sample()
         p = widget._parameterNode
         p.modelPath = model
         p.device = "cpu"
         self.assertTrue(widget.ui.applyButton.enabled, widget.ui.applyButton.toolTip)
         self.assertTrue(widget.ui.bannerLabel.visible)  # the model is synthetic: banner before any result
-        widget.onApplyButton()
+        widget.grading.apply()
         self.assertEqual(widget.ui.applyButton.text, "Cancel")
         deadline = time.monotonic() + 600
-        while widget._job is not None and time.monotonic() < deadline:
+        while widget.jobs.busy and time.monotonic() < deadline:
             slicer.app.processEvents()
             time.sleep(0.05)
-        self.assertIsNone(widget._job, "grading did not finish in 10 minutes")
+        self.assertFalse(widget.jobs.busy, "grading did not finish in 10 minutes")
         self.assertEqual(widget.ui.applyButton.text, "Apply")
         self.assertIn("Predicted Edmondson", widget.ui.resultLabel.text)
         self.assertTrue(widget.ui.bannerLabel.visible and "SYNTHETIC" in widget.ui.bannerLabel.text)
@@ -220,7 +215,7 @@ class REACTKDTest(ScriptedLoadableModuleTest):
     def test_cancel_stops_the_worker(self):
         """Cancelling a grading job stops the worker's process tree; the next job starts a fresh one."""
         self._requireCore()
-        import torch
+        import torch  # the core's packages: there (checked above)
 
         from reactkd.models import Student
         from reactkd.preprocess import PreprocessConfig
@@ -234,11 +229,8 @@ class REACTKDTest(ScriptedLoadableModuleTest):
                         {"kind": "student", "model_kwargs": kwargs, "grades": [1, 2, 3],
                          "preprocess": PreprocessConfig(grid_size=32).to_dict(),
                          "inputs": {"ct": True, "pet_tracers": ["fdg", "acetate"]}})
-        from REACTKD import REACTKDLogic
-        from REACTKDLib.segments import default_segment_choice, segment_names
-
         liverId, tumorIds = default_segment_choice(segment_names(seg))
-        logic = REACTKDLogic()
+        logic = slicer.util.getModuleLogic("REACTKD")
         inputs, job, _ = logic.start(ctNode, seg, [liverId], tumorIds, None, str(model), "cpu")
         job.cancel()
         self.assertIsNotNone(job.wait(30))
@@ -253,13 +245,7 @@ class REACTKDTest(ScriptedLoadableModuleTest):
         """A result of ``reactkd segment`` (written by the core's writer) loads as the CT's segmentation,
         is pre-selected for Apply by name, and a re-run replaces it."""
         self._requireCore()
-        import numpy as np
-        import SimpleITK as sitk
-
-        from reactkd.segment.writer import write_masks
-        from REACTKDLib.geometry import volume_to_sitk
-        from REACTKDLib.segmentation import load_segmentation_result
-        from REACTKDLib.segments import default_segment_choice, segment_names, segments_mask_on_volume
+        from reactkd.segment.writer import write_masks  # the core: its packages are there (checked above)
 
         ctNode, _, liver, tumor = self._studyNodes()
         labels = sitk.GetImageFromArray(np.where(tumor, 2, np.where(liver, 1, 0)).astype(np.uint8))
