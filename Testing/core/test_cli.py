@@ -146,6 +146,7 @@ def _bad_main_input(name: str, tmp: Path) -> tuple[list[str], str]:
                     f"model not found: {gone / 'm.pt'}"),
         "cohort": (["--out", str(tmp / "out"), "--patients", "0"], "patients` must be >= 1, got 0"),
         "manifest": ([str(gone), "--out", str(tmp / "out.csv")], str(gone)),
+        "results": ([str(gone), "--out", str(tmp / "results.md")], f"{gone}: no such folder."),
     }
     if name not in table:
         pytest.fail(f"`reactkd {name}` has no bad-input case here: add one to _bad_main_input")
