@@ -119,12 +119,14 @@ def start_prediction(inputs: PredictionInputs, model: str, device: str = "auto",
 
 
 def start_grading(scene, ct_node, segmentation_node, liver_ids: list[str], tumor_ids: list[str], pet_nodes: dict | None,
-                  model, folder, device: str = "auto", worker=None) -> tuple[PredictionInputs, BackgroundProcess, list[str]]:
+                  model, folder, device: str = "auto",
+                  worker=None) -> tuple[PredictionInputs, BackgroundProcess, list[str]]:
     """Check the model against the inputs, export them into ``folder`` and start grading them (in
     ``worker`` when given, see :func:`start_prediction`).
 
     ``folder`` may be a function that makes one, called only once the checks pass (no empty folders
-    left behind by a refused run). PET volumes a CT-only model would ignore are not exported. Returns ``(inputs, process, notes)``.
+    left behind by a refused run). PET volumes a CT-only model would ignore are not exported. Returns
+    ``(inputs, process, notes)``.
 
     Raises:
         ValueError: with a message for the user (no model file, the model does not fit these inputs, bad segments).
@@ -138,7 +140,8 @@ def start_grading(scene, ct_node, segmentation_node, liver_ids: list[str], tumor
     if pets and any("ignored" in n for n in notes):
         pets = {}
     folder = folder() if callable(folder) else folder
-    inputs = export_inputs(scene, ct_node, segmentation_node, [i for i in liver_ids if i], list(tumor_ids), folder, pets)
+    inputs = export_inputs(scene, ct_node, segmentation_node, [i for i in liver_ids if i], list(tumor_ids), folder,
+                           pets)
     return inputs, start_prediction(inputs, model, device, worker), notes
 
 

@@ -17,8 +17,8 @@ from REACTKDLib.geometry import lps_to_ras, update_volume_from_sitk
 __all__ = ["ROLE", "INPUT", "FOLDER_NAME", "nodes_by_class", "find_outputs", "output_node", "remove_output",
            "results_folder",
            "inferno_color_node", "update_grade_table", "update_node_table", "update_graph_markups",
-           "update_attention_volume", "show_overlay", "show_results", "set_overlay_opacity", "node_labels", "prediction_summary",
-           "grade_notes"]
+           "update_attention_volume", "show_overlay", "show_results", "set_overlay_opacity", "node_labels",
+           "prediction_summary", "grade_notes"]
 
 ROLE, INPUT = "REACTKD.Role", "REACTKD.InputVolume"
 FOLDER_NAME = "REACTKD results"
@@ -230,7 +230,8 @@ def update_graph_markups(scene, ct_node, prediction: dict, color_node=None) -> t
     ras = [lps_to_ras(n["centroid_lps_mm"]) for n in nodes]
     for label, n, p in zip(labels, nodes, ras):
         index = points.AddControlPoint(vtk.vtkVector3d(*p), f"{label} {n['attention']:.2f}")
-        points.SetNthControlPointDescription(index, f"{n['kind']}, {n['volume_ml']:.2f} ml, attention {n['attention']:.3f}")
+        points.SetNthControlPointDescription(
+            index, f"{n['kind']}, {n['volume_ml']:.2f} ml, attention {n['attention']:.3f}")
         points.SetNthControlPointLocked(index, True)
     points.SetLocked(True)
     if points.GetDisplayNode() is None:

@@ -23,7 +23,8 @@ SAMPLE_NAME = "REACTKDPhantom"
 SAMPLE_JSON = f"{SAMPLE_NAME}.json"
 SAMPLE_THUMBNAIL = f"{SAMPLE_NAME}.png"
 SAMPLE_FILES = {"ct": f"{SAMPLE_NAME}_CT.nrrd", "pet_fdg": f"{SAMPLE_NAME}_PET_FDG.nrrd",
-                "pet_acetate": f"{SAMPLE_NAME}_PET_acetate.nrrd", "segmentation": f"{SAMPLE_NAME}_Segmentation.seg.nrrd"}
+                "pet_acetate": f"{SAMPLE_NAME}_PET_acetate.nrrd",
+                "segmentation": f"{SAMPLE_NAME}_Segmentation.seg.nrrd"}
 NODE_NAMES = {"ct": "REACTKD phantom CT", "pet_fdg": "REACTKD phantom FDG PET",
               "pet_acetate": "REACTKD phantom acetate PET", "segmentation": "REACTKD phantom liver and tumour"}
 LOAD_TYPES = {"ct": "VolumeFile", "pet_fdg": "VolumeFile", "pet_acetate": "VolumeFile",

@@ -20,7 +20,8 @@ def _register_segmentation_converters() -> None:
     without them a bare slicer-core cannot make an empty binary labelmap (``AddEmptySegment``) or copy a
     segment between segmentations (``CopySegmentFromSegmentation``)."""
     factory = slicer.vtkSegmentationConverterFactory.GetInstance()
-    registered = {rule.GetClassName() for rule in factory.GetConverterRules()} if hasattr(factory, "GetConverterRules") else set()
+    registered = ({rule.GetClassName() for rule in factory.GetConverterRules()}
+                  if hasattr(factory, "GetConverterRules") else set())
     for name in ("vtkBinaryLabelmapToClosedSurfaceConversionRule", "vtkClosedSurfaceToBinaryLabelmapConversionRule"):
         if name not in registered:
             factory.RegisterConverterRule(getattr(slicer, name)())

@@ -549,7 +549,8 @@ def load_ui(path, qt_module, ctk_module, slicer_module):
 
     def make(element):
         cls_name = element.get("class")
-        module = slicer_module if cls_name.startswith("qMRML") else ctk_module if cls_name.startswith("ctk") else qt_module
+        module = (slicer_module if cls_name.startswith("qMRML")
+                  else ctk_module if cls_name.startswith("ctk") else qt_module)
         widget = getattr(module, cls_name)()
         widget.name = element.get("name")
         for prop in element.findall("property"):

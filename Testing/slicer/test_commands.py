@@ -74,8 +74,10 @@ def test_errors_are_explained_in_words():
     oom = ["Traceback ...", "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB"]
     assert "GPU ran out of memory" in explain_failure(oom, 1)
     assert "No liver" in explain_failure(["reactkd predict: error: case x: the liver mask is empty; every ..."], 2)
-    assert "does not lie on this CT" in explain_failure(["error: tumor mask: its world extent does not overlap the CT"], 2)
-    assert "does not fit" in explain_failure(["reactkd predict: error: x.pt holds a 'teacher' checkpoint, not a student."], 2)
+    assert "does not lie on this CT" in explain_failure(
+        ["error: tumor mask: its world extent does not overlap the CT"], 2)
+    assert "does not fit" in explain_failure(
+        ["reactkd predict: error: x.pt holds a 'teacher' checkpoint, not a student."], 2)
     assert explain_failure(["whatever"], -15, cancelled=True) == "Cancelled."
     assert "exit code 2): something odd" in explain_failure(["reactkd predict: error: something odd"], 2)
     assert explain_failure(["boom"], 1, what="segmentation").startswith("The segmentation failed")
@@ -112,7 +114,8 @@ def test_prediction_summary_reads_like_a_report():
             "nodes": [{"kind": "liver"}, {"kind": "tumor"}, {"kind": "tumor"}]}
     from REACTKDLib.outputs import prediction_summary
 
-    assert prediction_summary(pred) == "Predicted Edmondson–Steiner grade 3 (G1 0.10, G2 0.20, G3 0.70); 2 tumour node(s)."
+    assert prediction_summary(pred) == ("Predicted Edmondson–Steiner grade 3 (G1 0.10, G2 0.20, G3 0.70); "
+                                        "2 tumour node(s).")
 
 
 def test_grading_refuses_before_exporting_anything(tiny_model, tmp_path):

@@ -96,14 +96,16 @@ def test_a_restart_is_asked_for_only_when_a_loaded_package_changed():
     before = {"pillow": "11.2.1", "tqdm": "4.66.0", "pot": "0.9.4"}
     after = {"pillow": "12.0.0", "tqdm": "4.67.0", "pot": "0.9.5", "monai": "1.5.1"}
     packages = {"PIL": ["Pillow"], "tqdm": ["tqdm"], "ot": ["POT"]}
-    assert changed_imported(before, after, modules={"PIL": object(), "ot": object()}, packages=packages) == ["pillow", "pot"]
+    assert changed_imported(before, after, modules={"PIL": object(), "ot": object()},
+                            packages=packages) == ["pillow", "pot"]
     assert changed_imported(before, before, modules={"PIL": object()}, packages=packages) == []
     assert changed_imported(before, after, modules={}, packages=packages) == []  # nothing loaded: no restart
 
 
 def test_slicer_older_than_5_10_is_refused_in_one_line():
     message = slicer_version_problem((3, 9, 10), "5.8.1")
-    assert message.startswith("REACT-KD needs 3D Slicer 5.10 or newer (Python 3.10+); this is Slicer 5.8.1 with Python 3.9")
+    assert message.startswith("REACT-KD needs 3D Slicer 5.10 or newer (Python 3.10+); "
+                              "this is Slicer 5.8.1 with Python 3.9")
     assert "\n" not in message
     assert slicer_version_problem((3, 12, 10), "5.10.0") is None
     assert slicer_version_problem((3, 12), "5.11.0-2025-10-01") is None
@@ -180,10 +182,12 @@ def test_the_install_plan_replaces_nothing_slicer_5_10_ships(tmp_path):
                            "--target", str(tmp_path / "target"), "--python-version", "3.12", "--only-binary=:all:",
                            *plan.pip_arguments(constraints)], capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
-    resolved = {canonical_name(i["metadata"]["name"]): i["metadata"]["version"] for i in json.loads(report.read_text())["install"]}
+    resolved = {canonical_name(i["metadata"]["name"]): i["metadata"]["version"]
+                for i in json.loads(report.read_text())["install"]}
     replaced = {n: (v, resolved[n]) for n, v in shipped.items() if n in resolved and resolved[n] != v}
     assert not replaced, f"pip would replace packages Slicer ships: {replaced}"
     assert resolved["pydicom"] == "2.4.4" and resolved["highdicom"] == "0.22.0"
     assert {"monai", "pot", "psutil", "scikit-image"} <= set(resolved)
-    monai = next(i["metadata"] for i in json.loads(report.read_text())["install"] if i["metadata"]["name"].lower() == "monai")
+    monai = next(i["metadata"] for i in json.loads(report.read_text())["install"]
+                 if i["metadata"]["name"].lower() == "monai")
     assert torch_problem(resolved["torch"], torch_requirement(monai.get("requires_dist"))) is None

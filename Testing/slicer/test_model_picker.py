@@ -122,7 +122,8 @@ def test_describe_model_names_each_problem_in_one_line(tmp_path):
     phantom = describe_model(_run(tmp_path / "demo-run", phantom=True))  # a `reactkd demo` run: no card
     assert phantom.ok and phantom.banner == PHANTOM_BANNER
     single = describe_model(tmp_path / "real" / "fold0" / "student" / "best.pt")
-    assert single.ok and single.students == 1 and single.summary().endswith("one student, reads CT + PET (fdg, acetate).")
+    assert (single.ok and single.students == 1
+            and single.summary().endswith("one student, reads CT + PET (fdg, acetate)."))
 
     empty = tmp_path / "empty"
     empty.mkdir()

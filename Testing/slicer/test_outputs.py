@@ -173,7 +173,8 @@ def test_grading_cycles_leave_no_reference_to_the_ct_after_the_scene_closes(scen
     children = vtk.vtkIdList()
     sh.GetItemChildren(sh.GetSceneItemID(), children, True)
     items = [children.GetId(i) for i in range(children.GetNumberOfIds())]
-    stale = [sh.GetItemName(i) for i in items if sh.GetItemDataNode(i) is None and sh.GetItemAttribute(i, "REACTKD.Role") != "folder"]
+    stale = [sh.GetItemName(i) for i in items
+             if sh.GetItemDataNode(i) is None and sh.GetItemAttribute(i, "REACTKD.Role") != "folder"]
     assert not stale, f"subject-hierarchy items of removed nodes: {stale}"
     scene.Clear(0)
     assert scene.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode") == 0

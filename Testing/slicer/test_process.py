@@ -17,7 +17,8 @@ from REACTKDLib.process import (CREATE_NO_WINDOW, BackgroundProcess, popen_optio
 
 
 def test_lines_are_polled_without_blocking_and_the_exit_code_kept():
-    code = "import sys, time\nprint('start', flush=True)\nsys.stderr.write('bar 1/3\\rbar 2/3\\rbar 3/3\\n')\ntime.sleep(0.3)\nprint('end')\nsys.exit(3)"
+    code = ("import sys, time\nprint('start', flush=True)\nsys.stderr.write('bar 1/3\\rbar 2/3\\rbar 3/3\\n')\n"
+            "time.sleep(0.3)\nprint('end')\nsys.exit(3)")
     proc = BackgroundProcess([sys.executable, "-c", code])
     t0 = time.monotonic()
     first = proc.poll()

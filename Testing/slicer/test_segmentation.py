@@ -75,7 +75,8 @@ def _seg_file(path, names):
     segments = []
     for value, name in enumerate(names, start=1):
         voxels[value, 1:3, 1:3] = value
-        segments.append({"id": f"Segment_{value}", "name": name, "labelValue": value, "layer": 0, "color": [0.5, 0.5, 0.5]})
+        segments.append({"id": f"Segment_{value}", "name": name, "labelValue": value, "layer": 0,
+                         "color": [0.5, 0.5, 0.5]})
     slicerio.write_segmentation(str(path), {"voxels": voxels, "ijkToLPS": np.eye(4), "encoding": "gzip",
                                             "segments": segments})
     return path

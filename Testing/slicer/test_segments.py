@@ -142,7 +142,8 @@ def test_the_ct_selector_offers_cts_only(scene):
         update_volume_from_sitk(node, sitk.Image(4, 4, 4, sitk.sitkInt16))
         return node
 
-    ct, pet, fdg, label = volume("Abdomen CT"), volume("PET AC"), volume("fdg_suv"), volume("liver", "vtkMRMLLabelMapVolumeNode")
+    ct, pet, fdg, label = (volume("Abdomen CT"), volume("PET AC"), volume("fdg_suv"),
+                           volume("liver", "vtkMRMLLabelMapVolumeNode"))
     series = volume("Series 4: WB 3D MAC")
     sh = scene.GetSubjectHierarchyNode()
     item = sh.CreateItem(sh.GetSceneItemID(), series)

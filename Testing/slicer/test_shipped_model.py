@@ -54,7 +54,8 @@ def test_ship_copies_the_fold_students_and_writes_a_card_that_agrees(finished_ru
         src, dst = finished_run / f"fold{k}/student/best.pt", model / f"fold{k}/student/best.pt"
         assert file_digest(src) == file_digest(dst)  # byte for byte
         assert json.loads(metadata_path(dst).read_text()) == json.loads(json.dumps(peek_metadata(src)))
-        assert (model / f"fold{k}/calibration.json").read_bytes() == (finished_run / f"fold{k}/calibration.json").read_bytes()
+        assert ((model / f"fold{k}/calibration.json").read_bytes()
+                == (finished_run / f"fold{k}/calibration.json").read_bytes())
         for rel in (f"fold{k}/student/best.pt", f"fold{k}/student/best.json", f"fold{k}/calibration.json"):
             assert rel in card.files
     assert {"run.json", "training_domain.json", "config.yaml"} <= set(card.files)
@@ -113,7 +114,8 @@ def test_ship_refuses_an_unfinished_run_and_keeps_the_previous_model(finished_ru
     before = {p: file_digest(p) for p in out.rglob("*") if p.is_file()}
     assert _ship_script().main(["--run", str(partial), "--model-out", str(out), "--no-sample"]) == 2
     err = capsys.readouterr().err
-    assert "fold1/calibration.json is missing" in err and "reactkd calibrate" in err and len(err.strip().splitlines()) == 1
+    assert ("fold1/calibration.json is missing" in err and "reactkd calibrate" in err
+            and len(err.strip().splitlines()) == 1)
     assert {p: file_digest(p) for p in out.rglob("*") if p.is_file()} == before
     assert _ship_script().main(["--run", str(tmp_path / "nowhere"), "--model-out", str(out)]) == 2
     assert not list(tmp_path.glob(".model.build-*"))

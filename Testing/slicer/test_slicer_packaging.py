@@ -145,7 +145,8 @@ def test_package_holds_every_module_file(packaged):
 def test_generated_description_holds_the_full_texts(packaged):
     _, build = packaged
     s4ext = (build / "REACTKD.s4ext").read_text()
-    fields = dict(line.split(" ", 1) for line in s4ext.splitlines() if line and not line.startswith("#") and " " in line)
+    fields = dict(line.split(" ", 1) for line in s4ext.splitlines()
+                  if line and not line.startswith("#") and " " in line)
     top = (ROOT / "CMakeLists.txt").read_text()
     # a `;` would make CMake split the value into a list, and the description would stop at it
     assert fields["description"] == _cmake_set(top, "EXTENSION_DESCRIPTION")

@@ -183,7 +183,8 @@ class _Logic:
 
     def process(self, inputVolume, outputSegmentation, quality=None, cpu=False, task=None, subset=None):
         self.calls.append((task, subset))
-        classes = subset or {"liver_vessels": ["liver_vessels", "liver_tumor"], "liver_lesions": ["liver_lesions"]}[task]
+        classes = subset or {"liver_vessels": ["liver_vessels", "liver_tumor"],
+                             "liver_lesions": ["liver_lesions"]}[task]
         for cls in classes:
             if cls in self.masks:
                 name, mask = self.masks[cls]
@@ -216,7 +217,8 @@ def test_totalsegmentator_result_becomes_liver_and_tumor(tasks):
                     "liver_lesions": ("Liver lesions", tumours)}, tasks)
     node = segment_with_totalsegmentator(logic, scene, ct, cpu=True)
     assert logic.calls[0] == ("total", ["liver"]) and logic.calls[1][0] == tasks[-1]
-    assert node.GetName() == "Patient CT liver and tumours (TotalSegmentator)" and node.GetAttribute("REACTKD.Role") == TOTALSEG_ROLE
+    assert (node.GetName() == "Patient CT liver and tumours (TotalSegmentator)"
+            and node.GetAttribute("REACTKD.Role") == TOTALSEG_ROLE)
     liver_id, tumor_ids = default_segment_choice(segment_names(node))
     names = dict(segment_names(node))
     assert list(names.values()) == ["liver", "tumor"] and names[liver_id] == "liver"

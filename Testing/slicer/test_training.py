@@ -86,7 +86,8 @@ def test_a_training_run_reports_progress_to_a_timer():
 
     run = TrainingRun(Lines(), "runs/x", folds=2)
     assert (run.fraction, run.text) == (0.0, "starting…")
-    assert run.poll() == ["fold 0 teacher 1/4: 0%"] and run.fraction == 0.0 and run.text == "fold 1/2: teacher epoch 1/4"
+    assert (run.poll() == ["fold 0 teacher 1/4: 0%"] and run.fraction == 0.0
+            and run.text == "fold 1/2: teacher epoch 1/4")
     run.poll()
     assert abs(run.fraction - (3 + 2 / 4) / 4) < 1e-9 and run.text == "fold 2/2: student epoch 3/4"
     run.cancel()
@@ -99,6 +100,8 @@ def test_scripted_training_waits_keep_drawing():
     from REACTKDLib.process import BackgroundProcess
 
     drawn, seen = [], []
-    proc = BackgroundProcess([sys.executable, "-c", "import time; print('fold 0 teacher 1/2: 0%', flush=True); time.sleep(0.4)"])
-    assert run_blocking(proc, 1, lambda f, t: seen.append((f, t)), timeout=30, process_events=lambda: drawn.append(1)) == 0
+    proc = BackgroundProcess([sys.executable, "-c",
+                              "import time; print('fold 0 teacher 1/2: 0%', flush=True); time.sleep(0.4)"])
+    assert run_blocking(proc, 1, lambda f, t: seen.append((f, t)), timeout=30,
+                        process_events=lambda: drawn.append(1)) == 0
     assert seen == [(0.0, "fold 1/1: teacher epoch 1/2")] and len(drawn) >= 5

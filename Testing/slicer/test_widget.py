@@ -88,7 +88,8 @@ def test_apply_cancel_then_apply_grades_the_sample_with_the_banner(env):
                                                                                qt_standins.Qt.Checked]
     # the CT selector hides the PETs (and would hide label maps and outputs)
     hidden = w.ui.ctSelector.sortFilterProxyModel().hiddenNodeIDs
-    assert p.petFdgVolume.GetID() in hidden and p.petAcetateVolume.GetID() in hidden and p.ctVolume.GetID() not in hidden
+    assert (p.petFdgVolume.GetID() in hidden and p.petAcetateVolume.GetID() in hidden
+            and p.ctVolume.GetID() not in hidden)
     assert w.ui.applyButton.enabled and w.ui.problemLabel.text == ""
 
     w.ui.applyButton.click()  # Apply …
@@ -102,7 +103,8 @@ def test_apply_cancel_then_apply_grades_the_sample_with_the_banner(env):
     w.ui.applyButton.click()  # Apply again: a fresh worker
     _wait(w)
     assert w.ui.problemLabel.text == "", w.ui.logText.toPlainText()
-    assert w.ui.resultLabel.text.startswith("SYNTHETIC DEMONSTRATION MODEL") and "Predicted Edmondson" in w.ui.resultLabel.text
+    assert (w.ui.resultLabel.text.startswith("SYNTHETIC DEMONSTRATION MODEL")
+            and "Predicted Edmondson" in w.ui.resultLabel.text)
     assert w.ui.bannerLabel.visible
     grades = w.logic.gradeTable(p.ctVolume)
     column = grades.GetTable().GetColumnByName(MODEL_COLUMN)
@@ -273,7 +275,8 @@ class _TotalSegmentatorLogic:
         self.tasks = {t: {} for t in tasks}
         self.calls = []
         self.masks = {"liver": ("Liver", liver_mask), "liver_tumor": ("Liver tumor", tumor_mask),
-                      "liver_vessels": ("Liver vessels", tumor_mask * 0), "liver_lesions": ("Liver lesions", tumor_mask)}
+                      "liver_vessels": ("Liver vessels", tumor_mask * 0),
+                      "liver_lesions": ("Liver lesions", tumor_mask)}
         self.requirements = 0
 
     def setupPythonRequirements(self, upgrade=False):
@@ -281,7 +284,8 @@ class _TotalSegmentatorLogic:
 
     def process(self, inputVolume, outputSegmentation, quality=None, cpu=False, task=None, subset=None, **kwargs):
         self.calls.append((task, subset, quality, cpu))
-        classes = subset or {"liver_vessels": ["liver_vessels", "liver_tumor"], "liver_lesions": ["liver_lesions"]}[task]
+        classes = subset or {"liver_vessels": ["liver_vessels", "liver_tumor"],
+                             "liver_lesions": ["liver_lesions"]}[task]
         for cls in classes:
             name, mask = self.masks[cls]
             add_mask_segment(outputSegmentation, cls, name, mask, inputVolume)
@@ -317,7 +321,8 @@ def test_totalsegmentator_segments_a_ct_through_its_own_logic(env):
     assert logic.requirements == 1
     seg = p.segmentation
     assert seg.GetName() == "REACTKD phantom CT liver and tumours (TotalSegmentator)"
-    names = [seg.GetSegmentation().GetNthSegment(i).GetName() for i in range(seg.GetSegmentation().GetNumberOfSegments())]
+    names = [seg.GetSegmentation().GetNthSegment(i).GetName()
+             for i in range(seg.GetSegmentation().GetNumberOfSegments())]
     assert names == ["liver", "tumor"]
     assert w.ui.liverSegmentComboBox.currentText == "liver"
     assert [seg.GetSegmentation().GetSegment(t).GetName() for t in p.tumorSegmentIds] == ["tumor"]

@@ -53,7 +53,7 @@ class SampleDataLogic:
     @staticmethod
     def registerCustomSampleDataSource(category="Custom", sampleName=None, uris=None, fileNames=None, nodeNames=None,
                                        customDownloader=None, thumbnailFileName=None, loadFileType="VolumeFile",
-                                       loadFiles=None, loadFileProperties={}, checksums=None):
+                                       loadFiles=None, loadFileProperties=None, checksums=None):
         SampleDataLogic.sources[sampleName] = dict(category=category, uris=uris, fileNames=fileNames,
                                                    nodeNames=nodeNames, loadFileType=loadFileType, checksums=checksums)
 
@@ -112,17 +112,20 @@ class WidgetEnvironment:
 
     def _patch(self) -> None:
         s, util = self.slicer, self.slicer.util
-        self._util_saved = {n: getattr(util, n) for n in ("loadUI", "tempDirectory", "errorDisplay", "showStatusMessage",
-                                                           "selectModule", "confirmOkCancelDisplay", "confirmYesNoDisplay")}
+        self._util_saved = {n: getattr(util, n) for n in ("loadUI", "tempDirectory", "errorDisplay",
+                                                           "showStatusMessage", "selectModule",
+                                                           "confirmOkCancelDisplay", "confirmYesNoDisplay")}
         s.app = self.app
         s.qSlicerScriptedLoadableModule = _ScriptedModule
-        s.qSlicerScriptedLoadableModuleWidget = type("qSlicerScriptedLoadableModuleWidget", (qt_standins.qMRMLWidget,), {})
+        s.qSlicerScriptedLoadableModuleWidget = type("qSlicerScriptedLoadableModuleWidget",
+                                                     (qt_standins.qMRMLWidget,), {})
         env = self
         self.app.moduleManager = lambda: types.SimpleNamespace(
             connect=lambda *a: None, disconnect=lambda *a: None, module=lambda name: env._scripted.get(name))
         util.loadUI = lambda path: qt_standins.load_ui(path, sys.modules["qt"], sys.modules["ctk"], s)
         counter = iter(range(10**6))
-        util.tempDirectory = lambda key="__SlicerTemp__", *a, **k: str(self._mkdir(self.temp_dir / f"{key}-{next(counter)}"))
+        util.tempDirectory = lambda key="__SlicerTemp__", *a, **k: str(
+            self._mkdir(self.temp_dir / f"{key}-{next(counter)}"))
         util.errorDisplay = lambda text, *a, **k: self.errors.append(str(text))
         util.showStatusMessage = lambda text, *a, **k: self.status.append(str(text))
         util.selectModule = lambda name: self.selected.append(name)

@@ -109,7 +109,8 @@ def _check_values(c: ExperimentConfig) -> None:
     need(c.data.folds >= 2, "data.folds", c.data.folds, ">= 2")
     need(c.data.phantom_patients >= 1, "data.phantom_patients", c.data.phantom_patients, ">= 1")
     size = c.data.phantom_size
-    need(size is None or (len(size) == 3 and min(size) >= 16), "data.phantom_size", size, "null or 3 voxel counts >= 16")
+    need(size is None or (len(size) == 3 and min(size) >= 16), "data.phantom_size", size,
+         "null or 3 voxel counts >= 16")
     for name, stage in (("stage1", c.stage1), ("stage2", c.stage2)):
         need(stage.epochs >= 1, f"{name}.epochs", stage.epochs, ">= 1")
         need(stage.batch_size >= 1, f"{name}.batch_size", stage.batch_size, ">= 1")
@@ -126,8 +127,9 @@ def _check_values(c: ExperimentConfig) -> None:
                           f"`teacher.branches` is {[b.value for b in c.teacher.branches]}: add `dose`, or leave "
                           "the unlabelled manifest out.")
     if c.student.fusion_channels != c.teacher.fusion_channels:
-        raise ConfigError(f"`student.fusion_channels` ({c.student.fusion_channels}) must equal `teacher.fusion_channels` "
-                          f"({c.teacher.fusion_channels}): the student shares the teacher's CBAM3D (leave it out).")
+        raise ConfigError(f"`student.fusion_channels` ({c.student.fusion_channels}) must equal "
+                          f"`teacher.fusion_channels` ({c.teacher.fusion_channels}): the student shares the teacher's "
+                          "CBAM3D (leave it out).")
     if c.student.cbam != c.teacher.cbam:
         raise ConfigError(f"`student.cbam` ({to_dict(c.student.cbam)}) must equal `teacher.cbam` "
                           f"({to_dict(c.teacher.cbam)}): the student shares the teacher's CBAM3D (leave it out).")

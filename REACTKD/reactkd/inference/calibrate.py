@@ -68,7 +68,8 @@ def calibrate_run(run: str | os.PathLike, *, force: bool = False, log=print, dev
         test = set(test_ids)
         _, val = inner_split([r for r in records if r.case_id not in test], config.seed + k)  # as in training
         student, _ = load_student(ckpt)
-        loader = make_loader(val, cache, None, config.stage2.batch_size, runtime, train=False)  # students read no low-dose CT
+        # students read no low-dose CT
+        loader = make_loader(val, cache, None, config.stage2.batch_size, runtime, train=False)
         pred = predict_loader(student, loader, runtime)
         logits, labels = pred["logits"], pred["label"]
         t = fit_temperature(logits, labels)

@@ -84,7 +84,8 @@ def evaluate_run(run: str | Path, manifest: str | None = None, dose: str | None 
         student, _ = load_student(ckpt)
         cases = records if external else [by_id[c] for c in test_ids]
         loader = make_loader(cases, cache, None, 4, runtime, train=False, transform=degrade if dose else None)
-        write_fold_predictions(predict_loader(student, loader, runtime, withhold), k, out / f"fold{k}" / "predictions.csv")
+        write_fold_predictions(predict_loader(student, loader, runtime, withhold), k,
+                               out / f"fold{k}" / "predictions.csv")
     if dose:
         _write_noise(out / "noise.csv", lowdose, levels, dose)
     with warnings.catch_warnings():

@@ -33,8 +33,8 @@ def load_records(config: ExperimentConfig, run_dir: Path) -> list[CaseRecord]:
     if config.data.manifest:
         return read_manifest(config.data.manifest)
     size = tuple(config.data.phantom_size) if config.data.phantom_size else None
-    manifest = generate_cohort(run_dir / "cohort", n_patients=config.data.phantom_patients, seed=config.data.phantom_seed,
-                               size=size)
+    manifest = generate_cohort(run_dir / "cohort", n_patients=config.data.phantom_patients,
+                               seed=config.data.phantom_seed, size=size)
     return read_manifest(manifest)
 
 
@@ -160,7 +160,8 @@ def load_loader_state(loader: DataLoader, state: dict) -> None:
         loader.load_state_dict(state)
         return
     transform = getattr(loader.dataset, "transform", None)
-    if ("shuffle" in state) != (loader.generator is not None) or ("augment" in state) != hasattr(transform, "state_dict"):
+    if (("shuffle" in state) != (loader.generator is not None)
+            or ("augment" in state) != hasattr(transform, "state_dict")):
         raise ValueError(f"the saved data-loader state has {sorted(state)}, this run's loader differs "
                          "(augmentation switched on or off since the run started?).")
     if "shuffle" in state:

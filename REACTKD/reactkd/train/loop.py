@@ -135,7 +135,8 @@ def fit(
         if runtime.is_main:
             # Order matters for resuming: the metrics row first (dropped on resume if last.pt is older),
             # then best.pt, then last.pt, which marks the epoch as completed.
-            _log_epoch(out_dir / "metrics.csv", board, _epoch_row(epoch, lr, time.perf_counter() - t0, train_means, val))
+            _log_epoch(out_dir / "metrics.csv", board,
+                       _epoch_row(epoch, lr, time.perf_counter() - t0, train_means, val))
             if improved:
                 save_checkpoint(out_dir / "best.pt", {"model": export().state_dict()},
                                 {**metadata, "epoch": epoch, "val_metrics": val})
@@ -262,7 +263,8 @@ def _tensorboard(out_dir: Path):
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError as err:  # torch raises ImportError naming tensorboard when it is not installed
-        raise ValueError("`tensorboard: true` needs the tensorboard package: pip install 'reactkd[tensorboard]'.") from err
+        raise ValueError("`tensorboard: true` needs the tensorboard package: "
+                         "pip install 'reactkd[tensorboard]'.") from err
     return SummaryWriter(str(out_dir / "tensorboard"))
 
 
