@@ -1,4 +1,4 @@
-"""Low-dose CT simulation timings (issue 4): our batched sparse projector vs scikit-image per slice.
+"""Low-dose CT simulation timings: our batched sparse projector vs scikit-image per slice.
 
 Figures (seconds, wall clock, this machine; CPU shared with other jobs makes them noisy):
 - ``ldct_96_s``: one 96^3 volume at ``severe``, projector matrices already built (as in training).

@@ -16,7 +16,7 @@ Figures (see ``benchmarks/run``):
   GW losses, backward) on fixed feature maps of that batch: the part of ``step_reactkd_s`` that
   ``step_kd_s`` lacks, measured without the noise of whole steps.
 
-Goals (issue 3): student ≥ 10× fewer parameters and ≥ 5× faster than the teacher, ≤ 1 s per case on
+Goals: student ≥ 10× fewer parameters and ≥ 5× faster than the teacher, ≤ 1 s per case on
 the 2-core machine; region-graph distillation adds ≤ 10 % to a step.
 """
 

@@ -20,7 +20,7 @@ Sizes: the demo-cpu config's teacher and student at 32³ and 64³, the paper con
 on request: minutes). Modes are timed interleaved in rounds (fp32, fp32cl, bf16, bf16cl, fp32, …) after one warm-up
 step each, and the median of the rounds is reported, so that other processes' load hits every mode alike.
 
-Targets (issue 18): student step at 64³ ≥ 1.6× and teacher step ≥ 1.4× faster than fp32; the student's
+Targets: student step at 64³ ≥ 1.6× and teacher step ≥ 1.4× faster than fp32; the student's
 forward ≥ 50 % of the matmul peak.
 """
 

@@ -1,4 +1,4 @@
-"""Segmentation teacher vs ReCo-KD student (issue 8): size and CPU speed at the ``seg-paper`` sizes.
+"""Segmentation teacher vs ReCo-KD student: size and CPU speed at the ``seg-paper`` sizes.
 
 Figures (see ``benchmarks/run``):
 - ``seg_teacher_params``, ``seg_student_params``: parameter counts of the ``seg-paper`` teacher (MONAI

@@ -1,4 +1,4 @@
-"""Outputs are never half-written (issue 16): a write killed at any point leaves the old file or none,
+"""Outputs are never half-written: a write killed at any point leaves the old file or none,
 a killed `predict` never leaves a prediction.json that looks complete without its attention map, and a
 second writer into the same output folder is refused."""
 

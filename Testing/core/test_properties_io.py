@@ -1,4 +1,4 @@
-"""Property-based tests (hypothesis) of the I/O and geometry layer (issue 16): random headers, shapes,
+"""Property-based tests (hypothesis) of the I/O and geometry layer: random headers, shapes,
 dtypes, spacings, directions, origins and segment names. Every input either loads with the right world
 geometry — volumes and centroids invariant to axis flips, permutations and resampling — or is refused
 with a ``ValueError`` that names the input."""

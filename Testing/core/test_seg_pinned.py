@@ -4,8 +4,8 @@ The numbers were recorded from the code before the segmentation product moved in
 (``reactkd.segment``), at fixed seeds on one CPU thread: two optimiser steps of every seg distiller on one
 batch, and a tiny ``seg-distill`` run (teacher, distilled student, held-out table). A change that moves them
 changes behaviour and must say so (and re-record them). The tiny run was re-recorded when the phantom's
-CT came to be acquired through the scanner model (issue 15): its cohort, not the distillers, changed; and
-again when fp32 training on a CPU went channels-last-3d (issue 18: the same sums in another order, 1e-5).
+CT came to be acquired through the scanner model: its cohort, not the distillers, changed; and
+again when fp32 training on a CPU went channels-last-3d (the same sums in another order, 1e-5).
 """
 
 from __future__ import annotations

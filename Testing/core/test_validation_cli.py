@@ -1,5 +1,5 @@
 """Bad checkpoints, devices, output paths and numbers are refused at the command line before any work,
-with one line naming the input and the problem, never a traceback (issue 16)."""
+with one line naming the input and the problem, never a traceback."""
 
 import json
 

@@ -1,5 +1,5 @@
 """Broken image files are refused before any work, with one line naming the file and the problem
-(issue 16: truncated NIfTI, NaN/inf hidden by ITK's NIfTI reader, DICOM series with a missing or corrupt
+(truncated NIfTI, NaN/inf hidden by ITK's NIfTI reader, DICOM series with a missing or corrupt
 slice, sheared direction matrices)."""
 
 import gzip

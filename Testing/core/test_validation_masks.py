@@ -1,4 +1,4 @@
-"""Masks are judged in world geometry (issue 16): a tumour mask cropped to its bounding box, a tumour on
+"""Masks are judged in world geometry: a tumour mask cropped to its bounding box, a tumour on
 its own finer grid and a cropped liver on a whole-body CT are accepted; only masks whose voxels lie
 outside the CT are refused. Suspicious PET values and a tumour outside the liver give warnings."""
 

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from mrml_env import import_slicer_core
 
 ROOT = Path(__file__).resolve().parents[2]

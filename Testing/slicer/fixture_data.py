@@ -103,9 +103,9 @@ def tiny_experiment_config(manifest, **overrides):
 def finish_tiny_run(manifest, run_dir) -> Path:
     """A tiny run finished the way ``reactkd demo`` finishes one: trained, Table III (missing modality)
     evaluated, the report written (which calibrates the fold students and records the training domain)."""
-    from reactkd.report.run_report import write_report
     from reactkd.experiments import robustness_table
     from reactkd.experiments.cross_validation import run_experiment
+    from reactkd.report.run_report import write_report
 
     run = Path(run_dir)
     run_experiment(tiny_experiment_config(manifest), run, log=lambda *_: None)

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import SimpleITK as sitk
-
 from mrml_env import require_slicer
 
 slicer = require_slicer()  # skips this module, with the reason, without slicer-core

@@ -4,7 +4,6 @@ slice-view overlay, subject-hierarchy folder, and replacement on re-run."""
 import numpy as np
 import SimpleITK as sitk
 import vtk
-
 from mrml_env import require_slicer
 
 slicer = require_slicer()  # skips this module, with the reason, without slicer-core

@@ -7,13 +7,18 @@ import textwrap
 import time
 
 import pytest
-
 from mrml_env import require_slicer
 
 slicer = require_slicer()  # skips this module, with the reason, without slicer-core
 
-from REACTKDLib.process import (CREATE_NO_WINDOW, BackgroundProcess, popen_options, running_processes, stop_all,
-                                stop_process_tree)
+from REACTKDLib.process import (
+    CREATE_NO_WINDOW,
+    BackgroundProcess,
+    popen_options,
+    running_processes,
+    stop_all,
+    stop_process_tree,
+)
 
 
 def test_lines_are_polled_without_blocking_and_the_exit_code_kept():

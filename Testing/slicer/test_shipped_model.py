@@ -10,15 +10,20 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from mrml_env import require_slicer
 
 slicer = require_slicer()
 
 from REACTKDLib.model import metadata_path, peek_metadata, read_model_metadata, student_checkpoints
 from REACTKDLib.model_card import MODEL_CARD_TEXT, SYNTHETIC_BANNER, card_problems, file_digest, read_card
-from REACTKDLib.sample_data import (SAMPLE_FILES, SAMPLE_JSON, load_sample_case, read_sample_record,
-                                    register_sample_data, sample_problems)
+from REACTKDLib.sample_data import (
+    SAMPLE_FILES,
+    SAMPLE_JSON,
+    load_sample_case,
+    read_sample_record,
+    register_sample_data,
+    sample_problems,
+)
 from REACTKDLib.segments import default_segment_choice, segment_names
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -156,8 +161,8 @@ def test_sample_registers_with_local_uris_and_checksums(shipped, tmp_path):
     assert args["fileNames"] == list(SAMPLE_FILES.values())
     for uri, checksum in zip(args["uris"], args["checksums"]):
         assert uri.startswith("file://")
-        from urllib.request import url2pathname
         from urllib.parse import urlparse
+        from urllib.request import url2pathname
 
         path = Path(url2pathname(urlparse(uri).path))
         assert checksum == "SHA256:" + file_digest(path)["sha256"]

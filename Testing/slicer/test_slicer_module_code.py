@@ -7,9 +7,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from mrml_env import require_slicer
-from slicer_code import ROOT, SLICER_PYTHON, import_module_file, install_slicer_python, missing, module_parent, uninstall
+from slicer_code import (
+    ROOT,
+    SLICER_PYTHON,
+    import_module_file,
+    install_slicer_python,
+    missing,
+    module_parent,
+    uninstall,
+)
 
 slicer = require_slicer()
 if missing(SLICER_PYTHON):

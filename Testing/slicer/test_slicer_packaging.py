@@ -14,7 +14,6 @@ import types
 from pathlib import Path
 
 import pytest
-
 from slicer_code import EXTENSIONS_INDEX, PACKAGER, ROOT, SLICER_SRC, missing
 
 MIN_CMAKE = (3, 31)  # Slicer's CMake files set policy CMP0177 (CMake 3.31)

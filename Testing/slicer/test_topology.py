@@ -10,19 +10,27 @@ import json
 import numpy as np
 import pytest
 import SimpleITK as sitk
-
 from mrml_env import require_slicer
 
 slicer = require_slicer()
 
 from fixture_data import add_mask_segment  # noqa: E402
+
 from REACTKDLib.geometry import lps_to_ras, update_volume_from_sitk  # noqa: E402
 from REACTKDLib.inference import PredictionInputs  # noqa: E402
 from REACTKDLib.model_card import SYNTHETIC_BANNER  # noqa: E402
 from REACTKDLib.provenance import MODEL_COLUMN  # noqa: E402
 from REACTKDLib.results import import_prediction, result_summary  # noqa: E402
-from REACTKDLib.topology import (ATTENTION_RANGE, fix_attention_scale, highlight_region, jump_slices,  # noqa: E402
-                                 node_details, region_labels, set_edges_visible, show_table_layout)
+from REACTKDLib.topology import (  # noqa: E402
+    ATTENTION_RANGE,
+    fix_attention_scale,
+    highlight_region,
+    jump_slices,
+    node_details,
+    region_labels,
+    set_edges_visible,
+    show_table_layout,
+)
 from REACTKDLib.totalsegmentator import TOTALSEG_ROLE, pick_segment, plan_for, segment_with_totalsegmentator  # noqa: E402
 
 SHAPE = (20, 30, 40)

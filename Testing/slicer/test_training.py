@@ -2,7 +2,6 @@
 parsed progress, re-started on the same run folder (which the command line writes and resumes)."""
 
 import pytest
-
 from mrml_env import require_slicer
 
 slicer = require_slicer()  # skips this module, with the reason, without slicer-core

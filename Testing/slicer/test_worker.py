@@ -8,7 +8,6 @@ import textwrap
 import time
 
 import pytest
-
 from mrml_env import require_slicer
 
 slicer = require_slicer()  # skips this module, with the reason, without slicer-core

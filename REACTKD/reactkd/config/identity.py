@@ -10,8 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 
-from reactkd.config.load import config_from_mapping
 from reactkd.config.experiment import ExperimentConfig
+from reactkd.config.load import config_from_mapping
 from reactkd.config.schema import ConfigError, to_dict
 
 __all__ = ["LOGGING_ONLY", "without_logging", "config_identity", "teacher_key"]

@@ -16,13 +16,17 @@ from pathlib import Path
 
 from reactkd.cohort import read_folds
 from reactkd.config.run_dir import read_run_config
-from reactkd.evaluate.calibration import expected_calibration_error, fit_temperature, negative_log_likelihood, \
-    scaled_probabilities
-from reactkd.inference.domain import case_statistics, read_domain, training_domain, write_domain
-from reactkd.train.data import inner_split, load_records, make_loader, run_caches
-from reactkd.inference.load import load_student
-from reactkd.train.predict import predict_loader
+from reactkd.evaluate.calibration import (
+    expected_calibration_error,
+    fit_temperature,
+    negative_log_likelihood,
+    scaled_probabilities,
+)
 from reactkd.inference.device import evaluation_runtime
+from reactkd.inference.domain import case_statistics, read_domain, training_domain, write_domain
+from reactkd.inference.load import load_student
+from reactkd.train.data import inner_split, load_records, make_loader, run_caches
+from reactkd.train.predict import predict_loader
 
 __all__ = ["calibrate_run", "read_calibration", "METHOD"]
 

@@ -20,19 +20,18 @@ from pathlib import Path
 
 import torch
 
-from reactkd.preprocess.intensity import normalize_ct
-
 from reactkd.cohort import read_folds, read_manifest
 from reactkd.config.run_dir import read_run_config
 from reactkd.dose import assign_mixed_cohort, resolve_dose
 from reactkd.evaluate.metrics import evaluate_folds
 from reactkd.evaluate.predictions import read_run_predictions, write_fold_predictions
 from reactkd.evaluate.tables import fold_table, summary_table
-from reactkd.preprocess import PreprocessConfig
-from reactkd.train.data import LowDose, load_records, make_loader, run_caches
-from reactkd.inference.load import load_student
-from reactkd.train.predict import predict_loader
 from reactkd.inference.device import evaluation_runtime
+from reactkd.inference.load import load_student
+from reactkd.preprocess import PreprocessConfig
+from reactkd.preprocess.intensity import normalize_ct
+from reactkd.train.data import LowDose, load_records, make_loader, run_caches
+from reactkd.train.predict import predict_loader
 
 __all__ = ["evaluate_run", "eval_tag", "read_noise"]
 

@@ -3,7 +3,7 @@
 MONAI's :class:`~monai.networks.nets.swin_unetr.WindowAttention` adds its relative position bias — an fp32
 parameter — and the shifted-window mask (fp32) to the bf16 product ``q kᵀ``. Type promotion then makes every
 ``(windows·heads, n, n)`` attention matrix fp32: the softmax, its backward and the ``attn @ v`` product run
-on fp32 matrices and the result is cast back, so bf16 autocast barely speeds the teacher up (issue 18: with
+on fp32 matrices and the result is cast back, so bf16 autocast barely speeds the teacher up (with
 MONAI's attention a bf16 training step of the demo teacher at 64³ was no faster than fp32;
 ``docs/results.md``). :class:`AutocastWindowAttention` casts the bias and the mask to the product's dtype
 instead. In fp32 it computes exactly what MONAI's does; the parameters and buffers are MONAI's, so

@@ -11,11 +11,11 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
 from reactkd.cohort import CaseDataset, CaseRecord, PreprocessCache, collate_cases, patient_folds, read_manifest
-from reactkd.phantom.cohort import generate_cohort
 from reactkd.config.experiment import ExperimentConfig
 from reactkd.dose import DoseCache, LowDoseSimulator
 from reactkd.dose.noise_estimate import acquisition_of, measure_noise_std, soft_tissue_region
 from reactkd.io.geometry import world_corners
+from reactkd.phantom.cohort import generate_cohort
 from reactkd.preprocess import ModelInput, PreprocessConfig
 from reactkd.train.performance import worker_init
 from reactkd.train.runtime import Runtime
