@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -15,6 +17,32 @@ ROOT = Path(__file__).resolve().parents[1]
 # threads (or another process beside pytest) made OpenMP spin-waiting ~5× slower than 1 thread.
 torch.set_num_threads(1)
 REAL = ROOT.parent / "shared" / "data" / "real"
+
+
+def benchmark_script(name: str) -> ModuleType:
+    """A script of ``benchmarks/`` imported as a module, for the tests of that script itself."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def crash_at_last_checkpoint(monkeypatch, n: int = 2):
+    """Kill a run (``KeyboardInterrupt``) at the ``n``-th write of a ``last.pt``: while it finishes an epoch.
+    Returns a function that puts the real checkpoint writer back."""
+    import reactkd.train.loop as loop
+
+    real_save, calls = loop.save_checkpoint, {"n": 0}
+
+    def crashing_save(path, *a, **k):
+        if path.name == "last.pt":
+            calls["n"] += 1
+            if calls["n"] == n:
+                raise KeyboardInterrupt
+        return real_save(path, *a, **k)
+
+    monkeypatch.setattr(loop, "save_checkpoint", crashing_save)
+    return lambda: monkeypatch.setattr(loop, "save_checkpoint", real_save)
 
 
 def make_image(array: np.ndarray, spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0), direction=None) -> sitk.Image:

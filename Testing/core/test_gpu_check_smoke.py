@@ -1,25 +1,22 @@
 """``benchmarks/gpu_check.py --smoke`` on the CPU: the GPU check's own code runs end to end at tiny sizes
 and writes its documented JSON object (the figures mean nothing here; the keys and the pipeline do)."""
 
-import importlib.util
 import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_check.py"
+from conftest import ROOT, benchmark_script
+
+SCRIPT = ROOT / "benchmarks" / "gpu_check.py"
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("gpu_check", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_script("gpu_check")
 
 
 @pytest.mark.slow

@@ -2,25 +2,19 @@
 repeats the labels adds nothing, a perfectly informative privileged feature denoises noisy labels, and the
 command writes its documented JSON keys and table."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import benchmark_script
 from reactkd.evaluate.metrics import ovr_auc
 from reactkd.phantom.oracle import CT_TRAITS, PET_TRAITS
-
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "privileged_ceiling.py"
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("privileged_ceiling", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_script("privileged_ceiling")
 
 
 def _world(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

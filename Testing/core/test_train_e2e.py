@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from conftest import tiny_experiment
+from conftest import crash_at_last_checkpoint, tiny_experiment
 from reactkd.cli import main
 from reactkd.experiments.cross_validation import run_experiment
 
@@ -86,25 +86,14 @@ def test_report_and_evaluations(trained_run, cohort, capsys):
 
 
 def test_resume_after_a_crash_loses_nothing(tmp_path, cohort, monkeypatch):
-    import reactkd.train.loop as loop
-
-    real_save, calls = loop.save_checkpoint, {"n": 0}
-
-    def crashing_save(path, *a, **k):
-        if path.name == "last.pt":
-            calls["n"] += 1
-            if calls["n"] == 2:  # killed while finishing the teacher's 2nd epoch
-                raise KeyboardInterrupt
-        return real_save(path, *a, **k)
-
-    monkeypatch.setattr(loop, "save_checkpoint", crashing_save)
+    restore = crash_at_last_checkpoint(monkeypatch, 2)  # killed while finishing the teacher's 2nd epoch
     config = tiny_config(cohort, epochs1=3)
     with pytest.raises(KeyboardInterrupt):
         run_experiment(config, tmp_path / "run", log=lambda *_: None)
     teacher = tmp_path / "run" / "fold0" / "teacher"
     assert not (teacher / "done.json").exists()
     assert [r["epoch"] for r in csv.DictReader(open(teacher / "metrics.csv"))] == ["1", "2"]
-    monkeypatch.setattr(loop, "save_checkpoint", real_save)
+    restore()
     run_experiment(config, tmp_path / "run", log=lambda *_: None)
     assert [r["epoch"] for r in csv.DictReader(open(teacher / "metrics.csv"))] == ["1", "2", "3"]
     assert (tmp_path / "run" / "fold1" / "predictions.csv").is_file()

@@ -6,7 +6,7 @@ import csv
 
 import pytest
 
-from conftest import tiny_experiment
+from conftest import crash_at_last_checkpoint, tiny_experiment
 from reactkd.config import ConfigError
 from reactkd.experiments.cross_validation import run_experiment
 from reactkd.phantom.cohort import generate_cohort
@@ -63,21 +63,10 @@ def test_teacher_learns_from_unlabelled_ct_and_resumes_exactly(tmp_path, tiny_co
         assert "train_loss_dose_consistency" not in _rows(straight / f"fold{k}" / "student" / "metrics.csv")[0]
         assert (straight / f"fold{k}" / "predictions.csv").is_file()
 
-    import reactkd.train.loop as loop
-
-    real_save, calls = loop.save_checkpoint, {"n": 0}
-
-    def crashing_save(path, *a, **k):
-        if path.name == "last.pt":
-            calls["n"] += 1
-            if calls["n"] == 2:  # killed while finishing the teacher's 2nd epoch
-                raise KeyboardInterrupt
-        return real_save(path, *a, **k)
-
-    monkeypatch.setattr(loop, "save_checkpoint", crashing_save)
+    restore = crash_at_last_checkpoint(monkeypatch, 2)  # killed while finishing the teacher's 2nd epoch
     with pytest.raises(KeyboardInterrupt):
         run_experiment(config, tmp_path / "resumed", log=lambda *_: None)
-    monkeypatch.setattr(loop, "save_checkpoint", real_save)
+    restore()
     resumed = run_experiment(config, tmp_path / "resumed", log=lambda *_: None)
     for k in (0, 1):
         for stage in ("teacher", "student"):
