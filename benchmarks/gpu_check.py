@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The one prepared check for a session lent a GPU: ``paper.yaml`` end to end, then step timings.
+"""A GPU check: ``paper.yaml`` end to end on a small phantom, then step timings per precision and memory format.
 
 Writes one JSON object to ``--out/gpu_check.json`` (and prints it last, alone on its lines):
 
@@ -25,24 +25,12 @@ is 2³, and torch 2.13's oneDNN bf16 Conv3d weight gradient on a 2³ map with a 
 non-finite in a fifth to a third of the backward passes of MONAI's residual block (none with oneDNN
 disabled, none on 3³ or larger maps), which would make the bf16 smoke fail at random.
 
-The device machine's Python has torch, numpy, scipy, scikit-image, scikit-learn, PyYAML, tqdm, matplotlib,
-markdown and einops, but not MONAI, POT, SimpleITK, pydicom, nibabel, highdicom (with pyjpegls) or slicerio
-(with pynrrd); the script names any that is missing before it starts. Nothing can be downloaded there and
-one call carries at most 64 MiB, so the wheels travel in two calls to the same warm machine (SimpleITK alone
-is 53 MB)::
-
-    # here, in the repository root
-    echo /.whl/ >> .git/info/exclude
-    W="python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp
-       --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64"
-    $W -d .whl/a SimpleITK==2.5.3
-    $W -d .whl/b monai==1.6.1 POT==0.9.7.post1 pydicom==3.0.2 nibabel==5.4.2 highdicom==0.28.2 \\
-       pyjpegls slicerio==1.4.0 pynrrd
-    # device call 1, carry [".whl/a"]:
-    python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/a/*.whl
-    # device call 2 (at once, while warm), carry [".whl/b"], timeout_s 600:
-    python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/b/*.whl &&
-    PYTHONPATH=/tmp/site:REACTKD PYTHONUNBUFFERED=1 python3 benchmarks/gpu_check.py --out $OUT
+Run it anywhere the package's dependencies are importable, with a CUDA build of torch:
+``PYTHONPATH=REACTKD python3 benchmarks/gpu_check.py --out DIR``. It names any missing dependency (MONAI,
+POT, SimpleITK, pydicom, nibabel, highdicom, slicerio, …) in one line before it starts. On a machine without
+a package index, download the wheels elsewhere (``pip download --no-deps --only-binary=:all:
+--python-version X.Y --platform manylinux2014_x86_64 -d wheels PACKAGE==VERSION …``) and install them there
+with ``pip install --no-index --no-deps --target SITE wheels/*.whl``, then put ``SITE`` on ``PYTHONPATH``.
 
 Sized for 10 minutes on one H100 with the defaults (16 patients at 96 × 96 × 64, 3 + 3 epochs, 5 timed
 steps): the phantom's scanner model and the low-dose simulation run on the CPU and take most of the
@@ -304,7 +292,7 @@ def main(argv=None) -> int:
         return 2
     missing = _missing_modules()
     if missing:
-        print(f"gpu_check: missing Python packages {missing}; carry their wheels (see --help).", file=sys.stderr)
+        print(f"gpu_check: missing Python packages {missing}; install them first (see --help).", file=sys.stderr)
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
     if any(args.out.iterdir()):
