@@ -152,3 +152,28 @@ def test_seg_frame_reader_equals_highdicom_volume(real_dir):
     assert ours.GetSize() == (512, 512, 3)
     ct = read_image(real_dir / "dcmqi" / "ct-3slice", role="CT")
     assert sitk.GetArrayFromImage(mask_onto(ours, ct, "liver")).sum() == 107098
+
+
+def test_label_union_reads_several_values_as_one_mask(tmp_path):
+    """``PATH:1+2`` is the union of labels 1 and 2 (LiTS: the liver with its tumours), on a label map; the
+    spec writes back as it was given."""
+    labels = np.zeros((6, 8, 8), np.uint8)
+    labels[1:5, 1:7, 1:7] = 1
+    labels[2:4, 3:5, 3:5] = 2
+    labels[0, 0, 0] = 3
+    path = tmp_path / "seg.nii.gz"
+    sitk.WriteImage(make_image(labels), str(path))
+    spec = parse_mask_spec(f"{path}:1+2")
+    assert spec.label == (1, 2) and str(spec) == f"{path}:1+2"
+    union = sitk.GetArrayFromImage(read_mask(spec, role="liver"))
+    np.testing.assert_array_equal(union, np.isin(labels, (1, 2)).astype(np.uint8))
+    assert sitk.GetArrayFromImage(read_mask(f"{path}:2", role="tumor")).sum() == (labels == 2).sum()
+    assert parse_mask_spec(f"{path}:-1").label == -1 and parse_mask_spec(f"{path}:Liver").label == "Liver"
+
+
+def test_label_union_on_a_seg_nrrd_names_a_missing_value(tmp_path):
+    path, masks, _ = _seg_nrrd(tmp_path, ["Liver", "Tumor"])
+    union = read_mask(f"{path}:1+2", role="liver")
+    assert sitk.GetArrayFromImage(union).sum() == (masks["Liver"] | masks["Tumor"]).sum()
+    with pytest.raises(ValueError, match=r"no segment with label value 7"):
+        read_mask(f"{path}:1+7", role="liver")

@@ -167,7 +167,7 @@ def write_manifest(records: list[CaseRecord], path: str | os.PathLike) -> Path:
             text = os.path.relpath(Path(spec.path).resolve(), base)
         except ValueError:
             text = str(spec.path)
-        return f"{text}:{spec.label}" if spec.label is not None else text
+        return f"{text}:{spec.label_text}" if spec.label is not None else text
 
     with open(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=MANIFEST_COLUMNS)

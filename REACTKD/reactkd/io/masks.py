@@ -1,7 +1,10 @@
 """Read liver / tumour masks from label maps, Slicer ``.seg.nrrd`` files and DICOM SEG objects.
 
 A mask is given as ``PATH`` or ``PATH:LABEL``. ``LABEL`` is an integer label value (multi-label maps,
-e.g. TotalSegmentator's liver = 5) or a segment name (``.seg.nrrd`` and DICOM SEG, case-insensitive).
+e.g. TotalSegmentator's liver = 5), several joined by ``+`` for their union (LiTS: ``seg.nii:1+2`` is the
+liver with its tumours, whose voxels its liver label 1 leaves out), or a segment name (``.seg.nrrd`` and
+DICOM SEG, case-insensitive). For ``.seg.nrrd`` files the values are label values, for DICOM SEG segment
+numbers.
 Without ``LABEL``, segments are chosen by the role's names (liver: "liver"; tumour: "tumor", "tumour",
 "lesion", "hcc", …), and a plain label map must hold a single non-zero label.
 """
@@ -36,13 +39,25 @@ OUTSIDE_WARNING = 0.1
 
 @dataclass(frozen=True)
 class MaskSpec:
-    """A mask source: ``path`` plus an optional ``label`` (int label value or segment name)."""
+    """A mask source: ``path`` plus an optional ``label``: a label value, a tuple of them (their union) or a
+    segment name."""
 
     path: Path
-    label: int | str | None = None
+    label: int | tuple[int, ...] | str | None = None
+
+    @property
+    def label_text(self) -> str | None:
+        """The label as written after the colon: ``5``, ``1+2``, ``Liver``; None without one."""
+        if isinstance(self.label, tuple):
+            return "+".join(map(str, self.label))
+        return None if self.label is None else str(self.label)
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.label}" if self.label is not None else str(self.path)
+        return f"{self.path}:{self.label_text}" if self.label is not None else str(self.path)
+
+
+def _label_values(label: int | tuple[int, ...]) -> tuple[int, ...]:
+    return label if isinstance(label, tuple) else (label,)
 
 
 def parse_mask_spec(spec: str | os.PathLike | MaskSpec) -> MaskSpec:
@@ -56,7 +71,11 @@ def parse_mask_spec(spec: str | os.PathLike | MaskSpec) -> MaskSpec:
         return MaskSpec(Path(text))
     if Path(text).exists() and not Path(head).exists():
         return MaskSpec(Path(text))  # a file whose name really contains a colon
-    label: int | str = int(tail) if re.fullmatch(r"[+-]?\d+", tail) else tail
+    label: int | tuple[int, ...] | str = tail
+    if re.fullmatch(r"[+-]?\d+", tail):
+        label = int(tail)
+    elif re.fullmatch(r"\d+(\+\d+)+", tail):
+        label = tuple(dict.fromkeys(int(v) for v in tail.split("+")))
     return MaskSpec(Path(head), label)
 
 
@@ -103,11 +122,14 @@ def _read_seg_nrrd(spec: MaskSpec, role: str) -> sitk.Image:
     seg = slicerio.read_segmentation(str(spec.path))
     segments = seg.get("segments", [])
     names = [s.get("name", s.get("id", "")) for s in segments]
-    if isinstance(spec.label, int):
-        chosen = [s for s in segments if int(s.get("labelValue", -1)) == spec.label]
-        if not chosen:
+    if isinstance(spec.label, (int, tuple)):
+        wanted = _label_values(spec.label)
+        chosen = [s for s in segments if int(s.get("labelValue", -1)) in wanted]
+        found = {int(s.get("labelValue", -1)) for s in chosen}
+        missing = [v for v in wanted if v not in found]
+        if missing:
             values = [s.get("labelValue") for s in segments]
-            raise ValueError(f"{role} mask {spec}: no segment with label value {spec.label}; values are {values}.")
+            raise ValueError(f"{role} mask {spec}: no segment with label value {missing[0]}; values are {values}.")
     else:
         chosen = [segments[i] for i in _choose_segments(names, spec, role)]
     mask = np.zeros(seg["voxels"].shape[-3:], dtype=bool)
@@ -123,10 +145,11 @@ def _read_dicom_seg(spec: MaskSpec, role: str) -> sitk.Image:
     seg = hd.seg.segread(str(spec.path))
     numbers = list(seg.segment_numbers)
     names = [seg.get_segment_description(n).segment_label for n in numbers]
-    if isinstance(spec.label, int):
-        if spec.label not in numbers:
-            raise ValueError(f"{role} mask {spec}: no segment number {spec.label}; numbers are {numbers}.")
-        chosen = [spec.label]
+    if isinstance(spec.label, (int, tuple)):
+        chosen = list(_label_values(spec.label))
+        missing = [n for n in chosen if n not in numbers]
+        if missing:
+            raise ValueError(f"{role} mask {spec}: no segment number {missing[0]}; numbers are {numbers}.")
     else:
         chosen = [numbers[i] for i in _choose_segments(names, spec, role)]
     if not hasattr(seg, "get_volume"):  # highdicom < 0.23, as resolved beside Slicer's pydicom 2.4
@@ -161,7 +184,7 @@ def _select_label(image: sitk.Image, spec: MaskSpec, role: str) -> sitk.Image:
             )
         selected = array != 0
     else:
-        selected = array == spec.label
+        selected = np.isin(array, _label_values(spec.label))
     out = sitk.GetImageFromArray(selected.astype(np.uint8))
     out.CopyInformation(image)
     return out

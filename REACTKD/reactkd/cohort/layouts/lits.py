@@ -3,7 +3,9 @@
 
 LiTS (Bilic et al., Med Image Anal 2023;84:102680) labels 0 background, 1 liver, 2 tumour; the label
 values are configurable (:class:`LabelValues`). LiTS has no grades: the manifest's ``grade`` stays empty
-unless a clinical table supplies one. Note that LiTS's liver label excludes the tumour voxels.
+unless a clinical table supplies one. LiTS's liver label leaves out the tumour voxels, so a case's liver
+mask is the union of both labels (``segmentation-N.nii:1+2``): the liver with its tumours, as the region
+graph expects.
 """
 
 from __future__ import annotations
@@ -77,9 +79,10 @@ def find_lits(root: Path, labels: LabelValues = LabelValues()) -> Finding:
             continue
         seg = segmentations[n]
         finding.cases.append(FoundCase(
-            case_id=f"volume-{n}", patient_id=f"volume-{n}", ct=volumes[n], liver_mask=f"{seg}:{labels.liver}",
-            tumor_mask=f"{seg}:{labels.tumor}", source=str(volumes[n])))
+            case_id=f"volume-{n}", patient_id=f"volume-{n}", ct=volumes[n],
+            liver_mask=f"{seg}:{labels.liver}+{labels.tumor}", tumor_mask=f"{seg}:{labels.tumor}",
+            source=str(volumes[n])))
     if finding.cases:
-        finding.notes.append(f"the liver label ({labels.liver}) excludes the tumour voxels, as in LiTS: the case "
-                             "reader's warning that a tumour lies outside the liver is expected for these cases")
+        finding.notes.append(f"each liver mask is labels {labels.liver}+{labels.tumor}: the liver label leaves out the "
+                             "tumour voxels, as in LiTS")
     return finding
