@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from reactkd.graph.pooling import area_resize
+from reactkd.graph import region_nodes
 
 __all__ = ["node_attention", "attribute_nodes", "attention_definition", "cam_source", "GRAD_CAM", "READOUT"]
 
@@ -83,8 +83,7 @@ def attribute_nodes(student, batch: dict):
     weights = grad.float().mean(dim=(2, 3, 4), keepdim=True)
     fused = out.fused.detach()
     cam = torch.relu((weights * target.detach().float()).sum(1, keepdim=True))  # (1, 1, d, h, w)
-    masks = area_resize(batch["roi_masks"].float(), cam.shape[-3:])  # (1, R, d, h, w)
-    per_node = (masks * cam).flatten(2).sum(-1)[0] / masks.flatten(2).sum(-1)[0].clamp_min(1e-6)
+    per_node = region_nodes(cam, batch["roi_masks"].float())[0, :, 0]  # (R,) mean CAM over each ROI
     total = float(per_node.sum())
     attention = per_node / total if total > 0 else torch.full_like(per_node, 1.0 / len(per_node))
     probs = torch.softmax(logits.detach().float(), 1)[0]

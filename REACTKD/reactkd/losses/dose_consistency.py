@@ -54,6 +54,7 @@ import torch
 import torch.nn as nn
 
 from reactkd.losses.region_graph import edge_alignment_loss, node_alignment_loss
+from reactkd.utils.enums import parse_enum
 from reactkd.utils.typed import require
 
 __all__ = ["ConsistencyTarget", "DoseConsistencySpec", "dose_consistency_loss", "DoseConsistencyLoss"]
@@ -76,11 +77,7 @@ def _check_weight(name: str, value: float) -> float:
 
 
 def _target(value: ConsistencyTarget | str) -> ConsistencyTarget:
-    try:
-        return ConsistencyTarget(value)
-    except ValueError:
-        allowed = [t.value for t in ConsistencyTarget]
-        raise ValueError(f"`target` must be one of {allowed}, got {value!r}.") from None
+    return parse_enum(ConsistencyTarget, value, "target")
 
 
 def dose_consistency_loss(
