@@ -5,7 +5,7 @@ Real: ``slicer.ScriptedLoadableModule``, ``slicer.parameterNodeWrapper`` and ``s
 Python, grafted onto slicer-core's ``slicer`` package), MRML (slicer-core). Stand-ins, written here: ``qt``
 and ``ctk`` (every attribute is an empty class, so ``class X(qt.QColor)`` and ``isinstance`` checks work),
 the ``qMRML*`` widget classes, a ``slicer.app`` that records the signals a module connects to
-(:class:`qt_standins.StandInApp`), and ``slicer.mrmlScene`` is the test's scene. :mod:`widget_env` adds
+(:class:`standin_app.StandInApp`), and ``slicer.mrmlScene`` is the test's scene. :mod:`widget_env` adds
 working widgets built from the ``.ui`` files, for the module widgets.
 """
 
@@ -49,7 +49,7 @@ class QtStandIn(types.ModuleType):
 
 def install_slicer_python(slicer) -> dict:
     """Put Slicer's Python and the stand-ins in place; returns what :func:`uninstall` restores."""
-    from qt_standins import StandInApp
+    from standin_app import StandInApp
 
     saved = {"modules": {n: sys.modules.get(n) for n in ("qt", "ctk")}, "path": list(slicer.__path__),
              "attrs": {n: getattr(slicer, n, None) for n in (*QT_WIDGETS, "mrmlScene", "app")}}

@@ -19,7 +19,7 @@ slicer = require_slicer()
 if missing(SLICER_PYTHON):
     pytest.skip(missing(SLICER_PYTHON), allow_module_level=True)
 
-import qt_standins  # noqa: E402
+import qt_services  # noqa: E402
 from widget_env import WidgetEnvironment  # noqa: E402
 
 
@@ -28,7 +28,7 @@ def env(tmp_path, monkeypatch):
     monkeypatch.delenv("REACTKD_MODEL", raising=False)
     environment = WidgetEnvironment(slicer, slicer.vtkMRMLScene(), tmp_path / "slicer-temp")
     environment.add_slice_views(slicer.mrmlScene)
-    monkeypatch.setattr(environment.app, "processEvents", lambda *a: qt_standins.tick())
+    monkeypatch.setattr(environment.app, "processEvents", lambda *a: qt_services.tick())
     yield environment
     environment.close()
 

@@ -22,7 +22,7 @@ slicer = require_slicer()
 if missing(SLICER_PYTHON):
     pytest.skip(missing(SLICER_PYTHON), allow_module_level=True)
 
-import qt_standins  # noqa: E402
+import qt_services  # noqa: E402
 from widget_env import WidgetEnvironment  # noqa: E402
 
 SCRIPT = ROOT / "REACTKDTrainer" / "Resources" / "Scripts" / "reactkd_train.py"
@@ -70,7 +70,7 @@ def _start_fake(monkeypatch, env, **kwargs):
 def _wait(widget, timeout=60.0):
     end = time.monotonic() + timeout
     while widget.panel.run is not None and time.monotonic() < end:
-        qt_standins.tick()
+        qt_services.tick()
         time.sleep(0.02)
     assert widget.panel.run is None
 
@@ -100,12 +100,12 @@ def test_panel_trains_with_progress_and_offers_the_model(env, tmp_path, monkeypa
     assert w.ui.startButton.text == "Cancel" and w.ui.progressBar.visible
     values = []
     while w.panel.run is not None:
-        qt_standins.tick()
+        qt_services.tick()
         values.append(w.ui.progressBar.value)
         time.sleep(0.02)
     assert values == sorted(values) and max(values) > 500  # per-epoch progress, growing
     assert w.ui.statusLabel.text.startswith("Done: the model in") and w.ui.useModelButton.enabled
-    assert qt_standins.QSettings.store["REACTKD/TrainedModels"] == [str(out)]
+    assert qt_services.QSettings.store["REACTKD/TrainedModels"] == [str(out)]
     # REACT-KD's picker offers it; "Grade with this model" selects it there
     reactkd = env.widget("REACTKD")
     reactkd.picker.fill()

@@ -26,7 +26,7 @@ slicer = require_slicer()
 if missing(SLICER_PYTHON):
     pytest.skip(missing(SLICER_PYTHON), allow_module_level=True)
 
-import qt_standins  # noqa: E402
+import qt_services  # noqa: E402
 from fixture_data import add_mask_segment  # noqa: E402
 from widget_env import WidgetEnvironment  # noqa: E402
 
@@ -55,7 +55,7 @@ def _wait(widget, timeout=180.0):
     """Let the panel's timer run until its job is done (as Slicer's event loop would)."""
     end = time.monotonic() + timeout
     while widget.jobs.busy and time.monotonic() < end:
-        qt_standins.tick()
+        qt_services.tick()
         time.sleep(0.05)
     assert not widget.jobs.busy, "the job did not finish"
 
@@ -84,8 +84,8 @@ def test_apply_cancel_then_apply_grades_the_sample_with_the_banner(env):
     p = w._parameterNode
     assert p.ctVolume.GetName() == "REACTKD phantom CT" and p.petFdgVolume is not None
     assert w.ui.liverSegmentComboBox.currentText == "liver"
-    assert [w.ui.tumorSegmentsList.item(i).checkState() for i in range(2)] == [qt_standins.Qt.Unchecked,
-                                                                               qt_standins.Qt.Checked]
+    assert [w.ui.tumorSegmentsList.item(i).checkState() for i in range(2)] == [qt_services.Qt.Unchecked,
+                                                                               qt_services.Qt.Checked]
     # the CT selector hides the PETs (and would hide label maps and outputs)
     hidden = w.ui.ctSelector.sortFilterProxyModel().hiddenNodeIDs
     assert (p.petFdgVolume.GetID() in hidden and p.petAcetateVolume.GetID() in hidden
@@ -166,10 +166,10 @@ def test_model_picker_remembers_folders_and_names_each_bad_model(env, tmp_path):
     p = w._parameterNode
     empty = tmp_path / "not a run"
     empty.mkdir()
-    qt_standins.QFileDialog.answers.append(str(empty))
+    qt_services.QFileDialog.answers.append(str(empty))
     w.ui.modelComboBox.currentIndex = w.ui.modelComboBox.count - 1  # "Browse run folder…"
     assert p.modelPath == empty
-    assert qt_standins.QSettings.store["REACTKD/RecentModels"] == [str(empty)]
+    assert qt_services.QSettings.store["REACTKD/RecentModels"] == [str(empty)]
     assert w.ui.problemLabel.text.startswith(f"{empty} holds no trained student") and not w.ui.applyButton.enabled
     assert not w.ui.bannerLabel.visible  # no synthetic model chosen
     # the folder stays offered after the model changes back
@@ -188,11 +188,11 @@ def test_model_picker_remembers_folders_and_names_each_bad_model(env, tmp_path):
     (corrupt / "fold1" / "student" / "best.pt").write_bytes(b"PK\x03\x04 not a checkpoint")
     for folder, words in ((tampered, "disagrees with its model card: training_domain.json has 2 bytes"),
                           (corrupt, "Corrupt model file:")):
-        qt_standins.QFileDialog.answers.append(str(folder))
+        qt_services.QFileDialog.answers.append(str(folder))
         w.ui.modelComboBox.currentIndex = w.ui.modelComboBox.count - 1
         assert words in w.ui.problemLabel.text and "\n" not in w.ui.problemLabel.text
         assert not w.ui.applyButton.enabled
-    assert qt_standins.QSettings.store["REACTKD/RecentModels"][:2] == [str(corrupt), str(tampered)]
+    assert qt_services.QSettings.store["REACTKD/RecentModels"][:2] == [str(corrupt), str(tampered)]
     # a cancelled dialog keeps the model in use
     before = p.modelPath
     w.ui.modelComboBox.currentIndex = w.ui.modelComboBox.count - 1
@@ -215,11 +215,11 @@ def test_segment_choices_persist_without_a_liver_name(env):
     p.segmentation = seg
     assert p.liverSegmentId == "" and p.tumorSegmentIds == ["Lesion A", "Lesion B"]  # by name
     w.ui.liverSegmentComboBox.currentIndex = 0  # the user: "Organ" is the liver …
-    w.ui.tumorSegmentsList.item(2).setCheckState(qt_standins.Qt.Unchecked)  # … and Lesion B is no tumour
+    w.ui.tumorSegmentsList.item(2).setCheckState(qt_services.Qt.Unchecked)  # … and Lesion B is no tumour
     assert (p.liverSegmentId, p.tumorSegmentIds) == ("Organ", ["Lesion A"])
     p.overlayOpacity = 0.3  # any other change keeps the choice
     add_mask_segment(seg, "Vessel", "Vessel", blank, ct)  # a new segment drawn in the Segment Editor
-    qt_standins.tick()
+    qt_services.tick()
     assert (p.liverSegmentId, p.tumorSegmentIds) == ("Organ", ["Lesion A"])
     assert [w.ui.tumorSegmentsList.item(i).checkState() for i in range(4)] == [0, 2, 0, 0]
 
@@ -254,7 +254,7 @@ def test_scene_close_and_application_exit_stop_jobs(env):
     assert running_processes(), (w.ui.problemLabel.text, w.ui.applyButton.enabled, w.ui.logText.lines)
     env.app.emit("aboutToQuit()")
     assert not running_processes()
-    qt_standins.tick()
+    qt_services.tick()
 
 
 def test_slicer_too_old_is_one_line_and_nothing_runs(env, monkeypatch):
@@ -338,7 +338,7 @@ def test_totalsegmentator_segments_a_ct_through_its_own_logic(env):
     # the phantom's ReCo-KD model stays offered beside it, under the synthetic banner
     assert not w.ui.segmentBannerLabel.visible  # TotalSegmentator chosen
     w.ui.segmentSourceComboBox.currentIndex = 1
-    assert qt_standins.QSettings.store["REACTKD/SegmentSource"] == "reactkd"
+    assert qt_services.QSettings.store["REACTKD/SegmentSource"] == "reactkd"
     seg_run = env.temp_dir / "seg-demo"
     (seg_run / "student").mkdir(parents=True)
     (seg_run / "student" / "best.pt").write_bytes(b"x")

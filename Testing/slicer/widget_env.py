@@ -1,8 +1,9 @@
 """The module files' widgets in pytest: Slicer's real ``ScriptedLoadableModule``, ``parameterNodeWrapper``
 and ``slicer.util`` (slicer-core's copy of Slicer's) on real MRML, with the stand-in Qt/CTK widgets of
-:mod:`qt_standins` built from the modules' ``.ui`` files, and a stand-in ``slicer.app`` whose module
-manager hands out scripted modules the way Slicer's does: ``widgetRepresentation()`` makes the module
-file's ``<Name>Widget`` (with ``setup()``) or nothing, so ``slicer.util.getModuleLogic`` runs its real code.
+:mod:`qt_widgets` and :mod:`ctk_mrml_widgets` built from the modules' ``.ui`` files by :mod:`ui_loader`, and
+a stand-in ``slicer.app`` whose module manager hands out scripted modules the way Slicer's does:
+``widgetRepresentation()`` makes the module file's ``<Name>Widget`` (with ``setup()``) or nothing, so
+``slicer.util.getModuleLogic`` runs its real code.
 
 What stays Slicer-only: real Qt event delivery and painting, ``.ui`` loading by Qt's ``QUiLoader``, views.
 """
@@ -13,8 +14,11 @@ import sys
 import types
 from pathlib import Path
 
-import qt_standins
+import qt_services
+from ctk_mrml_widgets import qMRMLWidget
 from slicer_code import ROOT, import_module_file, install_slicer_python, uninstall
+from standin_app import StandInApp
+from ui_loader import install_widgets, load_ui
 
 __all__ = ["WidgetEnvironment", "SampleDataLogic"]
 
@@ -95,13 +99,13 @@ class WidgetEnvironment:
     def __init__(self, slicer, scene, temp_dir: Path):
         self.slicer, self.temp_dir = slicer, Path(temp_dir)
         self._saved = install_slicer_python(slicer)
-        qt_standins.reset()
-        qt_standins.install_widgets(sys.modules["qt"], sys.modules["ctk"], slicer)
+        qt_services.reset()
+        install_widgets(sys.modules["qt"], sys.modules["ctk"], slicer)
         slicer.mrmlScene = scene
         self.errors: list[str] = []
         self.status: list[str] = []
         self.selected: list[str] = []
-        self.app = qt_standins.StandInApp(lambda: slicer.mrmlScene)
+        self.app = StandInApp(lambda: slicer.mrmlScene)
         self._patch()
         SampleDataLogic.sources, SampleDataLogic.cache = {}, self._mkdir(self.temp_dir / "SampleDataCache")
         self._sample_data_saved = sys.modules.get("SampleData")
@@ -118,11 +122,11 @@ class WidgetEnvironment:
         s.app = self.app
         s.qSlicerScriptedLoadableModule = _ScriptedModule
         s.qSlicerScriptedLoadableModuleWidget = type("qSlicerScriptedLoadableModuleWidget",
-                                                     (qt_standins.qMRMLWidget,), {})
+                                                     (qMRMLWidget,), {})
         env = self
         self.app.moduleManager = lambda: types.SimpleNamespace(
             connect=lambda *a: None, disconnect=lambda *a: None, module=lambda name: env._scripted.get(name))
-        util.loadUI = lambda path: qt_standins.load_ui(path, sys.modules["qt"], sys.modules["ctk"], s)
+        util.loadUI = lambda path: load_ui(path, sys.modules["qt"], sys.modules["ctk"], s)
         counter = iter(range(10**6))
         util.tempDirectory = lambda key="__SlicerTemp__", *a, **k: str(
             self._mkdir(self.temp_dir / f"{key}-{next(counter)}"))
@@ -178,7 +182,7 @@ class WidgetEnvironment:
         for name in ("app", "modules", "qSlicerScriptedLoadableModule", "qSlicerScriptedLoadableModuleWidget"):
             if hasattr(self.slicer, name):
                 delattr(self.slicer, name)
-        qt_standins.reset()
+        qt_services.reset()
         for name in [n for n in self.modules if n not in MODULES]:
             sys.modules.pop(name, None)
         if self._sample_data_saved is None:
