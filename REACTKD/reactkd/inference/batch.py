@@ -57,8 +57,9 @@ def _claim(out: Path, ensemble: Ensemble) -> None:
     marker = out / "batch.json"
     model = str(Path(ensemble.source).resolve())
     if marker.is_file():
-        if json.loads(marker.read_text()).get("model") != model:
-            raise ValueError(f"--out {out} holds grades by another model ({json.loads(marker.read_text())['model']}); "
+        claimed = json.loads(marker.read_text()).get("model")
+        if claimed != model:
+            raise ValueError(f"--out {out} holds grades by another model ({claimed}); "
                              f"choose another folder (nothing in it was changed).")
         return
     if any(p for p in out.iterdir() if not p.name.startswith(".")):
