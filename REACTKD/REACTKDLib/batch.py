@@ -22,7 +22,6 @@ import logging
 import re
 from pathlib import Path
 
-from REACTKDLib.commands import reactkd_command
 from REACTKDLib.errors import explain_failure
 from REACTKDLib.inference import export_inputs
 from REACTKDLib.outputs import ROLE, nodes_by_class
@@ -30,7 +29,7 @@ from REACTKDLib.results import mark_table
 from REACTKDLib.segments import default_segment_choice, segment_names
 from REACTKDLib.worker import WorkerJob, worker_for
 
-__all__ = ["loaded_cases", "export_loaded_cases", "batch_command", "batch_args", "start_batch_grading",
+__all__ = ["loaded_cases", "export_loaded_cases", "batch_args", "start_batch_grading",
            "parse_batch_progress", "load_grades_table", "BatchGrading", "start_grading_loaded_cases",
            "grade_loaded_cases", "GRADES_CSV", "BATCH_ROLE", "BATCH_FOLDER"]
 
@@ -89,11 +88,6 @@ def export_loaded_cases(scene, cases: list[tuple], folder) -> Path:
 def batch_args(manifest, out) -> list[str]:
     """The ``reactkd predict`` arguments of a batch (the worker adds its model and device)."""
     return ["--manifest", str(manifest), "--out", str(out)]
-
-
-def batch_command(model: str, manifest: str, out: str, device: str = "cpu") -> list[str]:
-    """The same batch as its own ``reactkd predict`` process (for a terminal)."""
-    return reactkd_command("predict", "--model", str(model), *batch_args(manifest, out), "--device", device)
 
 
 def start_batch_grading(model: str, manifest, out, device: str = "auto") -> WorkerJob:
