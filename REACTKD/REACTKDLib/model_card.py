@@ -17,7 +17,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-__all__ = ["MODEL_CARD_JSON", "MODEL_CARD_TEXT", "CARD_FORMAT", "ModelCard", "file_digest", "read_card",
+__all__ = ["MODEL_CARD_JSON", "MODEL_CARD_TEXT", "CARD_FORMAT", "ModelCard", "file_digest", "read_json", "read_card",
            "write_card", "card_problems", "card_text", "synthetic_banner", "SYNTHETIC_BANNER"]
 
 MODEL_CARD_JSON = "model_card.json"
@@ -88,13 +88,19 @@ def read_card(folder) -> ModelCard | None:
         ValueError: a card that is not valid JSON or lacks a field (the message names the file).
     """
     path = Path(folder) / MODEL_CARD_JSON
-    if not path.is_file():
-        return None
+    return ModelCard.from_dict(read_json(path), str(path)) if path.is_file() else None
+
+
+def read_json(path):
+    """The JSON value in the file ``path``.
+
+    Raises:
+        ValueError: the file is not JSON (the message names it).
+    """
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(Path(path).read_text(encoding="utf-8"))
     except ValueError as err:
         raise ValueError(f"{path} is not JSON ({err}).") from None
-    return ModelCard.from_dict(data, str(path))
 
 
 def write_card(folder, card: ModelCard) -> tuple[Path, Path]:

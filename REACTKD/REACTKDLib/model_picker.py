@@ -8,13 +8,12 @@ parameter node names, and "Browse run folder…". The widget keeps the lists in 
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from REACTKDLib.model import model_input_problems, read_checkpoint_metadata, student_checkpoints
-from REACTKDLib.model_card import ModelCard, card_problems, read_card, synthetic_banner
+from REACTKDLib.model_card import ModelCard, card_problems, read_card, read_json, synthetic_banner
 
 __all__ = ["ModelChoice", "BROWSE", "SHIPPED_MODEL_NAME", "shipped_model_dir", "model_choices", "choice_index",
            "remember", "model_root", "ModelStatus", "describe_model", "segmentation_banner", "RECENT_LIMIT"]
@@ -120,7 +119,7 @@ def _phantom_trained(root: Path | None) -> bool:
     if not record.is_file():
         return False
     try:
-        return "phantom" in str(json.loads(record.read_text(encoding="utf-8")).get("generator", ""))
+        return "phantom" in str(read_json(record).get("generator", ""))
     except ValueError:
         return False
 

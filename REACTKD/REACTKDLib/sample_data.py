@@ -10,10 +10,9 @@ loading it needs no network.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from REACTKDLib.model_card import file_digest
+from REACTKDLib.model_card import file_digest, read_json
 
 __all__ = ["SAMPLE_NAME", "SAMPLE_JSON", "SAMPLE_FILES", "SAMPLE_THUMBNAIL", "NODE_NAMES", "LOAD_TYPES",
            "CATEGORY", "sample_folder", "read_sample_record", "sample_problems", "sample_source_arguments",
@@ -46,10 +45,7 @@ def read_sample_record(folder) -> dict | None:
     path = Path(folder) / SAMPLE_JSON
     if not path.is_file():
         return None
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as err:
-        raise ValueError(f"{path} is not JSON ({err}).") from None
+    record = read_json(path)
     if not isinstance(record, dict) or set(record.get("files", {})) != set(SAMPLE_FILES):
         raise ValueError(f"{path}: its `files` must list {sorted(SAMPLE_FILES)}.")
     return record
