@@ -24,6 +24,7 @@ class SegmentationPanel:
         ui.segmentSourceComboBox.connect("currentIndexChanged(int)", self.on_source_chosen)
         ui.segmentButton.connect("clicked(bool)", self.start)
         jobs.finishers[SEGMENT] = self.finish
+        self._banner: tuple[str, str] | None = None  # (model path, its banner): read once per model, not per refresh
         self._fill_sources()
 
     @property
@@ -39,9 +40,16 @@ class SegmentationPanel:
             "Segment the liver and tumours of the CT; the result is selected as the segmentation for Apply.")
         reactkd = self.source == "reactkd"
         self.ui.segModelPathLineEdit.visible = reactkd
-        banner = segmentation_banner(str(p.segModelPath)) if reactkd else ""
+        banner = self._model_banner(str(p.segModelPath)) if reactkd else ""
         self.ui.segmentBannerLabel.text = banner
         self.ui.segmentBannerLabel.visible = bool(banner)
+
+    def _model_banner(self, path: str) -> str:
+        """:func:`segmentation_banner` of ``path``, remembered until another model is chosen (a refresh runs on
+        every parameter change; the banner needs a file read)."""
+        if self._banner is None or self._banner[0] != path:
+            self._banner = (path, segmentation_banner(path))
+        return self._banner[1]
 
     def on_source_chosen(self, index: int) -> None:
         if self.updating:
