@@ -42,8 +42,7 @@ _PROGRESS = re.compile(r"^\[(\d+)/(\d+)\] (\S+): (.*)$")
 def loaded_cases(scene) -> tuple[list[tuple], list[str]]:
     """``([(ct node, segmentation node, liver ids, tumour ids)], [why a segmentation was left out])``."""
     cases, skipped = [], []
-    for i in range(scene.GetNumberOfNodesByClass("vtkMRMLSegmentationNode")):
-        seg = scene.GetNthNodeByClass(i, "vtkMRMLSegmentationNode")
+    for seg in nodes_by_class(scene, "vtkMRMLSegmentationNode"):
         ct = seg.GetNodeReference(seg.GetReferenceImageGeometryReferenceRole())
         if ct is None or not ct.IsA("vtkMRMLScalarVolumeNode") or ct.IsA("vtkMRMLLabelMapVolumeNode"):
             skipped.append(f"{seg.GetName()}: no CT volume as its reference geometry")
