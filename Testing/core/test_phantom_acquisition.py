@@ -59,8 +59,14 @@ def test_dose_keeps_liver_and_tumour_values_and_geometry(cohort):
             added[k] = measure_noise_std(low - native, parenchyma, spacing)
         # The same scanner at fewer photons: added variance (1/k - 1) x the scan's quantum variance, which
         # is the variance a half dose adds; it is part of (not all of: kernel-blurred edges) the scan's noise.
-        assert added[0.25] / added[0.5] == pytest.approx(np.sqrt(3), rel=0.02)  # measured 0.1 to 0.5 %
-        assert 0.3 * sigma < added[0.5] < sigma
+        # Electronic noise adds more at a quarter than at a half dose (Zeng et al. 2015: its share grows as the
+        # counts fall; at clinical noise a ray through the abdomen keeps a few hundred photons), so the ratio
+        # is sqrt(3) or a little above (measured x 1.04 to x 1.08 at this grid, 3 cases).
+        ratio = added[0.25] / added[0.5]
+        assert np.sqrt(3) * 0.995 < ratio < np.sqrt(3) * 1.1, (row["case_id"], ratio)
+        # Half the dose adds the quantum variance once more, and electronic variance (1 + k) / k^2 = 6 times
+        # the scan's (Zeng et al. 2015), so a little above the scan's noise where rays are few hundred photons.
+        assert 0.3 * sigma < added[0.5] < 1.1 * sigma  # measured 0.99 to 1.07 x sigma
     assert checked >= 2
 
 

@@ -17,7 +17,7 @@ and a shifted origin, multiplicative noise.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import SimpleITK as sitk
@@ -25,12 +25,9 @@ from scipy import ndimage
 
 from reactkd.dose.scanner import acquire
 from reactkd.phantom.rules import RULES, LesionSpec, PatientSpec
-from reactkd.phantom.site import Site
+from reactkd.phantom.site import FOV_MM, Site
 
 __all__ = ["FOV_MM", "Anatomy", "Grid", "draw_anatomy", "exposure_factor", "place_lesions", "render_case"]
-
-FOV_MM = (384.0, 384.0, 320.0)
-"""CT field of view (x, y, z) in mm; the main site's 192 x 192 x 64 grid gives 2 x 2 x 5 mm voxels."""
 
 _PET_FWHM_MM = 7.0
 _PET_NOISE = 0.12  # relative SD per PET voxel
@@ -269,7 +266,7 @@ def render_case(anat: Anatomy, lesions: list[LesionSpec], ct_grid: Grid, pet_gri
         if les.necrosis > 0:
             paint(m & (lev < les.necrosis), 20.0, 0.3 * anat.fdg_liver, 0.3 * anat.acetate_liver, sl)
         tumor[sl][m] = 1
-    acquisition = replace(site.acquisition, fluence=site.acquisition.fluence * exposure_factor(anat, site))
+    acquisition = site.acquisition_at(ct_grid.spacing, exposure_factor(anat, site))
     spacing_zyx = tuple(float(s) for s in ct_grid.spacing[::-1])
     ct = acquire(ct, spacing_zyx, acquisition, seed=int(rng.integers(2**62)))  # type: ignore[arg-type]
     out = {"ct": _image(np.clip(np.rint(ct), -1024, 3071).astype(np.int16), ct_grid),

@@ -64,7 +64,7 @@ __all__ = ["DEFAULT_PATIENTS", "DEFAULT_SIZE", "GENERATOR", "GENERATOR_VERSION",
 GENERATOR = "reactkd.cohort.phantom"
 """The generator's name in ``cohort.json`` (read by :mod:`reactkd.phantom.oracle` and the Slicer model
 picker); a stable name, not this module's path."""
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"
 """Bump whenever the same parameters would give different files; a cohort of another version is refused."""
 
 DEFAULT_PATIENTS = 60

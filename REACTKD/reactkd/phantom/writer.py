@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -86,8 +85,9 @@ def write_cohort(folder: Path, params: dict[str, Any], generator: str, version: 
                 sitk.WriteImage(images[_IMAGE_KEYS[col]], str(case_dir / name), useCompression=True)
                 row[col] = f"cases/{case_id}/{name}"
             exposure = exposure_factor(anat, site)
-            fluence = site.acquisition.fluence * exposure
-            write_acquisition(case_dir / CASE_FILES["ct"], replace(site.acquisition, fluence=fluence),
+            acquisition = site.acquisition_at(ct_grid.spacing, exposure)
+            fluence = acquisition.fluence
+            write_acquisition(case_dir / CASE_FILES["ct"], acquisition,
                               exposure=round(exposure, 4), pixel_mm=list(ct_grid.spacing[:2]),
                               slice_mm=ct_grid.spacing[2])
             row.update(age=spec.age, sex=spec.sex, hepatitis=spec.hepatitis, afp=spec.afp,
@@ -124,6 +124,8 @@ def write_cohort(folder: Path, params: dict[str, Any], generator: str, version: 
 def _readme(params: dict[str, Any], n_cases: int, counts: dict[str, int], sp: list[float], site: Site) -> str:
     acq, phase = site.acquisition, site.phase
     lo, hi = site.exposure
+    native = site.spacing()
+    scale = site.acquisition_at((sp[0], sp[1], sp[2])).fluence / acq.fluence
     fov = f"{FOV_MM[0]:g} x {FOV_MM[1]:g} x {FOV_MM[2]:g} mm"
     pet_lines = (f"""- `pet_fdg.nii.gz`, `pet_acetate.nii.gz`: float32 SUV on a coarser, shifted grid
   ({2 * sp[0]:g} x {2 * sp[1]:g} x {2 * sp[2]:g} mm): resample in world space to combine with the CT.
@@ -141,8 +143,10 @@ Each CT is the noise-free phantom scanned by the project's scanner model (`react
 parallel-beam projection of every axial slice on the pixel grid below, detector counts with Poisson
 quantum noise and Gaussian electronic noise (variance {acq.electronic_noise_var:g} counts^2 per reading), log,
 filtered back projection with the **{acq.kernel}** kernel. Declared fluence {acq.fluence:.3g} photons/mm^2
-(isocentre, half rotation) times a per-patient exposure factor in [{lo:g}, {hi:g}] (tube current
-modulation); each case's own fluence is in `cases/<case_id>/ct.json` and `cohort.json`. Pixels
+(isocentre, half rotation) on the site's own {native[0]:g} x {native[1]:g} x {native[2]:g} mm grid, scaled to this grid
+so that the noise is the site's (x {scale:.3g}: noise variance goes as 1/(fluence x pixel^3 x slice)), times a
+per-patient exposure factor in [{lo:g}, {hi:g}] (tube current modulation); each case's own fluence is in
+`cases/<case_id>/ct.json` and `cohort.json`. Pixels
 {sp[0]:g} x {sp[1]:g} mm, slices {sp[2]:g} mm (no overlap), field of view {fov}.
 Contrast: {phase.name} (aorta {phase.aorta_hu:g} HU, kidneys {phase.kidney_hu:g}, spleen {phase.spleen_hu:g},
 liver shifted by {phase.liver_offset_hu:g} HU, tumour washout x {phase.washout_scale:g}).
