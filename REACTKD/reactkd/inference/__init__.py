@@ -10,6 +10,7 @@ grade per region-graph node, and run trained models for an evaluation.
 - :mod:`~reactkd.inference.calibrate` — each fold student's temperature on its own validation split.
 - :mod:`~reactkd.inference.run_eval` — a run re-evaluated (modality withheld, dose level, external cohort).
 - :mod:`~reactkd.inference.topology` — topology maps of held-out cases for the run report.
+- :mod:`~reactkd.inference.fit_gap` — each fold's models on their own training cases against held out.
 
 Everything here runs models; the metrics, tables and figures over their predictions are in
 :mod:`reactkd.evaluate`.

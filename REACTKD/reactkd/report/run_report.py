@@ -15,11 +15,12 @@ from reactkd.evaluate.roc import ovr_roc_curves
 from reactkd.evaluate.tables import fold_table, summary_table
 from reactkd.evaluate.training_figures import plot_training_panels
 from reactkd.evaluate.tsne import tsne_embedding
+from reactkd.inference.fit_gap import fit_gap_predictions, fit_gap_table
 from reactkd.inference.topology import topology_figures
 from reactkd.report.calibration import calibration_section
 from reactkd.report.html import write_html
 
-__all__ = ["write_report", "MODELS"]
+__all__ = ["write_report", "fit_gap_section", "MODELS", "FIT_GAP_TEXT"]
 
 MODELS = {"student": "fold*/predictions.csv", "teacher": "fold*/teacher_predictions.csv"}
 
@@ -42,12 +43,34 @@ def _training_log(run: Path, out: Path) -> Path | None:
     return target
 
 
+FIT_GAP_TEXT = ("Each fold's teacher and student scored on the patients they trained on (every case outside the "
+                "fold's test set) and on the held-out ones (macro one-vs-rest AUC). A teacher far better on its "
+                "training patients than held out has memorised them: on the cases the student trains on, its "
+                "soft labels then mostly repeat the labels, and distillation has little else to pass on.")
+
+
+def fit_gap_section(run: Path, out: Path, *, device: str | None = None, precision: str | None = None) -> list[str]:
+    """The report's training-set against held-out section (``out/fit_gap.csv``), predicting the training cases
+    first where a fold has not yet (:func:`~reactkd.inference.fit_gap.fit_gap_predictions`). A run whose fold
+    checkpoints are elsewhere (a shared teacher store) gets the reason instead of the table."""
+    lines = ["## Training-set against held-out AUC (memorisation)", "", FIT_GAP_TEXT, ""]
+    try:
+        fit_gap_predictions(run, log=lambda *_: None, device=device, precision=precision)
+        table = fit_gap_table(run)
+    except FileNotFoundError as err:  # a checkpoint or a fold's predictions not in the run folder
+        (out / "fit_gap.csv").unlink(missing_ok=True)  # no table of an earlier state of the run
+        return lines + [f"Not computed: {err}", ""]
+    table.to_csv(out / "fit_gap.csv")
+    return lines + [table.to_markdown(), "As CSV: [fit_gap.csv](fit_gap.csv)", ""]
+
+
 def write_report(run: str | Path, title: str | None = None, extra_sections: list[str] | None = None, *,
                  device: str | None = None, precision: str | None = None) -> Path:
     """Write ``RUN/report/`` (tables as markdown + CSV, PNG figures, ``index.md``, ``index.html``); returns
-    ``index.md``. Calibrates the run first where it is not yet (:mod:`reactkd.inference.calibrate`). The
-    models it runs (calibration, topology maps) run on the run's device and precision unless ``device`` /
-    ``precision`` say otherwise (:func:`~reactkd.inference.device.evaluation_runtime`).
+    ``index.md``. Calibrates the run first where it is not yet (:mod:`reactkd.inference.calibrate`), and has
+    each fold's models predict their training cases where they have not (:mod:`reactkd.inference.fit_gap`).
+    The models it runs (calibration, training-set predictions, topology maps) run on the run's device and
+    precision unless ``device`` / ``precision`` say otherwise (:func:`~reactkd.inference.device.evaluation_runtime`).
 
     Raises:
         FileNotFoundError: the run has no prediction files yet.
@@ -75,6 +98,7 @@ def write_report(run: str | Path, title: str | None = None, extra_sections: list
     summary_table(summaries, numeric=True).to_csv(out / "summary_numeric.csv")
     lines += ["## Cross-validated performance (mean ± std over folds)", "", table.to_markdown(), ""]
     lines += ["Per fold: " + ", ".join(f"[{m}](folds_{m}.md)" for m in summaries), ""]
+    lines += fit_gap_section(run, out, device=device, precision=precision)
     figures = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
