@@ -9,12 +9,14 @@ import shutil
 import pytest
 
 from conftest import tiny_experiment
+from reactkd.cli import main
 from reactkd.cohort import read_folds
+from reactkd.config.identity import teacher_key
 from reactkd.config.run_dir import read_run_config
 from reactkd.evaluate.predictions import read_predictions
 from reactkd.experiments.cross_validation import run_experiment
 from reactkd.inference.fit_gap import FIT_GAP_COLUMNS, fit_gap_predictions, fit_gap_table
-from reactkd.report.run_report import FIT_GAP_TEXT, fit_gap_section, write_report
+from reactkd.report.run_report import FIT_GAP_TEXT, fit_gap_section
 from reactkd.train.data import load_records
 
 
@@ -92,6 +94,21 @@ def test_the_models_run_on_the_runtime_asked_for(predicted_run, tmp_path, monkey
     assert len(written) == 2 * n_folds and set(seen) == {("Teacher", "cpu", "bf16"), ("Student", "cpu", "bf16")}
 
 
+def test_a_compare_row_reads_its_teachers_from_the_shared_store(predicted_run, tmp_path):
+    run = shutil.copytree(predicted_run, tmp_path / "experiment" / "runs" / "seed0" / "row")
+    store = tmp_path / "experiment" / "teachers" / teacher_key(read_run_config(run))
+    for k in range(len(read_folds(run / "folds.json"))):
+        (store / f"fold{k}").mkdir(parents=True)
+        shutil.move(run / f"fold{k}" / "teacher", store / f"fold{k}" / "teacher")
+        (run / f"fold{k}" / "teacher_train_predictions.csv").unlink()
+    written = fit_gap_predictions(run, log=lambda *_: None)
+    assert sorted(p.name for p in written) == ["teacher_train_predictions.csv"] * len(written) and written
+    for path in written:
+        ours, reference = read_predictions(path), read_predictions(predicted_run / path.parent.name / path.name)
+        assert list(ours.case_id) == list(reference.case_id)
+        assert ours.probs == pytest.approx(reference.probs, abs=1e-6)
+
+
 def test_a_missing_teacher_checkpoint_is_one_line_naming_it_and_writes_nothing(tiny_run, tmp_path):
     run = shutil.copytree(tiny_run, tmp_path / "run")
     for path in run.glob("fold*/*train_predictions.csv"):
@@ -111,10 +128,11 @@ def test_a_missing_teacher_checkpoint_is_one_line_naming_it_and_writes_nothing(t
     assert not (out / "fit_gap.csv").exists()  # no table left from an earlier state of the run
 
 
-def test_the_run_report_shows_the_table(predicted_run, tmp_path):
+def test_the_run_report_shows_the_table(predicted_run, tmp_path, capsys):
     run = shutil.copytree(predicted_run, tmp_path / "run")
     (run / "fold0" / "train_predictions.csv").unlink()  # computed on demand by the report
-    index = write_report(run)
+    assert main(["evaluate", "--run", str(run)]) == 0  # the report, as `reactkd demo` writes it too
+    index = run / "report" / "index.md"
     rows = _rows(run / "report" / "fit_gap.csv")
     assert tuple(rows[0]) == FIT_GAP_COLUMNS and len(rows) == 1 + len(read_folds(run / "folds.json")) + 1
     assert (run / "fold0" / "train_predictions.csv").is_file()

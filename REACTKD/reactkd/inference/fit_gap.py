@@ -9,7 +9,8 @@ set, the inner validation split included) with the inputs of its held-out file:
     RUN/fold{k}/train_predictions.csv           as predictions.csv (the student, PET where a case has it)
 
 Same columns as the held-out files (:mod:`reactkd.evaluate.predictions`). :func:`fit_gap_table` sets the
-macro one-vs-rest AUC of each against the held-out one, per fold.
+macro one-vs-rest AUC of each against the held-out one, per fold. The teachers of ``compare`` / ``ablate``
+rows are read from the experiment's shared teacher store (:func:`fold_checkpoint`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reactkd.cohort import read_folds
+from reactkd.config import ExperimentConfig
+from reactkd.config.identity import teacher_key
 from reactkd.config.run_dir import read_run_config
 from reactkd.evaluate.metrics import aggregate_folds, ovr_auc
 from reactkd.evaluate.predictions import read_predictions, write_fold_predictions
@@ -31,7 +34,7 @@ from reactkd.train.checkpoint import load_checkpoint, require_metadata
 from reactkd.train.data import LowDose, load_records, make_loader, run_caches
 from reactkd.train.predict import predict_loader
 
-__all__ = ["fit_gap_predictions", "fit_gap_table", "FIT_GAP_COLUMNS", "FILES"]
+__all__ = ["fit_gap_predictions", "fit_gap_table", "fold_checkpoint", "FIT_GAP_COLUMNS", "FILES"]
 
 FILES = {"teacher": ("teacher_predictions.csv", "teacher_train_predictions.csv"),
          "student": ("predictions.csv", "train_predictions.csv")}
@@ -56,11 +59,24 @@ def _up_to_date(target: Path, checkpoint: Path) -> bool:
     return target.is_file() and (not checkpoint.is_file() or target.stat().st_mtime >= checkpoint.stat().st_mtime)
 
 
-def _jobs(run: Path, n_folds: int, force: bool) -> list[_Job]:
+def fold_checkpoint(run: Path, config: ExperimentConfig, k: int, model: str) -> Path:
+    """Fold ``k``'s ``model`` (``teacher`` or ``student``) weights: ``RUN/fold{k}/<model>/best.pt``, or for a
+    teacher of a ``compare`` / ``ablate`` row (``DIR/runs/seed{s}/<row>``) the shared one its stage-1
+    settings name, ``DIR/teachers/<teacher_key>/fold{k}/teacher/best.pt``; the run's own path when neither
+    is there."""
+    own = run / f"fold{k}" / model / "best.pt"
+    parents = run.resolve().parents
+    if model != "teacher" or own.is_file() or len(parents) < 3:
+        return own
+    shared = parents[2] / "teachers" / teacher_key(config) / f"fold{k}" / "teacher" / "best.pt"
+    return shared if shared.is_file() else own
+
+
+def _jobs(run: Path, config: ExperimentConfig, n_folds: int, force: bool) -> list[_Job]:
     jobs = []
     for k in range(n_folds):
         for model, (_, train_file) in FILES.items():
-            job = _Job(k, model, run / f"fold{k}" / model / "best.pt", run / f"fold{k}" / train_file)
+            job = _Job(k, model, fold_checkpoint(run, config, k, model), run / f"fold{k}" / train_file)
             if force or not _up_to_date(job.target, job.checkpoint):
                 jobs.append(job)
     return jobs
@@ -91,7 +107,7 @@ def fit_gap_predictions(run: str | os.PathLike, *, force: bool = False, log=prin
     run = Path(run)
     config = read_run_config(run)
     folds = read_folds(run / "folds.json")
-    jobs = _jobs(run, len(folds), force)
+    jobs = _jobs(run, config, len(folds), force)
     missing = [str(j.checkpoint) for j in jobs if not j.checkpoint.is_file()]
     if missing:
         raise FileNotFoundError(f"{', '.join(missing)} missing: train the run first (reactkd train --out {run}).")

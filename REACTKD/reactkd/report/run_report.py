@@ -51,8 +51,8 @@ FIT_GAP_TEXT = ("Each fold's teacher and student scored on the patients they tra
 
 def fit_gap_section(run: Path, out: Path, *, device: str | None = None, precision: str | None = None) -> list[str]:
     """The report's training-set against held-out section (``out/fit_gap.csv``), predicting the training cases
-    first where a fold has not yet (:func:`~reactkd.inference.fit_gap.fit_gap_predictions`). A run whose fold
-    checkpoints are elsewhere (a shared teacher store) gets the reason instead of the table."""
+    first where a fold has not yet (:func:`~reactkd.inference.fit_gap.fit_gap_predictions`). A run without the
+    checkpoints or held-out predictions it needs gets the reason instead of the table."""
     lines = ["## Training-set against held-out AUC (memorisation)", "", FIT_GAP_TEXT, ""]
     try:
         fit_gap_predictions(run, log=lambda *_: None, device=device, precision=precision)
