@@ -1,5 +1,5 @@
 """seg-distill: its config, its run folder, its early refusal of wrong distiller kwargs, and end to end on a tiny
-embedded cohort (the distilled student beats its untrained state)."""
+embedded cohort (the distilled student beats its untrained state; its control is evaluated beside it)."""
 
 import json
 
@@ -61,10 +61,11 @@ def test_tiny_run_improves_the_student_over_its_untrained_state(tmp_path, monkey
     _tiny_cohort_size(monkeypatch)
     config = seg_config_from_mapping(TINY)
     run = run_seg_distill(config, tmp_path / "run", log=lambda *_: None)
-    assert {"teacher", "student", "evaluation.csv", "evaluation.md", "split.json"} <= {p.name for p in run.iterdir()}
+    assert {"teacher", "student", "student_alone", "evaluation.csv", "evaluation.md", "split.json"} <= {
+        p.name for p in run.iterdir()}
     table = json.loads((run / "evaluation.json").read_text())
-    assert [r["model"] for r in table] == ["teacher", "student"]
-    assert table[1]["params"] < table[0]["params"] / 3
+    assert [r["model"] for r in table] == ["teacher", "student", "student-alone"]  # the control by default
+    assert table[1]["params"] < table[0]["params"] / 3 and table[2]["params"] == table[1]["params"]
 
     split = json.loads((run / "split.json").read_text())
     records = {r.case_id: r for r in seg_records(config, run)}

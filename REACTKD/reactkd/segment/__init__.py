@@ -10,6 +10,7 @@ generic training loop, the config machinery); nothing outside it but its two com
   of :mod:`reactkd.losses`;
 - :mod:`~reactkd.segment.preprocess`, :mod:`~reactkd.segment.data`: mask-free grid, cached volumes, patches;
 - :mod:`~reactkd.segment.train`, :mod:`~reactkd.segment.experiment`: the two stages and the run folder;
+  :mod:`~reactkd.segment.controls`: the control students trained beside the distilled one (``alone``);
 - :mod:`~reactkd.segment.inference`, :mod:`~reactkd.segment.postprocess`, :mod:`~reactkd.segment.writer`,
   :mod:`~reactkd.segment.metrics`, :mod:`~reactkd.segment.report`: segmenting a CT, masks, the held-out table.
 

@@ -20,9 +20,9 @@ from reactkd.segment.distill import SEG_DISTILLERS
 from reactkd.segment.postprocess import POSTPROCESS_CHOICES
 from reactkd.utils.formats import CONFIG_FORMAT
 
-__all__ = ["SegFamily", "SegSelectMetric", "SegStageConfig", "SegDataConfig", "SegModelConfig",
-           "SegStudentConfig", "SegLossConfig", "SegExperimentConfig", "load_seg_config", "seg_config_from_mapping",
-           "seg_config_identity"]
+__all__ = ["SegFamily", "SegSelectMetric", "SegControl", "SegStageConfig", "SegStudentStageConfig", "SegDataConfig",
+           "SegModelConfig", "SegStudentConfig", "SegLossConfig", "SegExperimentConfig", "load_seg_config",
+           "seg_config_from_mapping", "seg_config_identity"]
 
 
 class SegFamily(str, enum.Enum):
@@ -40,6 +40,13 @@ class SegSelectMetric(str, enum.Enum):
     DICE_TUMOR = "dice_tumor"
 
 
+class SegControl(str, enum.Enum):
+    """A control student trained beside the distilled one (:mod:`reactkd.segment.controls`): ``alone`` is the
+    same student with the task loss alone (Dice + CE, no teacher term)."""
+
+    ALONE = "alone"
+
+
 @dataclass
 class SegStageConfig(StageConfig):
     """One training stage: a grading :class:`StageConfig` (``fit`` reads the same fields) with segmentation's
@@ -47,6 +54,18 @@ class SegStageConfig(StageConfig):
 
     batch_size: int = 2
     select_metric: SegSelectMetric = SegSelectMetric.DICE
+
+
+@dataclass
+class SegStudentStageConfig(SegStageConfig):
+    """Stage 2: the distilled student's training, and ``controls``, the control students trained with the same
+    settings, initial weights and patches beside it (each one more student training; ``[]`` = none).
+
+    Default ``[alone]``: the distilled student against the same student on the task loss alone is the
+    distillation's effect, the pair a claim for ReCo-KD needs; the teacher alone cannot show it.
+    """
+
+    controls: list[SegControl] = field(default_factory=lambda: [SegControl.ALONE])
 
 
 @dataclass
@@ -123,7 +142,7 @@ class SegExperimentConfig:
     student: SegStudentConfig = field(default_factory=SegStudentConfig)
     loss: SegLossConfig = field(default_factory=SegLossConfig)
     stage1: SegStageConfig = field(default_factory=SegStageConfig)
-    stage2: SegStageConfig = field(default_factory=SegStageConfig)
+    stage2: SegStudentStageConfig = field(default_factory=SegStudentStageConfig)
     # `kwargs` go to the distiller (`reactkd.segment.distill`); `warmup_epochs: E` there is turned into the
     # distiller's `warmup_steps` (E × batches per epoch): the teacher terms ramp up from 0 over E epochs.
     distiller: dict = field(default_factory=lambda: {"name": "seg_reco", "kwargs": {}})
@@ -196,6 +215,8 @@ def _check_values(c: SegExperimentConfig) -> None:
         need(stage.batch_size >= 1, f"{name}.batch_size", stage.batch_size, ">= 1")
         need(stage.optimizer.lr > 0, f"{name}.optimizer.lr", stage.optimizer.lr, "> 0")
         need(stage.grad_clip >= 0, f"{name}.grad_clip", stage.grad_clip, ">= 0 (0 = off)")
+    controls = c.stage2.controls
+    need(len(set(controls)) == len(controls), "stage2.controls", [k.value for k in controls], "a list without repeats")
     dist = c.distiller
     need(isinstance(dist.get("name"), str), "distiller.name", dist.get("name"), "a registered distiller key")
     extra = sorted(set(dist) - {"name", "kwargs"})

@@ -1,5 +1,6 @@
 """``reactkd seg-distill``: stage 1 trains (or loads) the segmentation teacher, stage 2 distils the
-compact student with ReCo-KD, then both are compared on held-out patients.
+compact student with ReCo-KD and trains its controls (the same student without the teacher), then all are
+compared on held-out patients.
 
 Run folder::
 
@@ -8,12 +9,16 @@ Run folder::
     RUN/split.json           case ids of train / val / test (patient-level)
     RUN/cohort/, seg-cache/  the embedded cohort (when no manifest) and preprocessed volumes
     RUN/teacher/, student/   best.pt, last.pt, metrics.csv, done.json (``reactkd segment --model RUN``
-                             uses student/best.pt)
-    RUN/evaluation.{csv,json,md}  teacher vs student: per-class Dice, HD95, parameters, CPU s/volume
+                             uses student/best.pt, the distilled student); student/streams.pt: the random
+                             streams stage 2 started from
+    RUN/student_alone/       the control student of ``stage2.controls: [alone]`` (reactkd.segment.controls)
+    RUN/evaluation.{csv,json,md}  teacher, student and the controls: per-class Dice, HD95, parameters,
+                             CPU s/volume
 """
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import torch
@@ -24,6 +29,7 @@ from reactkd.config.run_dir import SEGMENTATION, prepare_run_dir
 from reactkd.config.schema import ConfigError, to_dict
 from reactkd.phantom import cohort as phantom_cohort
 from reactkd.segment.config import SegExperimentConfig, seg_config_identity
+from reactkd.segment.controls import SEG_CONTROLS, stage2_streams
 from reactkd.segment.data import SegPatches, load_volume, patient_split, write_split
 from reactkd.segment.distill import build_seg_distiller
 from reactkd.segment.inference import seg_metadata
@@ -33,6 +39,7 @@ from reactkd.segment.report import evaluate_models, write_table
 from reactkd.segment.train import SegSupervised, dice_validator
 from reactkd.train.checkpoint import load_checkpoint
 from reactkd.train.loop import fit
+from reactkd.train.rng import set_rng_state
 from reactkd.train.runtime import Runtime, seed_everything
 
 __all__ = ["run_seg_distill", "seg_records", "build_seg_models", "seg_distiller_kwargs",
@@ -97,7 +104,8 @@ def check_seg_distiller(config: SegExperimentConfig, teacher: SegNet, student: S
 
 
 def run_seg_distill(config: SegExperimentConfig, run_dir: str | Path, log=print) -> Path:
-    """Train teacher and student, write the evaluation table; returns ``run_dir``. Re-running resumes."""
+    """Train teacher, student and the student's controls, write the evaluation table; returns ``run_dir``.
+    Re-running resumes (a finished stage is skipped)."""
     run_dir = Path(run_dir)
     runtime = Runtime.create(config.device, config.precision)
     prepare_run_dir(config, run_dir, identity=seg_config_identity, kind=SEGMENTATION)
@@ -120,6 +128,7 @@ def run_seg_distill(config: SegExperimentConfig, run_dir: str | Path, log=print)
 
     extra = {"config": to_dict(config)}
     teacher, student = build_seg_models(config)
+    controls = {c: copy.deepcopy(student) for c in config.stage2.controls}  # the student's initial weights
     check_seg_distiller(config, teacher, student, len(loader(config.stage2)))
     teacher_meta = seg_metadata("seg_teacher", teacher, pre, d.patch_size, d.sw_overlap, extra, d.postprocess)
     if config.teacher_checkpoint:
@@ -137,14 +146,27 @@ def run_seg_distill(config: SegExperimentConfig, run_dir: str | Path, log=print)
     stage2_loader = loader(config.stage2)
     distiller = build_seg_distiller(config.distiller["name"], student, teacher,
                                     **seg_distiller_kwargs(config, len(stage2_loader)))
+    streams = stage2_streams(run_dir / "student", log) if controls else None
     r2 = fit(distiller, lambda: student, stage2_loader, config.stage2, runtime, run_dir / "student",
              seg_metadata("seg_student", student, pre, d.patch_size, d.sw_overlap, extra, d.postprocess),
              desc="seg student", skip_prefixes=("teacher.",), validate=validate)
     log(f"student: best epoch {r2.best_epoch + 1}, val {config.stage2.select_metric.value} {r2.best_metric:.3f}")
     student.load_state_dict(load_checkpoint(r2.best_path, runtime.device)[0]["model"])
     student_meta = seg_metadata("seg_student", student, pre, d.patch_size, d.sw_overlap, None, d.postprocess)
+    models = {"teacher": (teacher.eval(), teacher_meta), "student": (student.eval(), student_meta)}
+    for control, net in controls.items():
+        spec = SEG_CONTROLS[control]
+        set_rng_state(streams)  # the patches (and any other draw) the distilled student started from
+        meta = {"control": control.value}
+        r = fit(spec.build(net, config.loss), lambda net=net: net, loader(config.stage2), config.stage2, runtime,
+                run_dir / spec.folder,
+                seg_metadata("seg_student", net, pre, d.patch_size, d.sw_overlap, {**extra, **meta}, d.postprocess),
+                desc=f"seg {spec.row}", validate=validate)
+        log(f"{spec.row}: best epoch {r.best_epoch + 1}, val {config.stage2.select_metric.value} {r.best_metric:.3f}")
+        net.load_state_dict(load_checkpoint(r.best_path, runtime.device)[0]["model"])
+        models[spec.row] = (net.eval(), seg_metadata("seg_student", net, pre, d.patch_size, d.sw_overlap, meta,
+                                                     d.postprocess))
     if test:
-        table = evaluate_models({"teacher": (teacher.eval(), teacher_meta), "student": (student.eval(), student_meta)},
-                                test, runtime.device)
-        log(write_table(table, run_dir))
+        table = evaluate_models(models, test, runtime.device)
+        log(write_table(table, run_dir, [SEG_CONTROLS[c].note for c in controls]))
     return run_dir

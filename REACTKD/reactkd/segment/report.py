@@ -1,4 +1,5 @@
-"""Teacher vs student on held-out cases: per-class Dice and HD95 on the CT's grid, parameters, CPU time."""
+"""Teacher, student and its controls on held-out cases: per-class Dice and HD95 on the CT's grid, parameters,
+CPU time."""
 
 from __future__ import annotations
 
@@ -60,8 +61,9 @@ def evaluate_models(models: dict[str, tuple[torch.nn.Module, dict]], records: li
     return table
 
 
-def write_table(table: list[dict], out_dir: Path) -> str:
-    """``evaluation.csv``, ``evaluation.json`` and ``evaluation.md`` in ``out_dir``; returns the markdown."""
+def write_table(table: list[dict], out_dir: Path, notes: list[str] | None = None) -> str:
+    """``evaluation.csv``, ``evaluation.json`` and ``evaluation.md`` in ``out_dir`` (one row per model; the
+    markdown gives ``notes``, e.g. what a control row is, under the table); returns the markdown."""
     out_dir.mkdir(parents=True, exist_ok=True)
     with open(out_dir / "evaluation.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=TABLE_COLUMNS)
@@ -71,6 +73,6 @@ def write_table(table: list[dict], out_dir: Path) -> str:
     fmt = lambda k, v: f"{v:,}" if k == "params" else (f"{v:.3f}" if isinstance(v, float) else str(v))  # noqa: E731
     lines = ["| " + " | ".join(TABLE_COLUMNS) + " |", "|" + "---|" * len(TABLE_COLUMNS)]
     lines += ["| " + " | ".join(fmt(k, r[k]) for k in TABLE_COLUMNS) + " |" for r in table]
-    md = "\n".join(lines) + "\n"
+    md = "\n".join(lines) + "\n" + "".join(f"\n{note}\n" for note in notes or [])
     (out_dir / "evaluation.md").write_text(md)
     return md
