@@ -1,5 +1,6 @@
 """``reactkd seg-distill``: ReCo-KD for liver/tumour segmentation: a large teacher, then a compact student
-distilled from it (MS-SARD + MS-CA), then teacher vs student on held-out patients (RUN/evaluation.md)."""
+distilled from it (MS-SARD + MS-CA) and the same student trained alone (the control), then the three on
+held-out patients (RUN/evaluation.md)."""
 
 from __future__ import annotations
 
