@@ -1,16 +1,16 @@
 """`reactkd results`: the results record from run and suite folders, written here directly (no network is
 trained): stamped sections, stale configs, one-line refusals, byte-for-byte re-runs and the claims' verdicts."""
 
-import csv
 import hashlib
 import json
 import shutil
 
 import pytest
 import yaml
+from record_fixtures import HEADER, make_run, make_sources, metrics, record_text, section, write_csv, write_tables
 
 from reactkd.cli import main
-from reactkd.config import load_config, to_dict
+from reactkd.config import load_config
 from reactkd.config.provenance import UNKNOWN, cpu_model, source_commit
 from reactkd.config.run_dir import SEGMENTATION, prepare_run_dir, read_run_info
 from reactkd.config.shipped import CONFIG_DIR
@@ -18,113 +18,15 @@ from reactkd.experiments.conditions import DOSE_CONDITIONS, MODALITY_CONDITIONS
 from reactkd.experiments.variants import COMPARE_METHODS, ablation_name
 from reactkd.phantom.cohort import GENERATOR
 from reactkd.report import record_claims as claims
-from reactkd.report.record import build_record, write_record
+from reactkd.report.record import build_record
 from reactkd.report.record_stamp import ShippedConfigs, config_text
 from reactkd.segment.config import load_seg_config, seg_config_identity
-from reactkd.utils.formats import RUN_FORMAT
-
-HEADER = ["Accuracy", "Precision", "Recall", "F1", "AUC"]
-PROVENANCE = {"commit": "0123abc", "created": "2026-12-01T10:00:00Z", "machine": {"cpu": "Test CPU", "threads": 2}}
-
-
-def _csv(path, header, rows):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        csv.writer(fh).writerows([header, *rows])
-
-
-def _metrics(auc):
-    return ["0.600 ± 0.100"] * 4 + [auc]
-
-
-def _cohort(folder):
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "cohort.json").write_text(json.dumps({"generator": GENERATOR, "generator_version": "2", "parameters": {
-        "n_patients": 60, "seed": 0, "size": [96, 96, 64], "site": "main"}, "cases": []}))
-
-
-def _run(folder, config_name="demo-cpu", seed=0, kind="grading", provenance=True, config_dir=CONFIG_DIR):
-    """A run folder as training leaves it: run.json and the shipped config resolved with the run's seed."""
-    folder.mkdir(parents=True)
-    load = load_seg_config if kind == SEGMENTATION else load_config
-    config = to_dict(load(config_dir / f"{config_name}.yaml", [f"seed={seed}"]))
-    (folder / "run.json").write_text(json.dumps({"format": RUN_FORMAT, "kind": kind, "reactkd_version": "0.1.0",
-                                                 **(PROVENANCE if provenance else {})}))
-    (folder / "config.yaml").write_text(config_text(config))
-    _cohort(folder / "cohort")
-    return folder
-
-
-def _suite(folder, kind, paired, seeds=(0, 1)):
-    """A compare/ablate folder: suite.yaml, table.csv, paired.csv, its cohort and one run folder per seed."""
-    rows = [r for r, _ in paired]
-    reference = "REACT-KD" if kind == "compare" else ablation_name(True, True, True)
-    base = to_dict(load_config(CONFIG_DIR / "demo-cpu.yaml"))
-    folder.mkdir(parents=True)
-    (folder / "suite.yaml").write_text(yaml.safe_dump({"kind": kind, "base": base, "rows": [reference, *rows],
-                                                       "seeds": list(seeds)}, sort_keys=False))
-    table = [[reference, *_metrics("0.800 ± 0.050")]] + [[r, *_metrics("0.700 ± 0.080")] for r in rows]
-    if kind == "compare":
-        table += [["trait oracle (CT)", *_metrics("0.725 ± 0.049")], ["trait oracle (all)", *_metrics("0.842 ± 0.037")]]
-    _csv(folder / "table.csv", [("Method" if kind == "compare" else "Variant"), *HEADER], table)
-    _csv(folder / "paired.csv", ["Method", f"Δ AUC vs {reference}", f"folds higher than {reference}", "Wilcoxon p"],
-         [[r, delta, "1/9", p] for r, (delta, p) in paired])
-    _cohort(folder / "cohort")
-    for s in seeds:
-        _run(folder / "runs" / f"seed{s}" / "react-kd", seed=s)
-    return folder
-
-
-def _tables(folder, ct_only="0.700 ± 0.050", severe="0.780 ± 0.040"):
-    """Tables III and IV as `reactkd robustness` / `dose` write them."""
-    t3 = [[MODALITY_CONDITIONS[0][0], *_metrics("0.800 ± 0.040")],
-          [MODALITY_CONDITIONS[1][0], *_metrics("0.790 ± 0.04")], [MODALITY_CONDITIONS[2][0], *_metrics(ct_only)],
-          ["trait oracle (CT)", *_metrics("0.725 ± 0.049")], ["trait oracle (all)", *_metrics("0.842 ± 0.037")]]
-    _csv(folder / "table3_missing_modality.csv", ["Inputs", *HEADER], t3)
-    aucs = {"native": "0.800 ± 0.040", "severe": severe}
-    t4 = [[label, *_metrics(aucs.get(level, "0.790 ± 0.040")), "11.0 ± 0.2"] for label, level in DOSE_CONDITIONS]
-    _csv(folder / "table4_dose.csv", ["CT dose", *HEADER, "Liver noise (HU)"], t4)
-    _csv(folder / "table4_dose_response.csv", ["Dose fraction", *HEADER, "Liver noise (HU)"],
-         [["1", *_metrics("0.800 ± 0.040"), "11.0"], ["0.05", *_metrics("0.700 ± 0.040"), "50.1"]])
 
 
 @pytest.fixture
 def sources(tmp_path):
     """Every kind of folder the record reads, under tmp/runs; the record goes to tmp/docs/results.md."""
-    root = tmp_path / "runs"
-    compare = _suite(root / "compare", "compare", [("KD", ("-0.062 ± 0.084", "0.004")),
-                                                   (list(COMPARE_METHODS)[-1], ("+0.008 ± 0.013", "0.200"))])
-    ablate = _suite(root / "ablate", "ablate", [(ablation_name(True, True, False), ("-0.184 ± 0.18", "0.012")),
-                                                (ablation_name(True, False, True), ("-0.061 ± 0.07", "0.055")),
-                                                (ablation_name(False, True, True), ("0.014 ± 0.026", "0.310"))])
-    demo = _run(root / "demo")
-    _tables(demo / "tables")
-    _csv(demo / "report" / "summary.csv", ["Method", *HEADER], [["student", *_metrics("0.786 ± 0.040")]])
-    _csv(demo / "report" / "calibration.csv", ["fold", "temperature", "n", "ece_before", "ece_after"],
-         [["0", "0.30012", "23", "0.081", "0.109"], ["pooled", "", "69", "0.08123", "0.10934"]])
-    _csv(demo / "eval" / "external_native_all-inputs" / "summary.csv", ["Method", *HEADER],
-         [["external_native_all-inputs", *_metrics("0.640 ± 0.030")]])
-    _csv(demo / "tables" / "table4_dose_external.csv", ["CT dose", *HEADER, "Liver noise (HU)"],
-         [[label, *_metrics("0.640 ± 0.030"), "12.0"] for label, _ in DOSE_CONDITIONS])
-    _csv(demo / "tables" / "table4_dose_external_numeric.csv", ["CT dose", "auc_mean"], [["native", "0.64"]])
-    for s in (1, 2):
-        _run(root / f"demo-seed{s}", seed=s)
-    pooled = root / "pooled"
-    _tables(pooled, ct_only="0.510 ± 0.084", severe="0.790 ± 0.040")
-    seg = _run(root / "seg", "seg-demo-cpu", kind=SEGMENTATION)
-    _csv(seg / "evaluation.csv", ["model", "params", "infer_s", "dice_liver", "dice_tumor", "cases"],
-         [["teacher", "653699", "3.4123", "0.9461", "0.3442", "6"], ["student", "163779", "1.5", "0.945", "0.0", "6"]])
-    return [str(compare), str(ablate), str(demo), f"{pooled}={root / 'demo-seed1'},{root / 'demo-seed2'}", str(seg)]
-
-
-def _record(tmp_path, sources, **kwargs):
-    out = tmp_path / "docs" / "results.md"
-    write_record(sources, out, **kwargs)
-    return out.read_text(encoding="utf-8")
-
-
-def _section(text, heading):
-    return text.split(f"\n## {heading}", 1)[1].split("\n## ", 1)[0]
+    return make_sources(tmp_path)
 
 
 def test_every_table_is_a_stamped_section(tmp_path, sources):
@@ -143,13 +45,13 @@ def test_every_table_is_a_stamped_section(tmp_path, sources):
     assert "— **stale**" not in text and "Stale:" not in text
     shipped_hash = hashlib.sha256((tmp_path / "runs" / "demo" / "config.yaml").read_bytes()).hexdigest()
     for heading in headings[1:-1]:
-        stamp = _section(text, heading)
+        stamp = section(text, heading)
         assert "- commit: `0123abc` (reactkd 0.1.0)" in stamp and "- machine: Test CPU, 2 torch thread(s)" in stamp
         assert "- date: 2026-12-01 (recorded in run.json)" in stamp and ": as shipped" in stamp, heading
         assert f"- cohort: {GENERATOR} version 2 (main site, 60 patients, seed 0)" in stamp
-    assert f"`demo-cpu` sha256 `{shipped_hash}`: as shipped" in _section(text, headings[3])
-    assert "- seeds: 0, 1" in _section(text, headings[1]) and "- seeds: 1, 2" in _section(text, headings[5])
-    assert "From `../runs/pooled`:" in _section(text, headings[5])
+    assert f"`demo-cpu` sha256 `{shipped_hash}`: as shipped" in section(text, headings[3])
+    assert "- seeds: 0, 1" in section(text, headings[1]) and "- seeds: 1, 2" in section(text, headings[5])
+    assert "From `../runs/pooled`:" in section(text, headings[5])
     assert "| teacher | 653699 | 3.412 | 0.946 | 0.344 | 6 |" in text  # raw numbers to 3 decimals, counts kept
     assert "| pooled |  | 69 | 0.081 | 0.109 |" in text
     assert "reactkd results ../runs/compare ../runs/ablate ../runs/demo ../runs/pooled=../runs/demo-seed1," in text
@@ -161,22 +63,22 @@ def test_a_changed_shipped_config_marks_the_section_stale(tmp_path, sources):
     shipped = yaml.safe_load((configs / "demo-cpu.yaml").read_text())
     shipped["stage2"]["epochs"] += 1
     (configs / "demo-cpu.yaml").write_text(yaml.safe_dump(shipped))
-    text = _record(tmp_path, sources, shipped=ShippedConfigs(configs, {SEGMENTATION: load_seg_config}))
-    table1 = _section(text, "Table I — distillers (demo-cpu) — **stale**")
+    text = record_text(tmp_path, sources, shipped=ShippedConfigs(configs, {SEGMENTATION: load_seg_config}))
+    table1 = section(text, "Table I — distillers (demo-cpu) — **stale**")
     assert table1.lstrip().startswith("**Stale:** the config these figures were measured with is not the shipped one "
                                       "of its name: `demo-cpu` differs in `stage2.epochs`.")
     assert ": **stale**" in table1
     assert "## Segmentation: ReCo-KD (seg-demo-cpu, `seg`)\n" in text  # its config is unchanged
-    assert "(**stale**)" in _section(text, "The paper's claims")
+    assert "(**stale**)" in section(text, "The paper's claims")
 
 
 def test_a_run_with_an_overridden_value_is_stale_naming_the_key(tmp_path):
-    run = _run(tmp_path / "run")
+    run = make_run(tmp_path / "run")
     config = yaml.safe_load((run / "config.yaml").read_text())
     config["stage1"]["epochs"] = 2
     (run / "config.yaml").write_text(config_text(config))
-    _csv(run / "report" / "summary.csv", ["Method", *HEADER], [["student", *_metrics("0.7")]])
-    text = _record(tmp_path, [str(run)])
+    write_csv(run / "report" / "summary.csv", ["Method", *HEADER], [["student", *metrics("0.7")]])
+    text = record_text(tmp_path, [str(run)])
     assert "## Cross-validated students and teachers (demo-cpu) — **stale**" in text
     assert "differs in `stage1.epochs`" in text
 
@@ -210,20 +112,20 @@ def test_re_running_reproduces_the_file_byte_for_byte(tmp_path, sources, monkeyp
 
 
 def test_a_run_without_its_record_says_so(tmp_path):
-    run = _run(tmp_path / "old", provenance=False)
-    _csv(run / "report" / "summary.csv", ["Method", *HEADER], [["student", *_metrics("0.7")]])
-    text = _record(tmp_path, [str(run)])
+    run = make_run(tmp_path / "old", provenance=False)
+    write_csv(run / "report" / "summary.csv", ["Method", *HEADER], [["student", *metrics("0.7")]])
+    text = record_text(tmp_path, [str(run)])
     assert "- commit: not recorded (reactkd 0.1.0)" in text and "- machine: not recorded" in text
     assert "(file dates of run.json: the run records no date)" in text
 
 
 def _verdicts(text):
-    rows = _section(text, "The paper's claims").split("\n| ")[2:]
+    rows = section(text, "The paper's claims").split("\n| ")[2:]
     return {r.split(" | ")[0]: r.split(" | ")[-1].rstrip(" |\n").split(" |")[0] for r in rows}
 
 
 def test_the_claims_verdicts_follow_the_rule(tmp_path, sources):
-    verdicts = _verdicts(_record(tmp_path, sources))
+    verdicts = _verdicts(record_text(tmp_path, sources))
     assert verdicts["REACT-KD's student beats the other distillers (Table I)"] == "supported"  # KD: Δ < 0, p 0.004
     # the student alone is above the distilled one (Δ > 0): not supported
     distillation = "Distillation lifts the student above the same student on labels alone (Table I)"
@@ -237,9 +139,9 @@ def test_the_claims_verdicts_follow_the_rule(tmp_path, sources):
 
 def test_robustness_verdicts_need_a_student_that_reads_the_ct(tmp_path, sources):
     good = tmp_path / "runs" / "good"
-    _tables(good, ct_only="0.770 ± 0.050")
-    text = _record(tmp_path, [*sources, f"{good}={tmp_path / 'runs' / 'demo-seed1'}"])
-    table = _section(text, "The paper's claims")
+    write_tables(good, ct_only="0.770 ± 0.050")
+    text = record_text(tmp_path, [*sources, f"{good}={tmp_path / 'runs' / 'demo-seed1'}"])
+    table = section(text, "The paper's claims")
     lines = [line for line in table.splitlines() if line.startswith("| Robust to")]
     by_source = {(line.split("`../runs/")[1].split("`")[0], line.split(" | ")[0][2:15]): line for line in lines}
     # good: CT only 0.770 ± 0.050, 0.030 below PET + CT and off chance
@@ -259,7 +161,7 @@ def test_the_ceiling_bounds_the_distillation_claim(tmp_path, sources):
     rows = [{"patients": n, "label_noise": e, "teacher": "in-sample", "lambda": 1, "temperature": 2,
              "gain_mean": g, "gain_std": 0.004} for n, e, g in ((40, 0.0, 0.007), (40, 0.3, 0.013), (200, 0.0, 0.001))]
     ceiling.write_text(json.dumps({"benchmark": "privileged_ceiling", "rows": rows}))
-    text = _record(tmp_path, sources, ceiling_path=ceiling)
+    text = record_text(tmp_path, sources, ceiling_path=ceiling)
     line = next(x for x in text.splitlines() if x.startswith("| Distillation lifts"))
     assert "privileged-information ceiling at 40 training patients: +0.007 ± 0.004 AUC" in line  # 60 × 2/3 = 40
     assert "--ceiling ../ceiling.json --out results.md" in text
@@ -285,27 +187,27 @@ def test_a_new_run_folder_records_commit_date_and_machine(tmp_path):
     assert source_commit(tmp_path) == UNKNOWN  # not a git checkout
     (tmp_path / "cpuinfo").write_text("processor\t: 0\nmodel name\t: Test  CPU @ 2.0GHz\n")
     assert cpu_model(tmp_path / "cpuinfo") == "Test CPU @ 2.0GHz"
-    text = _record(tmp_path, [str(_with_summary(tmp_path / "run"))])
+    text = record_text(tmp_path, [str(_with_summary(tmp_path / "run"))])
     assert f"- commit: `{info['commit']}`" in text and ": as shipped" in text
     seg = tmp_path / "seg"
     prepare_run_dir(load_seg_config(CONFIG_DIR / "seg-demo-cpu.yaml"), seg, seg_config_identity, SEGMENTATION)
-    _csv(seg / "evaluation.csv", ["model", "dice_liver"], [["student", "0.9"]])
+    write_csv(seg / "evaluation.csv", ["model", "dice_liver"], [["student", "0.9"]])
     out = tmp_path / "seg.md"
     assert main(["results", str(seg), "--out", str(out)]) == 0
     assert "`seg-demo-cpu` sha256" in out.read_text() and ": as shipped" in out.read_text()
 
 
 def _with_summary(run):
-    _csv(run / "report" / "summary.csv", ["Method", *HEADER], [["student", *_metrics("0.7")]])
+    write_csv(run / "report" / "summary.csv", ["Method", *HEADER], [["student", *metrics("0.7")]])
     return run
 
 
 def test_a_pooled_folder_may_list_its_runs_in_sources_json(tmp_path, sources):
     pooled = tmp_path / "runs" / "pooled"
     (pooled / "sources.json").write_text(json.dumps({"runs": ["../demo-seed1", "../demo-seed2"]}))
-    with_file = _record(tmp_path, [str(pooled)])
+    with_file = record_text(tmp_path, [str(pooled)])
     named = build_record([sources[3]], tmp_path / "docs" / "results.md")
-    assert _section(with_file, "Table III — missing modality (demo-cpu)") == _section(named, "Table III — missing "
+    assert section(with_file, "Table III — missing modality (demo-cpu)") == section(named, "Table III — missing "
                                                                                              "modality (demo-cpu)")
     assert "- seeds: 1, 2" in with_file
     (pooled / "sources.json").write_text("[]")

@@ -5,7 +5,11 @@ writes the same bytes.
 
 Folders: a ``reactkd compare``/``ablate`` folder, a run folder (its ``tables/``, its evaluations on other
 cohorts, its report's summary and calibration; a ``seg-distill`` run's evaluation), or a pooled
-``robustness``/``dose --out`` folder given as ``DIR=RUN[,RUN...]`` with the runs it pooled."""
+``robustness``/``dose --out`` folder given as ``DIR=RUN[,RUN...]`` with the runs it pooled.
+
+``--collect DIR`` first copies the small files the record reads of each folder (run.json, config.yaml, the tables
+and summaries, a slim cohort.json; no checkpoint, image or cache) into ``DIR/<folder name>/`` and writes the record
+from the copies: committed beside the record, they regenerate it with the command its last section names."""
 
 from __future__ import annotations
 
@@ -27,6 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, type=Path, help="the markdown file to write (e.g. docs/results.md)")
     p.add_argument("--ceiling", type=Path,
                    help="JSON of benchmarks/privileged_ceiling.py --out: bounds what distillation can add")
+    p.add_argument("--collect", type=Path, metavar="DIR",
+                   help="copy what the record reads of each folder into DIR/<folder name>/ and write the record "
+                        "from the copies (e.g. docs/results/runs)")
     p.set_defaults(func=run)
 
 
@@ -34,7 +41,9 @@ def run(args: argparse.Namespace) -> int:
     if args.out.is_dir():
         raise IsADirectoryError(f"--out {args.out} is a folder; give the markdown file to write.")
     output_folder(args.out.parent)
+    if args.collect is not None:
+        output_folder(args.collect, "--collect")
     shipped = ShippedConfigs(loaders={SEGMENTATION: load_seg_config})
-    path = write_record(args.sources, args.out, args.ceiling, shipped)
+    path = write_record(args.sources, args.out, args.ceiling, shipped, args.collect)
     print(f"→ {path}")
     return 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from reactkd.report.record_claims import claim_rows, claims_markdown, read_ceiling
+from reactkd.report.record_collect import collect
 from reactkd.report.record_sources import ORDER, Section, parse_source, read_source, relative
 from reactkd.report.record_stamp import ShippedConfigs
 from reactkd.utils.atomic import atomic_write_text
@@ -74,10 +75,18 @@ def build_record(sources: list[str], out: Path, ceiling: dict | None = None, cei
 
 
 def write_record(sources: list[str], out: Path, ceiling_path: Path | None = None,
-                 shipped: ShippedConfigs | None = None) -> Path:
+                 shipped: ShippedConfigs | None = None, collect_into: Path | None = None) -> Path:
     """Read every source, then write the record to ``out`` atomically (nothing is written when a source is
-    refused); returns ``out``."""
+    refused); returns ``out``.
+
+    ``collect_into``: first copy what the record reads of every source (and the ceiling) into that folder
+    (:func:`~reactkd.report.record_collect.collect`) and write the record from the copies, so that its
+    "Regenerate" command names them.
+    """
     ceiling = read_ceiling(ceiling_path) if ceiling_path is not None else None
+    if collect_into is not None:
+        read_sections(sources, shipped)  # every source is one the record knows before anything is copied
+        sources, ceiling_path = collect(sources, Path(collect_into), ceiling_path)
     text = build_record(sources, Path(out), ceiling, ceiling_path, shipped)
     atomic_write_text(Path(out), text)
     return Path(out)

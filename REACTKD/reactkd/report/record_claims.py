@@ -15,7 +15,9 @@ Verdict rule (written under the table, so the record states it too):
 Bounds: the trait-oracle rows (a regression on the phantom's hidden traits, :mod:`reactkd.phantom.oracle`: what
 the images hold at the cohort's size) and, for distillation, the privileged-information ceiling of
 ``benchmarks/privileged_ceiling.py`` (``--ceiling``: the most a PET/CT teacher's soft labels added to a linear CT
-student on the phantom's traits at that number of training patients).
+student on the phantom's traits at that number of training patients) and the fold teachers' held-out AUC against
+their students' (a run report's fit gap, :mod:`reactkd.report.record_fit_gap`: a teacher no better than its student
+held out has little to pass on).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reactkd.evaluate.tables import Table
-from reactkd.report.record_sources import Section
+from reactkd.report.record_section import Section, config_name
 from reactkd.report.record_tables import ALPHA, Paired
 
 __all__ = ["Claim", "claim_rows", "claims_markdown", "read_ceiling", "MARGIN", "RULES"]
@@ -48,7 +50,8 @@ RULES = (f"Verdicts: a paired claim is *supported* when the mean per-fold AUC di
          f"condition is within {MARGIN} of the one it is compared with and the CT-only AUC is off chance (mean − std "
          f"over folds > 0.5); *not measured* where no section holds the table. Trait oracle: a regression on the "
          f"phantom's hidden traits (what the images hold at this cohort size); ceiling: "
-         f"`benchmarks/privileged_ceiling.py` (`--ceiling`).")
+         f"`benchmarks/privileged_ceiling.py` (`--ceiling`); teachers held out: the fold teachers' and students' "
+         f"held-out AUC of a run report's fit gap, where the record has one of the same config.")
 
 
 @dataclass(frozen=True)
@@ -150,13 +153,24 @@ class _Claims:
                 found.append(_paired_claim(claim, test, others, bound))
         return claim, "Table I, paired", found
 
+    def fit_gaps(self, name: str) -> list[str]:
+        """The fold teachers against their students held out, from each fit-gap section of config ``name``."""
+        out = []
+        for s in (s for s in self.of("fit_gap") if config_name(s.stamp) == name):
+            f = s.facts
+            out.append(f"teachers held out {_fmt(f.get('teacher_held_out'))} vs students "
+                       f"{_fmt(f.get('student_held_out'))} (teachers' training-set {_fmt(f.get('teacher_training'))}): "
+                       + self.where(s))
+        return out
+
     def distillation_helps(self):
         claim, found = "Distillation lifts the student above the same student on labels alone (Table I)", []
         for s in self.compare():
             alone = s.facts.get("paired", {}).get(ALONE)
             if alone is not None:
-                bound = (f"{ORACLE_CT} {_fmt(s.facts['auc'].get(ORACLE_CT))}; "
-                         + _ceiling_bound(self.ceiling, s.facts.get("patients"), s.facts.get("folds")))
+                bound = "; ".join([f"{ORACLE_CT} {_fmt(s.facts['auc'].get(ORACLE_CT))}",
+                                   _ceiling_bound(self.ceiling, s.facts.get("patients"), s.facts.get("folds")),
+                                   *self.fit_gaps(config_name(s.stamp))])
                 found.append(_paired_claim(claim, f"`{ALONE}` vs REACT-KD, paired: " + self.where(s, "/paired.csv"),
                                            {ALONE: alone}, bound))
         return claim, f"Table I, paired `{ALONE}` row", found

@@ -7,12 +7,12 @@ A folder is recognised by its files:
 - a **grading run folder** (``run.json`` of kind ``grading``): ``tables/table3_missing_modality.csv`` (Table
   III), ``tables/table4_dose.csv`` with ``table4_dose_response.csv`` (Table IV), ``tables/table4_dose_<cohort>.csv``
   and ``eval/<cohort>_native_*/summary.csv`` (another cohort, e.g. the CT-only external site),
-  ``report/summary.csv`` and ``report/calibration.csv`` (the run report);
+  ``report/summary.csv``, ``report/fit_gap.csv`` and ``report/calibration.csv`` (the run report);
 - a **segmentation run folder** (``run.json`` of kind ``segmentation``): ``evaluation.csv`` of ``seg-distill``;
 - a **pooled table folder** (``reactkd robustness`` / ``dose --run RUN … --out DIR``): the same table files
-  without ``run.json``. It does not record which runs it pooled, so they are named on the command line as
-  ``DIR=RUN[,RUN…]``, or listed in ``DIR/sources.json`` (``{"runs": [paths relative to DIR]}``); a ``RUN/tables``
-  folder is its run's.
+  (and ``fit_gap.csv``) without ``run.json``. It does not record which runs it pooled, so they are named on the
+  command line as ``DIR=RUN[,RUN…]``, or listed in ``DIR/sources.json`` (``{"runs": [paths relative to DIR]}``); a
+  ``RUN/tables`` folder is its run's.
 
 Anything else is refused in one line naming the folder, before anything is written.
 """
@@ -21,54 +21,48 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from reactkd.config.run_dir import GRADING, RUN_FILE, SEGMENTATION
 from reactkd.evaluate.tables import Table
-from reactkd.report.record_stamp import RunRecord, ShippedConfigs, Stamp, config_text, stamp_runs
+from reactkd.report.record_fit_gap import FIT_GAP, fit_gap_section
+from reactkd.report.record_section import Section, config_name
+from reactkd.report.record_stamp import (
+    RunRecord,
+    ShippedConfigs,
+    Stamp,
+    cohort_folder,
+    config_text,
+    read_cohort,
+    stamp_runs,
+)
 from reactkd.report.record_tables import formatted, mean_std, paired_rows, read_table
 
-__all__ = ["Section", "read_source", "ORDER", "TABLE3", "TABLE4"]
+__all__ = ["Section", "read_source", "parse_source", "suite_of", "suite_base", "pooled_runs", "ORDER", "TABLE3",
+           "TABLE4"]
 
 TABLE3, TABLE4 = "table3_missing_modality", "table4_dose"
-ORDER = ("compare", "ablate", "summary", "table3", "table4", "external", "external_dose", "calibration", "segmentation")
+ORDER = ("compare", "ablate", "summary", "fit_gap", "table3", "table4", "external", "external_dose", "calibration",
+         "segmentation")
 """Section kinds in the order of the record (the paper's tables first)."""
-
-
-@dataclass
-class Section:
-    """One table of the record: its kind (:data:`ORDER`), title, source folder, stamp, markdown body and the
-    figures the claims table reads (``facts``)."""
-
-    kind: str
-    title: str
-    source: Path
-    stamp: Stamp
-    body: list[str]  # markdown blocks (a paragraph or a table each), separated by a blank line in the record
-    facts: dict = field(default_factory=dict)
 
 
 def _auc(table: Table) -> dict[str, tuple[float, float]]:
     return {r[0]: mean_std(r[table.header.index("AUC")]) for r in table.rows} if "AUC" in table.header else {}
 
 
-def _config_name(stamp: Stamp) -> str:
-    return stamp.configs[0].name if stamp.configs else "?"
-
-
 def _patients(cohort: Path) -> int | None:
     """The number of patients the phantom cohort's ``cohort.json`` records (None: no phantom there)."""
     try:
-        return int(json.loads((cohort / "cohort.json").read_text(encoding="utf-8"))["parameters"]["n_patients"])
-    except (OSError, ValueError, KeyError, TypeError):
+        return int(read_cohort(cohort)["parameters"]["n_patients"])
+    except (ValueError, KeyError, TypeError):
         return None
 
 
 def _suite_sections(folder: Path, shipped: ShippedConfigs) -> list[Section]:
-    suite = _suite_base(folder)
+    suite = suite_base(folder)
     kind = yaml.safe_load((folder / "suite.yaml").read_text(encoding="utf-8"))["kind"]
     if not (folder / "table.csv").is_file():
         raise ValueError(f"{folder}: a {kind} suite without table.csv yet; finish it (re-run `reactkd {kind}`).")
@@ -85,7 +79,7 @@ def _suite_sections(folder: Path, shipped: ShippedConfigs) -> list[Section]:
         body += ["Paired with the first row over every (seed, fold): mean ± std of the per-fold AUC difference, "
                  "folds where the row is higher, two-sided Wilcoxon signed-rank p (uncorrected).", paired.to_markdown()]
     title = ("Table I — distillers" if kind == "compare" else "Table II — ablation: dose teacher × RGD × CBAM3D")
-    return [Section(kind, f"{title} ({_config_name(stamp)})", folder, stamp, body, facts)]
+    return [Section(kind, f"{title} ({config_name(stamp)})", folder, stamp, body, facts)]
 
 
 def _dose_section(kind: str, title: str, tables: Path, stem: str, source: Path, stamp: Stamp, facts: dict) -> Section:
@@ -101,7 +95,7 @@ def _dose_section(kind: str, title: str, tables: Path, stem: str, source: Path, 
 
 def _table_sections(tables: Path, source: Path, stamp: Stamp) -> list[Section]:
     """Tables III and IV (and Table IV on another cohort: ``table4_dose_<cohort>.csv``) in ``tables``."""
-    name = _config_name(stamp)
+    name = config_name(stamp)
     out = []
     if (tables / f"{TABLE3}.csv").is_file():
         t = read_table(tables / f"{TABLE3}.csv")
@@ -134,13 +128,14 @@ def _other_cohorts(folder: Path, stamp: Stamp) -> list[Section]:
         t = Table(header, tuple(rows))
         auc = _auc(t)
         ct_only = auc.get("no-pet", auc.get("all-inputs"))
-        out.append(Section("external", f"Cohort `{cohort}` ({_config_name(stamp)})", folder, stamp, [t.to_markdown()],
+        out.append(Section("external", f"Cohort `{cohort}` ({config_name(stamp)})", folder, stamp, [t.to_markdown()],
                            {"auc": ct_only, "cohort": cohort} if ct_only else {"cohort": cohort}))
     return out
 
 
-def _suite_base(folder: Path) -> tuple[str, str, Path, list[int]] | None:
-    """``(kind, base config text, cohort folder, seeds)`` of the suite in ``folder`` (None: no suite there)."""
+def suite_base(folder: Path) -> tuple[str, str, Path, list[int]] | None:
+    """``(kind, base config text, cohort folder, seeds)`` of the suite in ``folder`` (None: no suite there); its
+    cohort is ``folder/cohort`` where that holds a ``cohort.json``, else the base's ``data.manifest``'s folder."""
     path = folder / "suite.yaml"
     if not path.is_file():
         return None
@@ -148,12 +143,12 @@ def _suite_base(folder: Path) -> tuple[str, str, Path, list[int]] | None:
     base = request.get("base")
     if request.get("kind") not in ("compare", "ablate") or not isinstance(base, dict):
         raise ValueError(f"{folder}: suite.yaml of an unknown kind {request.get('kind')!r} (compare or ablate).")
-    manifest = (base.get("data") or {}).get("manifest")
-    cohort = Path(manifest).parent if manifest else folder / "cohort"
+    cohort = cohort_folder(folder / "cohort", (base.get("data") or {}).get("manifest"))
     return GRADING, config_text(base), cohort, list(request.get("seeds") or [])
 
 
-def _suite_of(run: Path) -> Path | None:
+def suite_of(run: Path) -> Path | None:
+    """The suite folder of a suite row ``SUITE/runs/seed*/<row>`` (None: the run is no suite's row)."""
     parents = run.resolve().parents
     return parents[2] if len(parents) > 2 and parents[1].name == "runs" else None
 
@@ -161,9 +156,9 @@ def _suite_of(run: Path) -> Path | None:
 def _stamp(runs: list[RunRecord], shipped: ShippedConfigs) -> Stamp:
     """Runs of one suite (``SUITE/runs/seed*/<row>``) are stamped with the suite's base config and cohort; others
     with their own."""
-    suites = {_suite_of(r.folder) for r in runs}
+    suites = {suite_of(r.folder) for r in runs}
     suite = next(iter(suites)) if len(suites) == 1 else None
-    base = _suite_base(suite) if suite is not None else None
+    base = suite_base(suite) if suite is not None else None
     if base is not None:
         base = (*base[:3], [r.seed for r in runs if r.seed is not None])
     return stamp_runs(runs, shipped, base)
@@ -171,7 +166,7 @@ def _stamp(runs: list[RunRecord], shipped: ShippedConfigs) -> Stamp:
 
 def _run_sections(run: RunRecord, shipped: ShippedConfigs) -> list[Section]:
     folder, stamp = run.folder, _stamp([run], shipped)
-    name = _config_name(stamp)
+    name = config_name(stamp)
     if run.kind == SEGMENTATION:
         if not (folder / "evaluation.csv").is_file():
             raise ValueError(f"{folder}: a segmentation run without evaluation.csv yet; finish `reactkd seg-distill`.")
@@ -183,6 +178,8 @@ def _run_sections(run: RunRecord, shipped: ShippedConfigs) -> list[Section]:
         t = read_table(folder / "report" / "summary.csv")
         out.append(Section("summary", f"Cross-validated students and teachers ({name})", folder, stamp,
                            [t.to_markdown()], {"auc": _auc(t)}))
+    if (folder / "report" / FIT_GAP).is_file():
+        out.append(fit_gap_section(folder / "report" / FIT_GAP, folder, stamp))
     out += _table_sections(folder / "tables", folder, stamp)
     out += _other_cohorts(folder, stamp)
     if (folder / "report" / "calibration.csv").is_file():
@@ -194,7 +191,9 @@ def _run_sections(run: RunRecord, shipped: ShippedConfigs) -> list[Section]:
     return out
 
 
-def _pooled_runs(folder: Path, named: list[Path]) -> list[Path]:
+def pooled_runs(folder: Path, named: list[Path]) -> list[Path]:
+    """The runs a pooled table folder pooled: those named with it, else its ``sources.json``'s, else (a
+    ``RUN/tables`` folder) its run."""
     if named:
         return named
     if (folder / "sources.json").is_file():
@@ -210,7 +209,7 @@ def _pooled_runs(folder: Path, named: list[Path]) -> list[Path]:
 
 
 def _has_tables(folder: Path) -> bool:
-    return (folder / f"{TABLE3}.csv").is_file() or any(folder.glob(f"{TABLE4}*.csv"))
+    return (folder / f"{TABLE3}.csv").is_file() or any(folder.glob(f"{TABLE4}*.csv")) or (folder / FIT_GAP).is_file()
 
 
 def parse_source(spec: str) -> tuple[Path, list[Path]]:
@@ -232,16 +231,17 @@ def read_source(spec: str, shipped: ShippedConfigs) -> list[Section]:
             raise FileNotFoundError(f"{path}: no such folder.")
     if named and not _has_tables(folder):
         raise ValueError(f"{folder}: runs are named only for a pooled table folder (robustness/dose --out), "
-                         f"and it holds no {TABLE3}.csv or {TABLE4}*.csv.")
+                         f"and it holds no {TABLE3}.csv, {TABLE4}*.csv or {FIT_GAP}.")
     if (folder / "suite.yaml").is_file():
         return _suite_sections(folder, shipped)
     if (folder / RUN_FILE).is_file() or (folder / "config.yaml").is_file():
         return _run_sections(RunRecord.read(folder), shipped)
     if _has_tables(folder):
-        runs = [RunRecord.read(r) for r in _pooled_runs(folder, named)]
-        return _table_sections(folder, folder, _stamp(runs, shipped))
+        stamp = _stamp([RunRecord.read(r) for r in pooled_runs(folder, named)], shipped)
+        fit_gap = [fit_gap_section(folder / FIT_GAP, folder, stamp)] if (folder / FIT_GAP).is_file() else []
+        return fit_gap + _table_sections(folder, folder, stamp)
     raise ValueError(f"{folder}: not a folder `reactkd results` knows (no suite.yaml of compare/ablate, no run.json "
-                     f"of a run folder, no {TABLE3}.csv or {TABLE4}*.csv of robustness/dose --out).")
+                     f"of a run folder, no {TABLE3}.csv, {TABLE4}*.csv or {FIT_GAP} of a pooled folder).")
 
 
 def relative(path: Path, start: Path) -> str:

@@ -10,7 +10,12 @@ recorded"); its date then comes from the file dates of ``run.json``, and the sta
 name (``reactkd/configs/NAME.yaml``) is resolved the way a run resolved it (loaded, with the run's ``seed``,
 dumped as :func:`reactkd.config.load.dump_config` writes ``config.yaml``) and hashed alike: a different hash
 means the shipped config (or its defaults) changed since the run, or the run overrode a value; the section is
-marked stale and the keys that differ are named.
+marked stale and the keys that differ are named. Where a run's files lie is no setting: ``data.cache_dir``, and a
+``data.manifest`` that is the config's own phantom cohort generated elsewhere (:mod:`reactkd.report.record_location`),
+are read as shipped before hashing, and the stamp says so.
+
+**Cohort.** A run's cohort is ``RUN/cohort/cohort.json`` where there is one (the embedded phantom, or the slim copy
+``reactkd results --collect`` keeps beside a run's summary), else the ``cohort.json`` beside its ``data.manifest``.
 """
 
 from __future__ import annotations
@@ -30,11 +35,33 @@ from reactkd.config.provenance import UNKNOWN
 from reactkd.config.run_dir import GRADING, RUN_FILE, read_run_info
 from reactkd.config.shipped import CONFIG_DIR
 from reactkd.phantom.cohort import GENERATOR
+from reactkd.report.record_location import as_located
 from reactkd.utils.typed import to_dict
 
-__all__ = ["RunRecord", "ConfigCheck", "ShippedConfigs", "Stamp", "stamp_runs", "config_text", "NOT_RECORDED"]
+__all__ = ["RunRecord", "ConfigCheck", "ShippedConfigs", "Stamp", "stamp_runs", "config_text", "NOT_RECORDED",
+           "cohort_folder", "read_cohort", "COHORT_FILE", "FILE_DATE"]
 
 NOT_RECORDED = "not recorded"
+COHORT_FILE = "cohort.json"
+FILE_DATE = "run_json_file_date"
+"""The key a collected copy of a ``run.json`` without a creation date keeps the original's file date under."""
+
+
+def cohort_folder(own: Path, manifest: str | None) -> Path:
+    """The folder of a run's (or suite's) cohort: ``own`` where it holds a ``cohort.json``, else the manifest's
+    folder, else ``own`` (nothing recorded)."""
+    if (own / COHORT_FILE).is_file() or not manifest:
+        return own
+    return Path(manifest).parent
+
+
+def read_cohort(folder: Path) -> dict | None:
+    """``folder/cohort.json`` as a mapping; None where there is none or it is no readable JSON object."""
+    try:
+        meta = json.loads((folder / COHORT_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) else None
 
 
 def config_text(mapping: Mapping) -> str:
@@ -78,15 +105,19 @@ class RunRecord:
         return self.config.get("seed")
 
     def cohort_dir(self) -> Path:
-        """The cohort the run trained on: its ``data.manifest``'s folder, else the embedded one in the run."""
-        manifest = (self.config.get("data") or {}).get("manifest")
-        return Path(manifest).parent if manifest else self.folder / "cohort"
+        """The cohort the run trained on: ``RUN/cohort`` where it holds a ``cohort.json``, else its
+        ``data.manifest``'s folder."""
+        return cohort_folder(self.folder / "cohort", (self.config.get("data") or {}).get("manifest"))
 
     def date(self) -> tuple[str, bool]:
-        """``(YYYY-MM-DD, recorded)``: the creation date in ``run.json``, else ``run.json``'s file date."""
+        """``(YYYY-MM-DD, recorded)``: the creation date in ``run.json``, else ``run.json``'s file date (kept in a
+        collected copy's ``run.json`` as :data:`FILE_DATE`, since a checkout does not keep file dates)."""
         created = self.info.get("created")
         if isinstance(created, str) and len(created) >= 10:
             return created[:10], True
+        kept = self.info.get(FILE_DATE)
+        if isinstance(kept, str) and len(kept) == 10:
+            return kept, False
         mtime = (self.folder / RUN_FILE).stat().st_mtime
         return datetime.datetime.fromtimestamp(mtime, datetime.timezone.utc).date().isoformat(), False
 
@@ -109,7 +140,8 @@ class ConfigCheck:
     """One resolved config of a section against the shipped config of its name.
 
     ``shipped_sha256`` is None where there is nothing to compare with (no shipped config of that name, or a
-    kind of run this record cannot resolve); ``differs`` names the keys (dotted) where the two disagree.
+    kind of run this record cannot resolve); ``differs`` names the keys (dotted) where the two disagree;
+    ``located`` the location keys read as shipped before hashing (``sha256`` is then of the config so read).
     """
 
     name: str
@@ -117,6 +149,7 @@ class ConfigCheck:
     sha256: str
     shipped_sha256: str | None
     differs: tuple[str, ...] = ()
+    located: tuple[str, ...] = ()
 
     @property
     def stale(self) -> bool:
@@ -131,28 +164,29 @@ class ShippedConfigs:
         self.config_dir = Path(config_dir)
         self.loaders = {GRADING: load_config, **(loaders or {})}
 
-    def check(self, kind: str, text: str) -> ConfigCheck:
-        """Check a config's text (``config.yaml`` or a suite's base) against the shipped config of its name."""
+    def check(self, kind: str, text: str, cohort: Mapping | None = None) -> ConfigCheck:
+        """Check a config's text (``config.yaml`` or a suite's base) against the shipped config of its name;
+        ``cohort``: the ``cohort.json`` of the cohort it trained on (None: none found)."""
         mapping = yaml.safe_load(text) or {}
         name, seed = str(mapping.get("name", "?")), mapping.get("seed")
         path = self.config_dir / f"{name}.yaml"
         if kind not in self.loaders or not path.is_file():
             return ConfigCheck(name, seed, sha256(text), None)
         shipped = config_text(to_dict(self.loaders[kind](path, [f"seed={seed}"] if seed is not None else None)))
-        return ConfigCheck(name, seed, sha256(text), sha256(shipped),
-                           tuple(_differences(mapping, yaml.safe_load(shipped))))
+        ours = yaml.safe_load(shipped)
+        located, keys = as_located(mapping, ours, cohort)
+        return ConfigCheck(name, seed, sha256(config_text(located) if keys else text), sha256(shipped),
+                           tuple(_differences(located, ours)), keys)
 
 
 def describe_cohort(folder: Path) -> str:
     """The phantom generator and parameters from ``folder/cohort.json``, or why there are none."""
-    path = folder / "cohort.json"
-    if not path.is_file():
+    if not (folder / COHORT_FILE).is_file():
         return f"{NOT_RECORDED} (no cohort.json beside the run's manifest)"
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError:
-        return f"{NOT_RECORDED} (cohort.json is not readable JSON)"
-    if not isinstance(meta, dict) or meta.get("generator") != GENERATOR:
+    meta = read_cohort(folder)
+    if meta is None:
+        return f"{NOT_RECORDED} (cohort.json is not a readable JSON object)"
+    if meta.get("generator") != GENERATOR:
         return "not the phantom (a cohort.json of another generator)"
     p = meta.get("parameters") or {}
     return (f"{GENERATOR} version {meta.get('generator_version', '?')} ({p.get('site', 'main')} site, "
@@ -198,6 +232,9 @@ class Stamp:
             seed = f" (seed {c.seed})" if len(self.configs) > 1 else ""
             status = ("as shipped" if c.shipped_sha256 == c.sha256 else "**stale**" if c.stale
                       else "no shipped config of this name: not compared")
+            if c.located:
+                keys = ", ".join(f"`{k}`" for k in c.located)
+                status += f" (hashed with {keys} as shipped: where its cohort and cache lie, not settings)"
             configs.append(f"`{c.name}`{seed} sha256 `{c.sha256}`: {status}")
         if self.dates:
             span = self.dates[0] if len(self.dates) == 1 else f"{self.dates[0]} to {self.dates[-1]}"
@@ -224,11 +261,14 @@ def stamp_runs(runs: list[RunRecord], shipped: ShippedConfigs, base: tuple[str, 
     """
     if base is not None:
         kind, text, cohort, seeds = base
-        checks = [shipped.check(kind, text)]
+        checks = [shipped.check(kind, text, read_cohort(cohort))]
         cohorts = [describe_cohort(cohort)]
     else:
-        texts = {r.config_text: r.kind for r in sorted(runs, key=lambda r: (r.seed is None, r.seed or 0))}
-        checks = [shipped.check(kind, text) for text, kind in texts.items()]
+        texts: dict[str, RunRecord] = {}
+        for r in sorted(runs, key=lambda r: (r.seed is None, r.seed or 0)):
+            texts.setdefault(r.config_text, r)
+        checks = list(dict.fromkeys(shipped.check(r.kind, text, read_cohort(r.cohort_dir()))
+                                    for text, r in texts.items()))
         cohorts = [describe_cohort(r.cohort_dir()) for r in runs]
         seeds = [r.seed for r in runs if r.seed is not None]
     dates = [r.date() for r in runs]
