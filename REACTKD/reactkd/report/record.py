@@ -4,7 +4,9 @@ and hash, cohort, seeds, machine and date (:mod:`reactkd.report.record_stamp`); 
 longer the shipped one is marked **stale** in its heading and in a line under it.
 
 The file holds only what the folders recorded, never the time or place of writing it, so the same folders give
-the same bytes (paths are written relative to the record's own folder).
+the same bytes (paths are written relative to the record's own folder). Written with ``collect_into``, the record
+is made from copies of the small files it reads (:mod:`reactkd.report.record_collect`), which, committed beside it,
+regenerate it on any checkout.
 """
 
 from __future__ import annotations
