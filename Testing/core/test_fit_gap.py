@@ -14,9 +14,10 @@ from reactkd.cohort import read_folds
 from reactkd.config.identity import teacher_key
 from reactkd.config.run_dir import read_run_config
 from reactkd.evaluate.predictions import read_predictions
+from reactkd.evaluate.tables import Table
 from reactkd.experiments.cross_validation import run_experiment
 from reactkd.inference.fit_gap import FIT_GAP_COLUMNS, fit_gap_predictions, fit_gap_table
-from reactkd.report.run_report import FIT_GAP_TEXT, fit_gap_section
+from reactkd.report.run_report import FIT_GAP_TEXT, fit_gap_section, fit_gap_verdict
 from reactkd.train.data import load_records
 
 
@@ -139,3 +140,14 @@ def test_the_run_report_shows_the_table(predicted_run, tmp_path, capsys):
     text = index.read_text()
     assert "| Teacher training-set AUC |" in text and FIT_GAP_TEXT in text
     assert ">Student held-out AUC</th>" in (run / "report" / "index.html").read_text()
+
+
+def test_the_verdict_says_whether_the_teachers_are_as_good_held_out_and_why_not():
+    def table(teacher_train, teacher_held, student_held):
+        return Table(FIT_GAP_COLUMNS, (("mean ± std", teacher_train, teacher_held, "0.900 ± 0.010", student_held,
+                                        "46.0 ± 0.0", "23.0 ± 0.0"),))
+
+    weaker = fit_gap_verdict(table("0.907 ± 0.070", "0.735 ± 0.090", "0.824 ± 0.020"))
+    assert "weaker than the students (0.824)" in weaker and "(0.907)" in weaker and "memorising" in weaker
+    assert "at least as good" in fit_gap_verdict(table("0.900 ± 0.010", "0.850 ± 0.010", "0.824 ± 0.020"))
+    assert "not defined" in fit_gap_verdict(table("n/a", "n/a", "0.824 ± 0.020"))

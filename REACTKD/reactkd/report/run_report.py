@@ -20,7 +20,7 @@ from reactkd.inference.topology import topology_figures
 from reactkd.report.calibration import calibration_section
 from reactkd.report.html import write_html
 
-__all__ = ["write_report", "fit_gap_section", "MODELS", "FIT_GAP_TEXT"]
+__all__ = ["write_report", "fit_gap_section", "fit_gap_verdict", "MODELS", "FIT_GAP_TEXT"]
 
 MODELS = {"student": "fold*/predictions.csv", "teacher": "fold*/teacher_predictions.csv"}
 
@@ -61,7 +61,29 @@ def fit_gap_section(run: Path, out: Path, *, device: str | None = None, precisio
         (out / "fit_gap.csv").unlink(missing_ok=True)  # no table of an earlier state of the run
         return lines + [f"Not computed: {err}", ""]
     table.to_csv(out / "fit_gap.csv")
-    return lines + [table.to_markdown(), "As CSV: [fit_gap.csv](fit_gap.csv)", ""]
+    return lines + [table.to_markdown(), "As CSV: [fit_gap.csv](fit_gap.csv)", "", fit_gap_verdict(table), ""]
+
+
+def _mean_of(cell: str) -> float:
+    return float(cell.split("±")[0])
+
+
+def fit_gap_verdict(table) -> str:
+    """One sentence on the fit gap's mean row: whether the teachers are at least as good held out as the
+    students and, where they are not, why (they fit their training patients better than anything held out)."""
+    mean = dict(zip(table.header, table.rows[-1], strict=True))
+    try:
+        t_train, t_held, s_held = (_mean_of(mean[c]) for c in (
+            "Teacher training-set AUC", "Teacher held-out AUC", "Student held-out AUC"))
+    except ValueError:  # n/a: a grade missing from every fold
+        return "The mean AUCs are not defined for this run (a grade missing from its folds)."
+    if t_held >= s_held:
+        return (f"Held out, the teachers ({t_held:.3f}) are at least as good as the students ({s_held:.3f}), "
+                f"as distillation presumes.")
+    return (f"Held out, the teachers ({t_held:.3f}) are weaker than the students ({s_held:.3f}): they fit their "
+            f"training patients ({t_train:.3f}) far better than new ones, memorising them at this cohort size. On "
+            f"the students' training cases their soft labels then mostly repeat the labels, and distillation has "
+            f"little to add.")
 
 
 def write_report(run: str | Path, title: str | None = None, extra_sections: list[str] | None = None, *,
