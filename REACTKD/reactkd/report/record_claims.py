@@ -206,6 +206,14 @@ class _Claims:
                                f"CT-only AUC {_fmt(ct_only)} (Table III of the same runs): a student that does not "
                                "read the CT is unmoved by its dose",
                                SUPPORTED if drop <= MARGIN and _off_chance(ct_only) else NOT_SUPPORTED))
+        for s in (s for s in self.of("external_dose") if {NATIVE, SEVERE} <= set(s.facts.get("by_dose") or {})):
+            auc, noise = s.facts["by_dose"], s.facts.get("noise", {})  # a CT-only cohort: the paper's Table IV
+            drop = _drop(auc[NATIVE], auc[SEVERE])
+            liver = f"; liver noise {noise.get(NATIVE)} → {noise.get(SEVERE)} HU" if noise else ""
+            found.append(Claim(claim, f"cohort `{s.facts['cohort']}`, CT only, `{SEVERE}` vs `{NATIVE}`: "
+                               + self.where(s), f"{_fmt(auc[SEVERE])} vs {_fmt(auc[NATIVE])} (Δ {-drop:+.3f}){liver}",
+                               "the CT-only student's own AUC at native dose",
+                               SUPPORTED if drop <= MARGIN and _off_chance(auc[NATIVE]) else NOT_SUPPORTED))
         return claim, "Table IV", found
 
     def external(self):

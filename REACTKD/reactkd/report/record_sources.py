@@ -108,6 +108,7 @@ def _table_sections(tables: Path, source: Path, stamp: Stamp) -> list[Section]:
         if cohort not in ("response", "numeric") and not cohort.endswith(("_response", "_numeric")):
             section = _dose_section("external_dose", f"Cohort `{cohort}`: CT dose ({name})", tables, path.stem,
                                     source, stamp, {"cohort": cohort})
+            section.facts["by_dose"] = section.facts["auc"]
             section.facts["auc"] = section.facts["auc"].get("native")  # the CT as acquired, for the claims
             out.append(section)
     return out
