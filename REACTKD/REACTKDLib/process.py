@@ -266,6 +266,7 @@ class BackgroundProcess:
         stop_process_tree(self._proc.pid, grace_s)
         try:
             self._proc.wait(grace_s)
+            self._reader.join(grace_s)  # its output read to the end: ``running`` is False once cancel returns
         except Exception as err:  # noqa: BLE001 - never raise into Slicer
             log.warning("REACTKD: process %s did not end after being stopped: %s", self.pid, err)
         self.close_stdin()

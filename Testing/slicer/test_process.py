@@ -53,6 +53,16 @@ def test_wait_timeout_cancels():
     assert proc.cancelled and proc.wait(10) is not None
 
 
+def test_a_cancelled_process_is_not_running_once_cancel_returns():
+    code = "while True:\n    print('x' * 200, flush=True)"  # the pipe stays full: output is left to read
+    proc = BackgroundProcess([sys.executable, "-c", code])
+    put = proc._queue.put
+    proc._queue.put = lambda line: (time.sleep(0.002), put(line))  # a reader that lags, as on a loaded machine
+    time.sleep(0.3)
+    proc.cancel()
+    assert not proc.running and proc.returncode is not None  # its output read to the end, at once
+
+
 def test_wait_draws_between_polls():
     """A scripted wait keeps the application drawing: ``process_events`` runs while the child works."""
     calls = []
