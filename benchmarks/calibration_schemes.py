@@ -21,7 +21,9 @@ the mean negative log-likelihood:
 
 ``none`` is the uncalibrated baseline; a scheme "lowers both" when its mean ECE over the runs is below
 ``none``'s on held-out folds and, with ``--fresh``, on the fresh cohort. Prints a markdown table (mean ± sample
-standard deviation over the runs) and the JSON object (per run and scheme: temperatures and scores).
+standard deviation over the runs) and the JSON object (per run and scheme: temperatures and scores). With
+``--out``, the runs and the fresh manifest are named relative to the JSON file's folder, so the JSON and the runs
+may move together (``reactkd results --calibration FILE.json`` reads it and stamps it from those runs).
 
 Usage (seconds per run on a CPU; evaluating a fresh cohort runs every fold student once per case)::
 
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -138,6 +141,16 @@ def markdown_table(summary: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def named(path: Path, out: Path | None) -> str:
+    """``path`` as the JSON names it: relative to the folder of ``out`` (POSIX separators), else as given."""
+    if out is None:
+        return str(path)
+    try:
+        return Path(os.path.relpath(path.resolve(), out.resolve().parent)).as_posix()
+    except ValueError:  # another drive (Windows): no relative path
+        return str(path.resolve())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="trained run folders (e.g. seeds)")
@@ -156,13 +169,14 @@ def main(argv: list[str] | None = None) -> int:
                 raise ValueError(f"{run}: not a run folder (no folds.json).")
         if args.fresh is not None and not args.fresh.is_file():
             raise ValueError(f"--fresh {args.fresh}: no such manifest.")
-        per_run = {str(run): measure_run(run, args.schemes, args.fresh, args.device, args.precision)
+        per_run = {named(run, args.out): measure_run(run, args.schemes, args.fresh, args.device, args.precision)
                    for run in args.runs}
     except (ValueError, FileNotFoundError) as exc:
         print(f"calibration_schemes: {exc}", file=sys.stderr)
         return 2
     summary = summarise(per_run, args.schemes)
-    result = {"runs": [str(r) for r in args.runs], "fresh": None if args.fresh is None else str(args.fresh),
+    result = {"runs": [named(r, args.out) for r in args.runs],
+              "fresh": None if args.fresh is None else named(args.fresh, args.out),
               "n_bins": N_BINS, "schemes": args.schemes, "per_run": per_run, "summary": summary}
     text = json.dumps(result, indent=1)
     if args.out:

@@ -166,8 +166,9 @@ def test_the_scheme_benchmark_measures_every_scheme_on_held_out_folds_and_a_coho
     text = capsys.readouterr().out
     assert text.startswith("| scheme | held-out ECE |") and "| none |" in text and "(baseline)" in text
     result = json.loads(out.read_text())
-    assert result["schemes"] == list(SCHEMES) and result["runs"] == [str(run)]
-    measured = result["per_run"][str(run)]
+    assert result["schemes"] == list(SCHEMES) and result["runs"] == ["run"]  # relative to the JSON's folder
+    assert (out.parent / result["fresh"]).resolve() == tiny_cohort.resolve()
+    measured = result["per_run"]["run"]
     assert measured["none"]["temperatures"] == [1.0, 1.0]
     assert len(set(measured["pooled"]["temperatures"])) == 1
     cases = len(read_manifest(tiny_cohort))  # every case once: held out by its fold, and on the cohort

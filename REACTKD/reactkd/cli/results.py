@@ -7,6 +7,10 @@ Folders: a ``reactkd compare``/``ablate`` folder, a run folder (its ``tables/``,
 cohorts, its report's summary and calibration; a ``seg-distill`` run's evaluation), or a pooled
 ``robustness``/``dose --out`` folder given as ``DIR=RUN[,RUN...]`` with the runs it pooled.
 
+``--calibration FILE.json`` (``benchmarks/calibration_schemes.py RUN … --fresh MANIFEST --out FILE.json``) adds a
+section after the calibration: per scheme, the held-out and fresh-cohort ECE and NLL over the runs, whether it lowers
+ECE in both, and the shipped default; stamped from the runs the JSON names.
+
 ``--collect DIR`` first copies the small files the record reads of each folder (run.json, config.yaml, the tables
 and summaries, a slim cohort.json; no checkpoint, image or cache) into ``DIR/<folder name>/`` and writes the record
 from the copies: committed beside the record, they regenerate it with the command its last section names."""
@@ -31,6 +35,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, type=Path, help="the markdown file to write (e.g. docs/results.md)")
     p.add_argument("--ceiling", type=Path,
                    help="JSON of benchmarks/privileged_ceiling.py --out: bounds what distillation can add")
+    p.add_argument("--calibration", type=Path, metavar="FILE.json",
+                   help="JSON of benchmarks/calibration_schemes.py --out: a section comparing the calibration schemes "
+                        "over its runs")
     p.add_argument("--collect", type=Path, metavar="DIR",
                    help="copy what the record reads of each folder into DIR/<folder name>/ and write the record "
                         "from the copies (e.g. docs/results/runs)")
@@ -44,6 +51,6 @@ def run(args: argparse.Namespace) -> int:
     if args.collect is not None:
         output_folder(args.collect, "--collect")
     shipped = ShippedConfigs(loaders={SEGMENTATION: load_seg_config})
-    path = write_record(args.sources, args.out, args.ceiling, shipped, args.collect)
+    path = write_record(args.sources, args.out, args.ceiling, shipped, args.collect, args.calibration)
     print(f"→ {path}")
     return 0

@@ -14,7 +14,9 @@ What is copied (:mod:`reactkd.report.record_sources` reads nothing else):
   them, so the copy needs no ``DIR=RUN,…`` on the command line;
 - a cohort: a slim ``cohort.json`` (generator, its version and parameters; no per-case truth) in ``cohort/`` of the
   run or suite, where the record looks first (:func:`reactkd.report.record_stamp.cohort_folder`);
-- the ``--ceiling`` JSON, as ``DIR/<its name>``.
+- the ``--ceiling`` JSON, as ``DIR/<its name>``;
+- the ``--calibration`` JSON, as ``DIR/<its name>``, and the runs it names like a run given (each once), the copy
+  naming their copies (relative to ``DIR``).
 
 No checkpoint, image, cache or prediction file is copied. A ``run.json`` without a creation date keeps its file date
 (:data:`~reactkd.report.record_stamp.FILE_DATE`). Everything is staged first and each ``DIR/<name>`` is then replaced
@@ -30,6 +32,7 @@ import shutil
 from pathlib import Path
 
 from reactkd.config.run_dir import RUN_FILE
+from reactkd.report.record_calibration import read_calibration_schemes, relocated, scheme_runs
 from reactkd.report.record_fit_gap import FIT_GAP
 from reactkd.report.record_sources import TABLE3, TABLE4, parse_source, pooled_runs, suite_base, suite_of
 from reactkd.report.record_stamp import COHORT_FILE, FILE_DATE, RunRecord, read_cohort
@@ -120,6 +123,16 @@ class _Plan:
         self.files[root / SOURCES] = json.dumps({"runs": listed}, indent=2) + "\n"
         return root
 
+    def calibration(self, path: Path) -> Path:
+        """Plan the calibration-schemes JSON and its runs; returns where its copy is."""
+        data = read_calibration_schemes(path)
+        copy = self.into / path.name
+        self.claim(copy, path)
+        names = {name: Path(os.path.relpath(self.run(run, self.into), self.into)).as_posix()
+                 for name, run in zip(data["runs"], scheme_runs(data, path))}
+        self.files[copy] = relocated(data, names)
+        return copy
+
 
 def _run_json(path: Path) -> str:
     """A ``run.json`` as copied: as it is, with its file date where it records no creation date (an earlier copy
@@ -134,9 +147,11 @@ def _run_json(path: Path) -> str:
     return json.dumps(info, indent=2) + "\n"
 
 
-def collect(sources: list[str], into: Path, ceiling: Path | None = None) -> tuple[list[str], Path | None]:
+def collect(sources: list[str], into: Path, ceiling: Path | None = None, calibration: Path | None = None
+            ) -> tuple[list[str], Path | None, Path | None]:
     """Copy what the record reads of ``sources`` (folders, or ``DIR=RUN[,RUN…]``; each already read once, so each
-    is one the record knows) and of ``ceiling`` into ``into``; returns the copies' sources and ceiling.
+    is one the record knows), of ``ceiling`` and of ``calibration`` (with its runs) into ``into``; returns the
+    copies' sources, ceiling and calibration JSON.
 
     Raises:
         ValueError: two different folders would be copied to the same place (nothing is written then).
@@ -149,6 +164,7 @@ def collect(sources: list[str], into: Path, ceiling: Path | None = None) -> tupl
         ceiling_copy = into / Path(ceiling).name
         plan.claim(ceiling_copy, Path(ceiling))
         plan.files[ceiling_copy] = Path(ceiling)
+    calibration_copy = plan.calibration(Path(calibration)) if calibration is not None else None
     staging = into / f".collecting-{os.getpid()}"
     try:
         for dest, what in plan.files.items():
@@ -168,4 +184,4 @@ def collect(sources: list[str], into: Path, ceiling: Path | None = None) -> tupl
                 os.replace(staging / top.name, top)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return copies, ceiling_copy
+    return copies, ceiling_copy, calibration_copy

@@ -40,12 +40,12 @@ from reactkd.report.record_stamp import (
 )
 from reactkd.report.record_tables import formatted, mean_std, paired_rows, read_table
 
-__all__ = ["Section", "read_source", "parse_source", "suite_of", "suite_base", "pooled_runs", "ORDER", "TABLE3",
-           "TABLE4"]
+__all__ = ["Section", "read_source", "parse_source", "suite_of", "suite_base", "pooled_runs", "run_stamp", "ORDER",
+           "TABLE3", "TABLE4"]
 
 TABLE3, TABLE4 = "table3_missing_modality", "table4_dose"
 ORDER = ("compare", "ablate", "summary", "fit_gap", "table3", "table4", "external", "external_dose", "calibration",
-         "segmentation")
+         "calibration_schemes", "segmentation")
 """Section kinds in the order of the record (the paper's tables first)."""
 
 
@@ -154,7 +154,7 @@ def suite_of(run: Path) -> Path | None:
     return parents[2] if len(parents) > 2 and parents[1].name == "runs" else None
 
 
-def _stamp(runs: list[RunRecord], shipped: ShippedConfigs) -> Stamp:
+def run_stamp(runs: list[RunRecord], shipped: ShippedConfigs) -> Stamp:
     """Runs of one suite (``SUITE/runs/seed*/<row>``) are stamped with the suite's base config and cohort; others
     with their own."""
     suites = {suite_of(r.folder) for r in runs}
@@ -166,7 +166,7 @@ def _stamp(runs: list[RunRecord], shipped: ShippedConfigs) -> Stamp:
 
 
 def _run_sections(run: RunRecord, shipped: ShippedConfigs) -> list[Section]:
-    folder, stamp = run.folder, _stamp([run], shipped)
+    folder, stamp = run.folder, run_stamp([run], shipped)
     name = config_name(stamp)
     if run.kind == SEGMENTATION:
         if not (folder / "evaluation.csv").is_file():
@@ -238,7 +238,7 @@ def read_source(spec: str, shipped: ShippedConfigs) -> list[Section]:
     if (folder / RUN_FILE).is_file() or (folder / "config.yaml").is_file():
         return _run_sections(RunRecord.read(folder), shipped)
     if _has_tables(folder):
-        stamp = _stamp([RunRecord.read(r) for r in pooled_runs(folder, named)], shipped)
+        stamp = run_stamp([RunRecord.read(r) for r in pooled_runs(folder, named)], shipped)
         fit_gap = [fit_gap_section(folder / FIT_GAP, folder, stamp)] if (folder / FIT_GAP).is_file() else []
         return fit_gap + _table_sections(folder, folder, stamp)
     raise ValueError(f"{folder}: not a folder `reactkd results` knows (no suite.yaml of compare/ablate, no run.json "
