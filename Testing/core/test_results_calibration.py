@@ -70,12 +70,13 @@ def test_runs_named_as_given_no_scheme_that_lowers_and_no_fresh_cohort(tmp_path,
     shipped = "as shipped" if DEFAULT_SCHEME == "none" else f"by the rule `none` ships, not `{DEFAULT_SCHEME}`"
     assert f"Here no scheme lowers ECE in both: {shipped}." in body
     data["summary"]["pooled"]["lowers_ece"] = True
+    data["summary"]["pooled"]["held_out_nll"]["runs"] = 1  # one run: no spread
     data["fresh"] = None
     for row in data["summary"].values():
         del row["fresh_ece"], row["fresh_nll"]
     beside.write_text(json.dumps(data))
     body = section(_record(tmp_path, [sources[2], "--calibration", str(beside)]), TITLE)
-    assert "| pooled | 0.070 ± 0.010 | 0.880 ± 0.020 | — | — | yes (held-out only) |" in body
+    assert "| pooled | 0.070 ± 0.010 | 0.880 | — | — | yes (held-out only) |" in body
     assert "No fresh cohort was measured, so the rule is not judged here." in body
 
 

@@ -86,7 +86,8 @@ def _cell(row: dict, key: str) -> str:
     if not isinstance(value, dict) or value.get("mean") is None:
         return "—"
     std = value.get("std")
-    return format_mean_std(float(value["mean"]), math.nan if std is None else float(std))
+    one_run = value.get("runs") == 1  # no spread to show
+    return format_mean_std(float(value["mean"]), math.nan if std is None or one_run else float(std))
 
 
 def _lowers(name: str, row: dict) -> str:
