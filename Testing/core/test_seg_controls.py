@@ -9,6 +9,7 @@ import shutil
 
 import pytest
 import torch
+from test_seg_pinned import TINY_RUN
 
 import reactkd.phantom.cohort as phantom
 import reactkd.segment.experiment as experiment
@@ -19,19 +20,10 @@ from reactkd.segment.controls import SEG_CONTROLS, STREAMS_FILE
 from reactkd.segment.inference import load_seg_model
 from reactkd.train.checkpoint import load_checkpoint
 
-# Seconds on one thread: 4 phantom patients at 12 mm, two epochs per stage.
-TINY = {
-    "name": "seg-controls", "seed": 1, "device": "cpu",
-    "data": {"phantom_patients": 4, "spacing_mm": 12.0, "patch_size": 16, "patches_per_case": 2,
-             "val_share": 0.25, "test_share": 0.25},
-    "teacher": {"family": "segresnet", "kwargs": {"init_filters": 8, "blocks_down": [1, 1], "blocks_up": [1]}},
-    "student": {"shrink": 1, "min_channels": 4},
-    "loss": {"class_weights": [0.5, 1.0, 2.0]},
-    "stage1": {"epochs": 2, "batch_size": 2, "optimizer": {"name": "adamw", "lr": 0.003}},
-    "stage2": {"epochs": 2, "batch_size": 2, "optimizer": {"name": "adamw", "lr": 0.003}},
-    "distiller": {"name": "seg_reco", "kwargs": {"num_positions": 16, "levels": ["enc2", "dec1"], "kd_weight": 0.5,
-                                                 "warmup_epochs": 1}},
-}
+# Seconds on one thread: the pinned tiny run (4 phantom patients at 12 mm, two epochs per stage) with the
+# default controls.
+TINY = {**TINY_RUN, "name": "seg-controls", "seed": 1,
+        "stage2": {k: v for k, v in TINY_RUN["stage2"].items() if k != "controls"}}
 TEACHER_TERMS = {"train_loss_kd", "train_loss_sard", "train_loss_ca"}
 
 
