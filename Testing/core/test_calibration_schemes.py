@@ -105,9 +105,10 @@ def test_calibration_json_keeps_the_scheme_and_refits_another_from_the_stored_lo
     from reactkd.report.run_report import write_report
 
     run = shutil.copytree(tiny_run, tmp_path / "run")
-    first = calibrate.calibrate_run(run, log=lambda *_: None)
+    assert {s["scheme"] for s in calibrate.calibrate_run(run, log=lambda *_: None)} == {DEFAULT_SCHEME}
+    first = calibrate.calibrate_run(run, scheme="per-fold", log=lambda *_: None)
     saved = _stored(run)
-    assert saved == first and {s["scheme"] for s in saved} == {DEFAULT_SCHEME}
+    assert saved == first and {s["scheme"] for s in saved} == {"per-fold"}
     for s in saved:
         z, y = np.asarray(s["validation_logits"]), np.asarray(s["validation_labels"])
         assert z.shape == (len(s["validation_cases"]), 3) and y.shape == (len(z),)
@@ -144,7 +145,7 @@ def test_a_file_without_validation_logits_is_upgraded_with_the_same_temperature(
     from reactkd.inference.calibrate import calibrate_run
 
     run = shutil.copytree(tiny_run, tmp_path / "run")
-    new = calibrate_run(run, log=lambda *_: None)
+    new = calibrate_run(run, scheme="per-fold", log=lambda *_: None)
     for s in new:  # as written before schemes: no scheme, no logits
         old = {k: v for k, v in s.items() if k not in ("scheme", "validation_logits", "validation_labels")}
         (run / f"fold{s['fold']}" / "calibration.json").write_text(json.dumps(old))
@@ -173,10 +174,10 @@ def test_the_scheme_benchmark_measures_every_scheme_on_held_out_folds_and_a_coho
     assert len(set(measured["pooled"]["temperatures"])) == 1
     cases = len(read_manifest(tiny_cohort))  # every case once: held out by its fold, and on the cohort
     assert measured["none"]["fresh_cases"] == cases and measured["none"]["held_out_cases"] == cases
-    # the uncalibrated held-out ECE is the report's "before"; the run's own scheme its "after"
+    # the uncalibrated held-out ECE is the report's "before"; the run's own (the default) scheme its "after"
     oof = out_of_fold_calibration(run)
     assert measured["none"]["held_out"]["ece"] == pytest.approx(oof["pooled"]["ece_before"])
-    assert measured["per-fold"]["held_out"]["ece"] == pytest.approx(oof["pooled"]["ece_after"], abs=1e-4)
+    assert measured[DEFAULT_SCHEME]["held_out"]["ece"] == pytest.approx(oof["pooled"]["ece_after"], abs=1e-4)
     assert (run / "eval" / "manifest_native_all-inputs" / "fold1" / "predictions.csv").is_file()
     summary = result["summary"]
     assert set(summary["shrunk"]) >= {"held_out_ece", "fresh_ece", "lowers_ece"} and not summary["none"]["lowers_ece"]
