@@ -113,11 +113,17 @@ def read_figures(run: Path) -> dict:
     return {"conditions": conditions, "source": sources}
 
 
-def _commit(metadata: dict, given: str | None = None) -> tuple[str, str]:
+def _commit(metadata: dict, given: str | None = None, run: Path | None = None) -> tuple[str, str]:
     """``(commit, where it was read)``: the one given (``--commit``: the run was trained from another
-    checkout), the checkpoint's own record, else this source tree's HEAD."""
+    checkout), the run folder's record (``run.json``), the checkpoint's own record, else this source tree's HEAD."""
     if given:
         return given, "given when shipped (--commit)"
+    try:
+        recorded = json.loads((run / "run.json").read_text(encoding="utf-8")).get("commit") if run else None
+    except (OSError, ValueError):
+        recorded = None
+    if recorded:
+        return str(recorded), "the run's run.json"
     for key in ("commit", "git_commit", "source_commit"):
         if metadata.get(key):
             return str(metadata[key]), "checkpoint metadata"
@@ -138,7 +144,7 @@ def read_training_data(run: Path, metadata: dict, commit: str | None = None) -> 
     config = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8")) or {}
     manifest = (config.get("data") or {}).get("manifest")
     cohort_json = (Path(manifest).parent if manifest else run / "cohort") / "cohort.json"
-    commit, commit_source = _commit(metadata, commit)
+    commit, commit_source = _commit(metadata, commit, run)
     data = {"config_name": config.get("name", "?"), "config_sha256": file_digest(run / "config.yaml")["sha256"],
             "commit": commit, "commit_source": commit_source, "reactkd_version": metadata.get("reactkd_version", "?")}
     synthetic = False
@@ -285,7 +291,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sample-out", type=Path, default=SAMPLE_OUT)
     p.add_argument("--sample-seed", type=int, default=SAMPLE_SEED)
     p.add_argument("--no-sample", action="store_true", help="write the model only")
-    p.add_argument("--commit", help="the commit the run was trained with (default: the checkpoints' record, else HEAD)")
+    p.add_argument("--commit", help="the commit the run was trained with (default: the run's run.json, the "
+                                    "checkpoints' record, else HEAD)")
     args = p.parse_args(argv)
     try:
         card = ship_model(args.run, args.model_out, commit=args.commit)
