@@ -68,6 +68,12 @@ def test_compare_resumes_and_repeats_exactly(compared, tmp_path, tiny_cohort):
     assert "2 seed(s) (seed0, seed1)" in (tmp_path / "again" / "index.md").read_text()
     assert read_table(both.table_csv)[1]["KD"] != one_seed
     assert all(p.is_file() for p in both.figures) and len(both.figures) == 2
+    # a seed some row has not finished (stopped mid-seed) is left out of the table, not paired half-done
+    (tmp_path / "again" / "runs" / "seed1" / "kd" / "fold0" / "predictions.csv").unlink()
+    said = []
+    partial = run_suite(base, tmp_path / "again", compare_variants(base, ["kd"]), seeds=[0], kind="compare",
+                        log=said.append)
+    assert read_table(partial.table_csv)[1]["KD"] == one_seed and any("seed 1: not every row" in s for s in said)
     with pytest.raises(ConfigError, match="different experiment"):
         run_suite(base, compared.out, compare_variants(base, ["at"]), kind="compare", log=lambda *_: None)
 

@@ -125,6 +125,11 @@ def run_suite(base: ExperimentConfig, out: str | Path, variants: Sequence[Varian
             log(f"[{kind}] seed {seed} · {v.name} (teachers {teacher_key(config)})")
             run_experiment(config, run_dir, log=log, teacher_store=out / "teachers")
             runs[v.name].append(run_dir)
+    # A seed joins the table only once every row has finished it: rows over other seeds would not be paired.
+    complete = [seed for seed in all_seeds if all(_finished(out / "runs" / f"seed{seed}" / v.slug) for v in variants)]
+    for seed in sorted(set(all_seeds) - set(complete)):
+        log(f"[{kind}] seed {seed}: not every row has finished it; left out of the table (--seeds {seed} finishes it)")
+    runs = {name: [r for r in paths if int(r.parent.name[4:]) in complete] for name, paths in runs.items()}
     return write_suite_tables(out, runs, kind)
 
 
