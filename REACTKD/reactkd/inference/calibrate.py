@@ -29,6 +29,7 @@ from reactkd.inference.domain import case_statistics, read_domain, training_doma
 from reactkd.inference.load import load_student
 from reactkd.train.data import inner_split, load_records, make_loader, run_caches
 from reactkd.train.predict import predict_loader
+from reactkd.utils.atomic import atomic_write_text
 
 __all__ = ["calibrate_run", "read_calibration", "validation_arrays", "METHOD", "DEFAULT_SCHEME"]
 
@@ -54,12 +55,6 @@ def validation_arrays(record: dict) -> tuple[np.ndarray, np.ndarray] | None:
     if "validation_logits" not in record or "validation_labels" not in record:
         return None
     return np.asarray(record["validation_logits"], np.float64), np.asarray(record["validation_labels"], np.int64)
-
-
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
 
 
 def _validation(run: Path, config, records, cache, runtime, k: int, test_ids: list[str]) -> dict:
@@ -127,7 +122,7 @@ def calibrate_run(run: str | os.PathLike, *, scheme: str | None = None, force: b
         temperatures = fit([(v["logits"], v["labels"]) for v in validation])
         out = [_record(k, scheme, t, v) for k, (t, v) in enumerate(zip(temperatures, validation))]
         for record in out:
-            _write_json(run / f"fold{record['fold']}" / "calibration.json", record)
+            atomic_write_text(run / f"fold{record['fold']}" / "calibration.json", json.dumps(record, indent=1))
             log(f"fold {record['fold']}: temperature {record['temperature']:.3f} ({scheme}) on "
                 f"{len(record['validation_labels'])} validation case(s), NLL {record['nll_before']:.3f} → "
                 f"{record['nll_after']:.3f}")

@@ -4,6 +4,7 @@ same report as one self-contained ``RUN/report/index.html`` (figures embedded) t
 from __future__ import annotations
 
 import csv
+import math
 import warnings
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from reactkd.inference.fit_gap import fit_gap_predictions, fit_gap_table
 from reactkd.inference.topology import topology_figures
 from reactkd.report.calibration import calibration_section
 from reactkd.report.html import write_html
+from reactkd.report.record_tables import mean_std
 
 __all__ = ["write_report", "fit_gap_section", "fit_gap_verdict", "MODELS", "FIT_GAP_TEXT"]
 
@@ -64,18 +66,13 @@ def fit_gap_section(run: Path, out: Path, *, device: str | None = None, precisio
     return lines + [table.to_markdown(), "As CSV: [fit_gap.csv](fit_gap.csv)", "", fit_gap_verdict(table), ""]
 
 
-def _mean_of(cell: str) -> float:
-    return float(cell.split("±")[0])
-
-
 def fit_gap_verdict(table) -> str:
     """One sentence on the fit gap's mean row: whether the teachers are at least as good held out as the
     students and, where they are not, why (they fit their training patients better than anything held out)."""
     mean = dict(zip(table.header, table.rows[-1], strict=True))
-    try:
-        t_train, t_held, s_held = (_mean_of(mean[c]) for c in (
-            "Teacher training-set AUC", "Teacher held-out AUC", "Student held-out AUC"))
-    except ValueError:  # n/a: a grade missing from every fold
+    t_train, t_held, s_held = (mean_std(mean[c])[0] for c in (
+        "Teacher training-set AUC", "Teacher held-out AUC", "Student held-out AUC"))
+    if math.isnan(t_train + t_held + s_held):  # n/a: a grade missing from every fold
         return "The mean AUCs are not defined for this run (a grade missing from its folds)."
     if t_held >= s_held:
         return (f"Held out, the teachers ({t_held:.3f}) are at least as good as the students ({s_held:.3f}), "
